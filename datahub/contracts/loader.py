@@ -1,0 +1,161 @@
+"""Read ODCS v3 contracts into Datasets, resolving every reference into the dictionary."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from open_data_contract_standard.model import OpenDataContractStandard, SchemaProperty
+from pydantic import ValidationError
+
+from datahub.contracts.model import (
+    LOGICAL_TO_ELEMENT,
+    Column,
+    Dataset,
+    Delivery,
+    DeliveryFormat,
+    Desensitise,
+    PublishMode,
+    SharingClass,
+)
+from datahub.contracts.yaml_io import load_yaml
+from datahub.dictionary import Dictionary, ElementType, PersonalClass
+from datahub.errors import ContractError, NotFound
+
+CONTRACT_GLOB = "*.odcs.yaml"
+
+
+def _custom(items: list[Any] | None) -> dict[str, Any]:
+    return {c.property: c.value for c in items or [] if c.property}
+
+
+def _default_desensitise(column_type: ElementType, personal: PersonalClass, free_text: bool) -> Desensitise:
+    if free_text:
+        return Desensitise.scan
+    if personal is PersonalClass.direct_identifier:
+        return Desensitise.mask
+    return Desensitise.keep
+
+
+def _column(prop: SchemaProperty, dictionary: Dictionary, file: str, where: str) -> Column:
+    custom = _custom(prop.customProperties)
+    element = None
+    element_id = custom.get("dictionaryElement")
+    if element_id is not None:
+        element = dictionary.elements.get(element_id)
+        if element is None:
+            raise ContractError(f"unknown dictionary element '{element_id}'", file=file, path=where)
+    if element is not None:
+        column_type = element.type
+    else:
+        logical = prop.logicalType or "string"
+        column_type = LOGICAL_TO_ELEMENT.get(logical, ElementType.string)
+    crosswalk = custom.get("crosswalk")
+    if crosswalk is not None and crosswalk not in dictionary.crosswalks:
+        raise ContractError(f"unknown crosswalk '{crosswalk}'", file=file, path=where)
+    # A plain ODCS contract without our properties: every string column is scanned for personal data.
+    free_text = element.free_text if element else column_type is ElementType.string
+    personal = element.personal_class if element else PersonalClass.none
+    try:
+        desensitise = Desensitise(custom.get("desensitise") or _default_desensitise(column_type, personal, free_text))
+    except ValueError as exc:
+        raise ContractError(f"unknown desensitise method: {exc}", file=file, path=where) from exc
+    return Column(
+        name=prop.name or "",
+        physical_name=prop.physicalName or prop.name or "",
+        type=column_type,
+        required=bool(prop.required),
+        primary_key=bool(prop.primaryKey),
+        unique=bool(prop.unique),
+        element=element,
+        crosswalk=crosswalk,
+        code_table=element.code_table if element else None,
+        desensitise=desensitise,
+    )
+
+
+def load_contract(path: Path, dictionary: Dictionary) -> list[Dataset]:
+    """One Dataset per schema object of the contract at ``path``."""
+    file = str(path)
+    try:
+        raw = load_yaml(path)
+        contract = OpenDataContractStandard.model_validate(raw)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise ContractError(err["msg"], file=file, path=".".join(map(str, err["loc"]))) from exc
+    except Exception as exc:
+        raise ContractError(f"cannot be read: {exc}", file=file) from exc
+    custom = _custom(contract.customProperties)
+    try:
+        sharing = SharingClass(custom.get("sharingClass", SharingClass.conditional))
+        delivery_raw = dict(custom.get("delivery") or {})
+        delivery = Delivery(
+            format=DeliveryFormat(delivery_raw.get("format", "csv")),
+            encoding=str(delivery_raw.get("encoding", "auto")),
+            publish_mode=PublishMode(delivery_raw.get("publishMode", "append")),
+            sheet=delivery_raw.get("sheet"),
+        )
+    except ValueError as exc:
+        raise ContractError(str(exc), file=file, path="customProperties") from exc
+    owner = custom.get("ownerDepartment")
+    if owner is not None and owner not in dictionary.codes("department"):
+        raise ContractError(f"unknown department '{owner}'", file=file, path="customProperties.ownerDepartment")
+    datasets = []
+    for i, obj in enumerate(contract.schema_ or []):
+        columns = tuple(
+            _column(prop, dictionary, file, f"schema[{i}].properties[{j}] {prop.name}")
+            for j, prop in enumerate(obj.properties or [])
+        )
+        if not columns:
+            raise ContractError("schema object has no properties", file=file, path=f"schema[{i}]")
+        datasets.append(
+            Dataset(
+                name=obj.name,
+                title=contract.name or obj.name,
+                version=contract.version,
+                owner_department=owner,
+                sharing_class=sharing,
+                channel=custom.get("channel"),
+                delivery=delivery,
+                columns=columns,
+                path=Path(path),
+                contract=contract,
+                raw=raw,
+            )
+        )
+    return datasets
+
+
+class Catalog:
+    """Every dataset declared by the contracts in a directory."""
+
+    def __init__(self, datasets: list[Dataset]) -> None:
+        self._datasets = {d.name: d for d in datasets}
+
+    @classmethod
+    def load(cls, contracts_dir: Path, dictionary: Dictionary) -> Catalog:
+        datasets: list[Dataset] = []
+        for path in sorted(Path(contracts_dir).glob(CONTRACT_GLOB)):
+            datasets.extend(load_contract(path, dictionary))
+        names = [d.name for d in datasets]
+        dupes = {n for n in names if names.count(n) > 1}
+        if dupes:
+            raise ContractError(f"dataset declared twice: {', '.join(sorted(dupes))}", file=str(contracts_dir))
+        return cls(datasets)
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self._datasets.values())
+
+    def __len__(self) -> int:
+        return len(self._datasets)
+
+    @property
+    def names(self) -> list[str]:
+        return list(self._datasets)
+
+    def get(self, name: str) -> Dataset:
+        try:
+            return self._datasets[name]
+        except KeyError:
+            known = ", ".join(self._datasets) or "none"
+            raise NotFound(f"unknown dataset '{name}' (known: {known})") from None

@@ -1,0 +1,201 @@
+"""Load the unified data dictionary from its human-edited files and validate it as a whole.
+
+Layout of a dictionary directory::
+
+    elements.yaml        data elements
+    code_tables.yaml     index of code tables, each a CSV: code,name_zh,name_en[,parent][,attributes...]
+    crosswalks.yaml      index of crosswalks, each a CSV: local_code,unified_code[,local_name]
+
+Every problem is reported with the file, the entry and the reason; loading collects all of them
+before it fails, so a steward fixes a broken dictionary in one pass.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from datahub.dictionary.models import (
+    Code,
+    CodeTable,
+    CodeTableSpec,
+    Crosswalk,
+    CrosswalkSpec,
+    DataElement,
+    Dictionary,
+)
+from datahub.errors import DictionaryError
+
+DEPARTMENT_TABLE = "department"
+M = TypeVar("M", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class Problem:
+    file: str
+    entry: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.file}: {self.entry}: {self.reason}"
+
+
+class _Collector:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.problems: list[Problem] = []
+
+    def add(self, file: Path | str, entry: str, reason: str) -> None:
+        name = str(Path(file).relative_to(self.root)) if Path(file).is_absolute() else str(file)
+        self.problems.append(Problem(name, entry, reason))
+
+
+def _read_yaml_list(path: Path, key: str, out: _Collector) -> list[dict[str, Any]]:
+    if not path.is_file():
+        out.add(path.name, "-", "file is missing")
+        return []
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        out.add(path, "-", f"not valid YAML: {exc}")
+        return []
+    if not isinstance(doc, dict) or not isinstance(doc.get(key), list):
+        out.add(path, "-", f"expected a mapping with a list under '{key}'")
+        return []
+    entries = doc[key]
+    for i, entry in enumerate(entries):
+        if not isinstance(entry, dict):
+            out.add(path, f"{key}[{i}]", "expected a mapping")
+    return [e for e in entries if isinstance(e, dict)]
+
+
+def _parse(
+    model: type[M], entries: list[dict[str, Any]], path: Path, key: str, out: _Collector
+) -> dict[str, M]:
+    parsed: dict[str, M] = {}
+    for i, entry in enumerate(entries):
+        label = f"{key}[{i}] {entry.get('id', '?')}"
+        try:
+            item = model.model_validate(entry)
+        except ValidationError as exc:
+            for err in exc.errors():
+                loc = ".".join(str(p) for p in err["loc"]) or "-"
+                out.add(path, f"{label}.{loc}", err["msg"])
+            continue
+        item_id = item.id  # type: ignore[attr-defined]
+        if item_id in parsed:
+            out.add(path, label, "duplicate id")
+        parsed[item_id] = item
+    return parsed
+
+
+def _read_csv(path: Path, required: tuple[str, ...], out: _Collector) -> list[tuple[int, dict[str, str]]]:
+    if not path.is_file():
+        out.add(path, "-", "file is missing")
+        return []
+    with path.open(encoding="utf-8-sig", newline="") as fh:
+        reader = csv.DictReader(fh)
+        missing = [c for c in required if c not in (reader.fieldnames or [])]
+        if missing:
+            out.add(path, "header", f"missing columns: {', '.join(missing)}")
+            return []
+        return [(line, {k: (v or "").strip() for k, v in row.items() if k}) for line, row in enumerate(reader, 2)]
+
+
+def _load_code_table(root: Path, spec: CodeTableSpec, out: _Collector) -> CodeTable:
+    path = root / spec.file
+    codes: dict[str, Code] = {}
+    for line, row in _read_csv(path, ("code", "name_zh", "name_en"), out):
+        code = row.pop("code")
+        name_zh, name_en = row.pop("name_zh"), row.pop("name_en")
+        parent = row.pop("parent", "") or None
+        if not code or not name_zh:
+            out.add(path, f"line {line}", "code and name_zh are required")
+            continue
+        if code in codes:
+            out.add(path, f"line {line} {code}", "duplicate code")
+        codes[code] = Code(code, name_zh, name_en, parent, row)
+    return CodeTable(spec, codes)
+
+
+def _load_crosswalk(root: Path, spec: CrosswalkSpec, out: _Collector) -> Crosswalk:
+    path = root / spec.file
+    mapping: dict[str, str] = {}
+    for line, row in _read_csv(path, ("local_code", "unified_code"), out):
+        local, unified = row["local_code"], row["unified_code"]
+        if not local or not unified:
+            out.add(path, f"line {line}", "local_code and unified_code are required")
+        elif local in mapping and mapping[local] != unified:
+            out.add(path, f"line {line} {local}", f"mapped twice ({mapping[local]} and {unified})")
+        else:
+            mapping[local] = unified
+    return Crosswalk(spec, mapping)
+
+
+def _cross_check(d: Dictionary, root: Path, out: _Collector) -> None:
+    tables = d.code_tables
+    for el in d.elements.values():
+        if el.code_table and el.code_table not in tables:
+            out.add("elements.yaml", f"elements {el.id}.code_table", f"unknown code table '{el.code_table}'")
+        if el.min is not None and el.max is not None and el.min > el.max:
+            out.add("elements.yaml", f"elements {el.id}", "min is greater than max")
+    for table in tables.values():
+        spec = table.spec
+        if spec.parent is None:
+            continue
+        if spec.parent not in tables:
+            out.add("code_tables.yaml", f"code_tables {spec.id}.parent", f"unknown code table '{spec.parent}'")
+            continue
+        parents = tables[spec.parent].codes
+        for code in table.codes.values():
+            if code.parent not in parents:
+                out.add(spec.file, f"code {code.code}", f"parent '{code.parent}' is not a code of '{spec.parent}'")
+    departments = tables.get(DEPARTMENT_TABLE)
+    if departments is None:
+        out.add("code_tables.yaml", "-", f"the '{DEPARTMENT_TABLE}' code table is required")
+    for cw in d.crosswalks.values():
+        spec = cw.spec
+        if departments is not None and spec.department not in departments.codes:
+            out.add("crosswalks.yaml", f"crosswalks {spec.id}.department", f"unknown department '{spec.department}'")
+        target = tables.get(spec.target)
+        if target is None:
+            out.add("crosswalks.yaml", f"crosswalks {spec.id}.target", f"unknown code table '{spec.target}'")
+            continue
+        for local, unified in cw.mapping.items():
+            if unified not in target.codes:
+                out.add(spec.file, f"local code {local}", f"'{unified}' is not a code of '{spec.target}'")
+
+
+def check_dictionary(path: Path) -> tuple[Dictionary | None, list[Problem]]:
+    """Load and validate; returns the dictionary (None when unusable) and every problem found."""
+    root = Path(path).resolve()
+    out = _Collector(root)
+    if not root.is_dir():
+        out.add(str(path), "-", "not a directory")
+        return None, out.problems
+    elements = _parse(DataElement, _read_yaml_list(root / "elements.yaml", "elements", out),
+                      root / "elements.yaml", "elements", out)
+    table_specs = _parse(CodeTableSpec, _read_yaml_list(root / "code_tables.yaml", "code_tables", out),
+                         root / "code_tables.yaml", "code_tables", out)
+    walk_specs = _parse(CrosswalkSpec, _read_yaml_list(root / "crosswalks.yaml", "crosswalks", out),
+                        root / "crosswalks.yaml", "crosswalks", out)
+    tables = {k: _load_code_table(root, s, out) for k, s in table_specs.items()}
+    walks = {k: _load_crosswalk(root, s, out) for k, s in walk_specs.items()}
+    d = Dictionary(elements, tables, walks)
+    _cross_check(d, root, out)
+    return (None if out.problems else d), out.problems
+
+
+def load_dictionary(path: Path) -> Dictionary:
+    """Load the dictionary or raise DictionaryError listing every problem."""
+    d, problems = check_dictionary(path)
+    if d is None:
+        first = problems[0]
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise DictionaryError(f"{first.reason}{more}", file=first.file, path=first.entry)
+    return d

@@ -1,0 +1,61 @@
+"""The one error hierarchy of the platform.
+
+Each error has a stable ``code`` (for JSON error bodies and scripts) and the HTTP status an API
+would answer with. Quality failures are results, not exceptions: these are for work that could not run.
+"""
+
+from __future__ import annotations
+
+
+class DatahubError(Exception):
+    code = "datahub_error"
+    http_status = 500
+
+    def __init__(self, message: str, *, file: str | None = None, path: str | None = None) -> None:
+        self.message = message
+        self.file = file
+        self.path = path
+        super().__init__(self.__str__())
+
+    def __str__(self) -> str:
+        where = ": ".join(p for p in (self.file, self.path) if p)
+        return f"{where}: {self.message}" if where else self.message
+
+    def to_dict(self) -> dict[str, str | None]:
+        return {"code": self.code, "message": self.message, "file": self.file, "path": self.path}
+
+
+class ConfigError(DatahubError):
+    """Settings that cannot be used (a placeholder secret outside demo mode, a missing directory)."""
+
+    code = "config_error"
+
+
+class DictionaryError(DatahubError):
+    """The data dictionary is broken: names the file, the entry and the reason."""
+
+    code = "dictionary_invalid"
+    http_status = 422
+
+
+class ContractError(DatahubError):
+    """A data contract cannot be used: names the file, the path inside it and the reason."""
+
+    code = "contract_invalid"
+    http_status = 422
+
+
+class NotFound(DatahubError):
+    code = "not_found"
+    http_status = 404
+
+
+class UnreadableDelivery(DatahubError):
+    """A delivered file cannot be read as the dataset it was delivered for."""
+
+    code = "delivery_unreadable"
+    http_status = 422
+
+    def __init__(self, message: str, *, file: str, line: int | None = None, path: str | None = None):
+        self.line = line
+        super().__init__(message, file=file, path=path if path else (f"line {line}" if line else None))

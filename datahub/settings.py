@@ -1,0 +1,94 @@
+"""The one settings object of the platform (environment prefix ``DATAHUB_``).
+
+Everything runs from local files under ``home`` (``var/`` in the project) by default; every path
+can be moved by its own variable, and ``metadata_url`` can point at Postgres.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from datahub.errors import ConfigError
+
+PLACEHOLDER_KEY = "demo-only-pseudonym-key-change-me"
+
+
+def project_root() -> Path:
+    """The checkout this package runs from, when it holds contracts/; otherwise the working directory."""
+    here = Path(__file__).resolve().parents[1]
+    return here if (here / "contracts").is_dir() else Path.cwd()
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="DATAHUB_", env_file=".env", extra="ignore")
+
+    root: Path = Field(default_factory=project_root, description="Project root holding contracts/ and dictionary/.")
+    home: Path | None = Field(None, description="Where all state lives; defaults to ROOT/var.")
+    contracts_dir: Path | None = Field(None, description="Data contracts (ODCS v3); defaults to ROOT/contracts.")
+    dictionary_dir: Path | None = Field(None, description="Unified data dictionary; defaults to ROOT/dictionary.")
+    metadata_url: str | None = Field(None, description="SQLAlchemy URL of the metadata database.")
+    pseudonym_key: SecretStr = Field(SecretStr(PLACEHOLDER_KEY), description="HMAC key for pseudonyms.")
+    demo_mode: bool = Field(False, description="Allows the placeholder key; set by `datahub demo`.")
+
+    @model_validator(mode="after")
+    def _fill_defaults(self) -> Settings:
+        self.root = self.root.resolve()
+        self.home = (self.home or self.root / "var").resolve()
+        self.contracts_dir = (self.contracts_dir or self.root / "contracts").resolve()
+        self.dictionary_dir = (self.dictionary_dir or self.root / "dictionary").resolve()
+        if self.metadata_url is None:
+            self.metadata_url = f"sqlite:///{self.home / 'metadata.db'}"
+        return self
+
+    # Paths derived from home: declared once here.
+    @property
+    def var(self) -> Path:
+        assert self.home is not None
+        return self.home
+
+    @property
+    def landing_dir(self) -> Path:
+        return self.var / "landing"
+
+    @property
+    def lake_dir(self) -> Path:
+        return self.var / "lake"
+
+    @property
+    def dagster_home(self) -> Path:
+        return self.var / "dagster"
+
+    @property
+    def synth_dir(self) -> Path:
+        return self.var / "synth"
+
+    @property
+    def contracts_path(self) -> Path:
+        assert self.contracts_dir is not None
+        return self.contracts_dir
+
+    @property
+    def dictionary_path(self) -> Path:
+        assert self.dictionary_dir is not None
+        return self.dictionary_dir
+
+    @property
+    def database_url(self) -> str:
+        assert self.metadata_url is not None
+        return self.metadata_url
+
+    @cached_property
+    def secret_key(self) -> bytes:
+        """The pseudonym key, refused when left at the placeholder outside demo mode."""
+        value = self.pseudonym_key.get_secret_value()
+        if value == PLACEHOLDER_KEY and not self.demo_mode:
+            raise ConfigError("DATAHUB_PSEUDONYM_KEY is the demo placeholder; set a real secret outside the demo")
+        return value.encode()
+
+    def ensure_dirs(self) -> None:
+        for path in (self.var, self.landing_dir, self.lake_dir, self.dagster_home):
+            path.mkdir(parents=True, exist_ok=True)
