@@ -109,8 +109,12 @@ class CodeTable:
         return self.spec.id
 
     def lookup(self) -> dict[str, str]:
-        """Every accepted spelling (code, Chinese name) mapped to its code."""
-        out = {c.name_zh: c.code for c in self.codes.values()}
+        """Every accepted spelling (code, Chinese name, aliases such as traditional forms) mapped to its code."""
+        out: dict[str, str] = {}
+        for c in self.codes.values():
+            for alias in filter(None, c.attributes.get("aliases", "").split("|")):
+                out[alias.strip()] = c.code
+            out[c.name_zh] = c.code
         out.update({c: c for c in self.codes})
         return out
 
