@@ -51,7 +51,8 @@ class _Collector:
         self.problems: list[Problem] = []
 
     def add(self, file: Path | str, entry: str, reason: str) -> None:
-        name = str(Path(file).relative_to(self.root)) if Path(file).is_absolute() else str(file)
+        path = Path(file)
+        name = str(path.relative_to(self.root)) if path.is_relative_to(self.root) else str(file)
         self.problems.append(Problem(name, entry, reason))
 
 
@@ -61,6 +62,9 @@ def _read_yaml_list(path: Path, key: str, out: _Collector) -> list[dict[str, Any
         return []
     try:
         doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        out.add(path, "-", f"not UTF-8 (byte offset {exc.start}); save the file as UTF-8")
+        return []
     except yaml.YAMLError as exc:
         out.add(path, "-", f"not valid YAML: {exc}")
         return []
@@ -98,13 +102,20 @@ def _read_csv(path: Path, required: tuple[str, ...], out: _Collector) -> list[tu
     if not path.is_file():
         out.add(path, "-", "file is missing")
         return []
-    with path.open(encoding="utf-8-sig", newline="") as fh:
-        reader = csv.DictReader(fh)
-        missing = [c for c in required if c not in (reader.fieldnames or [])]
-        if missing:
-            out.add(path, "header", f"missing columns: {', '.join(missing)}")
-            return []
-        return [(line, {k: (v or "").strip() for k, v in row.items() if k}) for line, row in enumerate(reader, 2)]
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as fh:
+            reader = csv.DictReader(fh)
+            missing = [c for c in required if c not in (reader.fieldnames or [])]
+            if missing:
+                out.add(path, "header", f"missing columns: {', '.join(missing)}")
+                return []
+            return [(line, {k: (v or "").strip() for k, v in row.items() if k})
+                    for line, row in enumerate(reader, 2)]
+    except UnicodeDecodeError as exc:
+        out.add(path, "-", f"not UTF-8 (byte offset {exc.start}); save the file as UTF-8")
+    except csv.Error as exc:
+        out.add(path, "-", f"not a readable CSV: {exc}")
+    return []
 
 
 def _load_code_table(root: Path, spec: CodeTableSpec, out: _Collector) -> CodeTable:
@@ -153,7 +164,9 @@ def _cross_check(d: Dictionary, root: Path, out: _Collector) -> None:
             continue
         parents = tables[spec.parent].codes
         for code in table.codes.values():
-            if code.parent not in parents:
+            if code.parent is None:
+                out.add(spec.file, f"code {code.code}", f"parent is missing (a code of '{spec.parent}' is required)")
+            elif code.parent not in parents:
                 out.add(spec.file, f"code {code.code}", f"parent '{code.parent}' is not a code of '{spec.parent}'")
     departments = tables.get(DEPARTMENT_TABLE)
     if departments is None:

@@ -1,0 +1,115 @@
+"""The lake: Parquet files per layer and immutable published snapshots.
+
+Layout under ``settings.lake_dir``::
+
+    raw/<dataset>/<delivery>.parquet          the delivery as text, with lineage columns
+    conformed/<dataset>/<delivery>.parquet    unified names, types and codes (valid rows only)
+    quarantine/<dataset>/<delivery>.parquet   rows that failed, raw values plus their reasons
+    published/<dataset>/parts/<delivery>.parquet   desensitised rows, never rewritten
+    published/<dataset>/versions/<version>.json    a manifest: which parts make up this version
+    published/<dataset>/CURRENT                     the current version, switched atomically
+
+A published version lists its parts, so an append delivery publishes one new part and a new manifest
+without copying earlier data; readers holding an older manifest keep a consistent view.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import polars as pl
+
+
+@dataclass(frozen=True)
+class SnapshotManifest:
+    dataset: str
+    version: str
+    created_at: str
+    contract_version: str
+    parts: list[str]
+    rows: int
+    delivery_id: str | None
+    schema: dict[str, str]
+
+    @classmethod
+    def read(cls, path: Path) -> SnapshotManifest:
+        return cls(**json.loads(path.read_text(encoding="utf-8")))
+
+
+def _atomic_write_bytes(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def write_parquet(frame: pl.DataFrame, path: Path) -> Path:
+    """Write a Parquet file so that no reader ever sees half of it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    frame.write_parquet(tmp, compression="zstd", statistics=True)
+    os.replace(tmp, path)
+    return path
+
+
+class Lake:
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    def layer_path(self, layer: str, dataset: str, delivery_id: str) -> Path:
+        return self.root / layer / dataset / f"{delivery_id}.parquet"
+
+    def write_layer(self, layer: str, dataset: str, delivery_id: str, frame: pl.DataFrame) -> Path:
+        return write_parquet(frame, self.layer_path(layer, dataset, delivery_id))
+
+    def published_dir(self, dataset: str) -> Path:
+        return self.root / "published" / dataset
+
+    def current_manifest(self, dataset: str) -> SnapshotManifest | None:
+        pointer = self.published_dir(dataset) / "CURRENT"
+        if not pointer.is_file():
+            return None
+        version = pointer.read_text(encoding="utf-8").strip()
+        return SnapshotManifest.read(self.published_dir(dataset) / "versions" / f"{version}.json")
+
+    def scan_current(self, dataset: str) -> pl.LazyFrame | None:
+        manifest = self.current_manifest(dataset)
+        if manifest is None or not manifest.parts:
+            return None
+        base = self.published_dir(dataset)
+        return pl.scan_parquet([base / part for part in manifest.parts])
+
+    def publish(
+        self,
+        dataset: str,
+        delivery_id: str,
+        frame: pl.DataFrame,
+        *,
+        append: bool,
+        contract_version: str,
+    ) -> SnapshotManifest:
+        """Write the delivery's part, then a manifest naming every part, then switch CURRENT to it."""
+        base = self.published_dir(dataset)
+        part = f"parts/{delivery_id}.parquet"
+        write_parquet(frame, base / part)
+        previous = self.current_manifest(dataset) if append else None
+        parts = [*(previous.parts if previous else []), part]
+        now = datetime.now(UTC)
+        manifest = SnapshotManifest(
+            dataset=dataset,
+            version=f"{now:%Y%m%dT%H%M%S%fZ}-{delivery_id[:8]}",
+            created_at=now.isoformat(),
+            contract_version=contract_version,
+            parts=parts,
+            rows=(previous.rows if previous else 0) + frame.height,
+            delivery_id=delivery_id,
+            schema={name: str(dtype) for name, dtype in frame.schema.items()},
+        )
+        body = json.dumps(asdict(manifest), ensure_ascii=False, indent=2).encode("utf-8")
+        _atomic_write_bytes(base / "versions" / f"{manifest.version}.json", body)
+        _atomic_write_bytes(base / "CURRENT", manifest.version.encode("utf-8"))
+        return manifest

@@ -1,0 +1,6 @@
+"""The metadata database: deliveries, reconciliation, quarantine reasons, findings, snapshots."""
+
+from datahub.metadata.models import Delivery, DeliveryStatus, Finding, QuarantineReason, Snapshot
+from datahub.metadata.store import MetadataStore
+
+__all__ = ["Delivery", "DeliveryStatus", "Finding", "MetadataStore", "QuarantineReason", "Snapshot"]

@@ -1,0 +1,99 @@
+"""Tables of the metadata database: deliveries (one run of a dataset's pipeline over one delivered
+file), their quarantine reasons, published snapshots and delivery-level findings."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class DeliveryStatus:
+    """Where a delivery stands in the flow; each stage moves it one step on."""
+
+    landed = "landed"
+    raw = "raw"
+    conformed = "conformed"
+    published = "published"
+    rejected = "rejected"  # could not be read as the dataset: nothing published, nothing quarantined
+    duplicate = "duplicate"  # the same bytes were delivered before: nothing is processed twice
+    failed = "failed"  # the platform failed while processing it
+
+
+class Delivery(Base):
+    __tablename__ = "deliveries"
+    __table_args__ = (Index("ix_delivery_dataset_hash", "dataset", "file_hash"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    dataset: Mapped[str] = mapped_column(String(100), index=True)
+    source_file: Mapped[str] = mapped_column(Text)
+    landed_path: Mapped[str] = mapped_column(Text)
+    file_hash: Mapped[str] = mapped_column(String(64))
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    contract_version: Mapped[str] = mapped_column(String(40))
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    error: Mapped[str | None] = mapped_column(Text)
+    duplicate_of: Mapped[str | None] = mapped_column(String(64))
+    delivered_at: Mapped[datetime] = mapped_column(DateTime)
+    landed_at: Mapped[datetime] = mapped_column(DateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+    orchestrator_run_id: Mapped[str | None] = mapped_column(String(64))
+    rows_in: Mapped[int | None] = mapped_column(Integer)
+    rows_published: Mapped[int | None] = mapped_column(Integer)
+    rows_quarantined: Mapped[int | None] = mapped_column(Integer)
+    reconciled: Mapped[bool | None] = mapped_column(Boolean)
+    snapshot_version: Mapped[str | None] = mapped_column(String(64))
+    timings: Mapped[dict[str, float] | None] = mapped_column(JSON)
+
+    reasons: Mapped[list[QuarantineReason]] = relationship(
+        back_populates="delivery", cascade="all, delete-orphan", order_by="QuarantineReason.rows.desc()"
+    )
+    findings: Mapped[list[Finding]] = relationship(back_populates="delivery", cascade="all, delete-orphan")
+
+
+class QuarantineReason(Base):
+    """How many rows of a delivery were quarantined for one reason on one column."""
+
+    __tablename__ = "quarantine_reasons"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    delivery_id: Mapped[str] = mapped_column(ForeignKey("deliveries.id", ondelete="CASCADE"), index=True)
+    reason: Mapped[str] = mapped_column(String(40))
+    column: Mapped[str] = mapped_column(String(100))
+    rows: Mapped[int] = mapped_column(Integer)
+
+    delivery: Mapped[Delivery] = relationship(back_populates="reasons")
+
+
+class Finding(Base):
+    """A problem found in a delivery that does not quarantine rows (a stale delivery, a stuck sensor)."""
+
+    __tablename__ = "findings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    delivery_id: Mapped[str] = mapped_column(ForeignKey("deliveries.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    column: Mapped[str | None] = mapped_column(String(100))
+    rows: Mapped[int] = mapped_column(Integer)
+    detail: Mapped[dict[str, object]] = mapped_column(JSON)
+
+    delivery: Mapped[Delivery] = relationship(back_populates="findings")
+
+
+class Snapshot(Base):
+    """A published version of a dataset; exactly one per dataset is current."""
+
+    __tablename__ = "snapshots"
+
+    version: Mapped[str] = mapped_column(String(64), primary_key=True)
+    dataset: Mapped[str] = mapped_column(String(100), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    rows: Mapped[int] = mapped_column(Integer)
+    manifest_path: Mapped[str] = mapped_column(Text)
+    delivery_id: Mapped[str | None] = mapped_column(ForeignKey("deliveries.id"))
+    is_current: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -1,0 +1,318 @@
+"""One dataset's pipeline over its deliveries: landing → raw → conformed → published.
+
+Each stage takes every delivery of a dataset that is waiting for it, does its work from and to the
+lake, and records the outcome in the metadata database, so any process (the CLI, a Dagster asset,
+a retry after a crash) can pick up where the last one stopped. Rows are reconciled per delivery:
+rows in = rows published + rows quarantined.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+from sqlalchemy import select, update
+
+from datahub.contracts import Dataset, PublishMode
+from datahub.errors import UnreadableDelivery
+from datahub.ingest.readers import read_delivery
+from datahub.metadata import Delivery, DeliveryStatus, Finding, QuarantineReason, Snapshot
+from datahub.platform import Platform
+from datahub.privacy.policy import desensitise, mask_for_quarantine
+from datahub.quality.conformity import conform
+from datahub.quality.findings import delivery_findings
+
+STAGES = ("raw", "conformed", "published")
+_WAITING_FOR = {"raw": DeliveryStatus.landed, "conformed": DeliveryStatus.raw, "published": DeliveryStatus.conformed}
+
+
+@dataclass
+class DeliverySummary:
+    """What happened to one delivery: the JSON printed by `datahub ingest`."""
+
+    dataset: str
+    delivery_id: str
+    source_file: str
+    status: str
+    rows_in: int | None = None
+    rows_published: int | None = None
+    rows_quarantined: int | None = None
+    reconciled: bool | None = None
+    snapshot_version: str | None = None
+    error: str | None = None
+    duplicate_of: str | None = None
+    reasons: list[dict[str, Any]] = field(default_factory=list)
+    findings: list[dict[str, Any]] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, d: Delivery) -> DeliverySummary:
+        return cls(
+            dataset=d.dataset,
+            delivery_id=d.id,
+            source_file=d.source_file,
+            status=d.status,
+            rows_in=d.rows_in,
+            rows_published=d.rows_published,
+            rows_quarantined=d.rows_quarantined,
+            reconciled=d.reconciled,
+            snapshot_version=d.snapshot_version,
+            error=d.error,
+            duplicate_of=d.duplicate_of,
+            reasons=[{"reason": r.reason, "column": r.column, "rows": r.rows} for r in d.reasons],
+            findings=[{"kind": f.kind, "column": f.column, "rows": f.rows, **f.detail} for f in d.findings],
+            timings=dict(d.timings or {}),
+        )
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def landing_dir(platform: Platform, dataset: Dataset) -> Path:
+    return platform.settings.landing_dir / (dataset.owner_department or "external") / dataset.name
+
+
+def land_file(platform: Platform, dataset: Dataset, source: Path) -> Path:
+    """Copy a file into the dataset's landing zone (keeping its delivery time), unless it is there."""
+    target_dir = landing_dir(platform, dataset)
+    source = Path(source).resolve()
+    if source.parent == target_dir.resolve():
+        return source
+    target_dir.mkdir(parents=True, exist_ok=True)
+    target = target_dir / source.name
+    if target.exists() and file_sha256(target) != file_sha256(source):
+        target = target_dir / f"{source.stem}.{file_sha256(source)[:8]}{source.suffix}"
+    if not target.exists():
+        tmp = target.with_name(f".{target.name}.part")
+        shutil.copy2(source, tmp)
+        tmp.replace(target)
+    return target
+
+
+def _landed_files(platform: Platform, dataset: Dataset) -> list[Path]:
+    directory = landing_dir(platform, dataset)
+    if not directory.is_dir():
+        return []
+    return sorted((p for p in directory.iterdir() if p.is_file() and not p.name.startswith(".")),
+                  key=lambda p: (p.stat().st_mtime, p.name))
+
+
+def unregistered_files(platform: Platform, dataset: Dataset) -> list[Path]:
+    """Files in the landing zone that no run has registered yet (what the landing sensor looks for)."""
+    with platform.metadata.session() as s:
+        known = set(s.scalars(select(Delivery.landed_path).where(Delivery.dataset == dataset.name)))
+    return [p for p in _landed_files(platform, dataset) if str(p) not in known]
+
+
+def discover(platform: Platform, dataset: Dataset) -> list[Delivery]:
+    """Register every file in the landing zone not seen before; the same bytes twice are duplicates."""
+    found = []
+    files = unregistered_files(platform, dataset)
+    with platform.metadata.session() as s:
+        for path in files:
+            digest = file_sha256(path)
+            first = s.scalars(
+                select(Delivery).where(Delivery.dataset == dataset.name, Delivery.file_hash == digest,
+                                       Delivery.status != DeliveryStatus.duplicate)
+            ).first()
+            stat = path.stat()
+            delivery = Delivery(
+                id=hashlib.sha256(f"{dataset.name}:{digest}:{path}".encode()).hexdigest()[:32],
+                dataset=dataset.name,
+                source_file=path.name,
+                landed_path=str(path),
+                file_hash=digest,
+                size_bytes=stat.st_size,
+                contract_version=dataset.version,
+                status=DeliveryStatus.duplicate if first else DeliveryStatus.landed,
+                duplicate_of=first.id if first else None,
+                delivered_at=datetime.fromtimestamp(stat.st_mtime),
+                landed_at=_now(),
+                finished_at=_now() if first else None,
+            )
+            s.add(delivery)
+            found.append(delivery)
+    return found
+
+
+def waiting(platform: Platform, dataset: Dataset, stage: str) -> list[str]:
+    with platform.metadata.session() as s:
+        return list(
+            s.scalars(
+                select(Delivery.id)
+                .where(Delivery.dataset == dataset.name, Delivery.status == _WAITING_FOR[stage])
+                .order_by(Delivery.delivered_at, Delivery.source_file)
+            )
+        )
+
+
+@contextmanager
+def _timed(timings: dict[str, float], name: str) -> Iterator[None]:
+    start = time.perf_counter()
+    yield
+    timings[name] = round(time.perf_counter() - start, 3)
+
+
+def _load(platform: Platform, delivery_id: str) -> Delivery:
+    with platform.metadata.session() as s:
+        delivery = s.get(Delivery, delivery_id)
+        assert delivery is not None, delivery_id
+        return delivery
+
+
+def _save(platform: Platform, delivery_id: str, **values: Any) -> None:
+    with platform.metadata.session() as s:
+        s.execute(update(Delivery).where(Delivery.id == delivery_id).values(**values))
+
+
+def to_raw(platform: Platform, dataset: Dataset, delivery_id: str) -> None:
+    """Read the delivered file as text and keep it, with lineage, in the raw layer."""
+    delivery = _load(platform, delivery_id)
+    timings: dict[str, float] = {}
+    try:
+        with _timed(timings, "read"):
+            frame = read_delivery(Path(delivery.landed_path), dataset)
+    except UnreadableDelivery as exc:
+        _save(platform, delivery_id, status=DeliveryStatus.rejected, error=str(exc), rows_in=0,
+              rows_published=0, rows_quarantined=0, reconciled=True, finished_at=_now(), timings=timings)
+        return
+    frame = frame.with_columns(
+        pl.lit(delivery.source_file).alias("_source_file"),
+        pl.int_range(1, frame.height + 1, dtype=pl.Int64).alias("_row_number"),
+        pl.lit(_now()).alias("_ingested_at"),
+        pl.lit(delivery.file_hash).alias("_file_hash"),
+    )
+    with _timed(timings, "write_raw"):
+        platform.lake.write_layer("raw", dataset.name, delivery_id, frame)
+    _save(platform, delivery_id, status=DeliveryStatus.raw, rows_in=frame.height, timings=timings)
+
+
+def _published_keys(platform: Platform, dataset: Dataset) -> pl.DataFrame | None:
+    if dataset.delivery.publish_mode is not PublishMode.append or not dataset.key_columns:
+        return None
+    current = platform.lake.scan_current(dataset.name)
+    return None if current is None else current.select(dataset.key_columns).collect()
+
+
+def to_conformed(platform: Platform, dataset: Dataset, delivery_id: str) -> None:
+    """Conform to the dictionary; failing rows go to quarantine with their reasons."""
+    delivery = _load(platform, delivery_id)
+    timings = dict(delivery.timings or {})
+    raw = pl.read_parquet(platform.lake.layer_path("raw", dataset.name, delivery_id))
+    with _timed(timings, "conform"):
+        result = conform(raw, dataset, platform.dictionary, published_keys=_published_keys(platform, dataset),
+                         mask_value=mask_for_quarantine)
+        findings = delivery_findings(result.conformed, dataset, delivery.delivered_at)
+    with _timed(timings, "write_conformed"):
+        platform.lake.write_layer("conformed", dataset.name, delivery_id, result.conformed)
+        platform.lake.write_layer("quarantine", dataset.name, delivery_id, result.quarantine)
+    with platform.metadata.session() as s:
+        for reason, column, rows in result.reason_counts:
+            s.add(QuarantineReason(delivery_id=delivery_id, reason=reason, column=column, rows=rows))
+        for f in findings:
+            s.add(Finding(delivery_id=delivery_id, kind=f.kind.value, column=f.column, rows=f.rows, detail=f.detail))
+        s.execute(
+            update(Delivery).where(Delivery.id == delivery_id).values(
+                status=DeliveryStatus.conformed, rows_quarantined=result.quarantine.height, timings=timings
+            )
+        )
+
+
+def to_published(platform: Platform, dataset: Dataset, delivery_id: str) -> None:
+    """Desensitise the conformed rows and publish them as a new immutable snapshot version."""
+    delivery = _load(platform, delivery_id)
+    timings = dict(delivery.timings or {})
+    conformed = pl.read_parquet(platform.lake.layer_path("conformed", dataset.name, delivery_id))
+    with _timed(timings, "desensitise"):
+        shared, _counts = desensitise(conformed, dataset)
+    with _timed(timings, "publish"):
+        manifest = platform.lake.publish(
+            dataset.name, delivery_id, shared,
+            append=dataset.delivery.publish_mode is PublishMode.append, contract_version=dataset.version,
+        )
+    rows_in = delivery.rows_in or 0
+    reconciled = rows_in == shared.height + (delivery.rows_quarantined or 0)
+    with platform.metadata.session() as s:
+        s.execute(update(Snapshot).where(Snapshot.dataset == dataset.name).values(is_current=False))
+        s.add(Snapshot(version=manifest.version, dataset=dataset.name, created_at=_now(), rows=manifest.rows,
+                       manifest_path=str(platform.lake.published_dir(dataset.name) / "versions"
+                                         / f"{manifest.version}.json"),
+                       delivery_id=delivery_id, is_current=True))
+        s.execute(
+            update(Delivery).where(Delivery.id == delivery_id).values(
+                status=DeliveryStatus.published, rows_published=shared.height, reconciled=reconciled,
+                snapshot_version=manifest.version, finished_at=_now(), timings=timings,
+            )
+        )
+
+
+STAGE_FUNCTIONS = {"raw": to_raw, "conformed": to_conformed, "published": to_published}
+
+
+def run_stage(platform: Platform, dataset: Dataset, stage: str) -> list[str]:
+    """Run one stage on every delivery waiting for it; returns the delivery ids it handled."""
+    if stage == "raw":
+        discover(platform, dataset)
+    handled = waiting(platform, dataset, stage)
+    for delivery_id in handled:
+        try:
+            STAGE_FUNCTIONS[stage](platform, dataset, delivery_id)
+        except Exception as exc:
+            _save(platform, delivery_id, status=DeliveryStatus.failed, error=f"{stage}: {exc}", finished_at=_now())
+            raise
+    return handled
+
+
+def process(platform: Platform, dataset: Dataset) -> list[DeliverySummary]:
+    """Every stage in order for every waiting delivery; summaries of the deliveries touched."""
+    new = [d.id for d in discover(platform, dataset)]
+    touched = list(new)
+    for stage in STAGES:
+        for delivery_id in run_stage(platform, dataset, stage):
+            if delivery_id not in touched:
+                touched.append(delivery_id)
+    return [summary(platform, delivery_id) for delivery_id in touched]
+
+
+def summary(platform: Platform, delivery_id: str) -> DeliverySummary:
+    with platform.metadata.session() as s:
+        delivery = s.get(Delivery, delivery_id)
+        assert delivery is not None
+        return DeliverySummary.of(delivery)
+
+
+def ingest_file(platform: Platform, dataset_name: str, source: Path) -> DeliverySummary:
+    """Land one file for a dataset and run its pipeline; the summary of that file's delivery."""
+    dataset = platform.catalog.get(dataset_name)
+    source = Path(source)
+    if not source.is_file():
+        raise UnreadableDelivery("no such file", file=str(source))
+    landed = land_file(platform, dataset, source)
+    touched = {s.delivery_id: s for s in process(platform, dataset)}
+    with platform.metadata.session() as s:
+        delivery = s.scalars(
+            select(Delivery).where(Delivery.dataset == dataset.name, Delivery.landed_path == str(landed))
+        ).one()
+        if delivery.id in touched:
+            return touched[delivery.id]
+        # The same bytes at the same place were processed by an earlier run: nothing happens twice.
+        return DeliverySummary(dataset=dataset.name, delivery_id=delivery.id, source_file=delivery.source_file,
+                               status=DeliveryStatus.duplicate, duplicate_of=delivery.id, rows_in=0,
+                               rows_published=0, rows_quarantined=0, reconciled=True)

@@ -1,0 +1,225 @@
+"""Conformity (规范性): map a raw delivery onto the dictionary, or quarantine each row with its reasons.
+
+For every contract column the raw text is normalised (NFKC folds full-width digits and letters;
+separators in phone numbers go), then checked and typed from the dictionary element behind it:
+required values, types, patterns and check characters, ranges, code tables (by code, Chinese name
+or alias) and crosswalks from local codes to unified codes. Primary keys must be unique within the
+delivery and, for append-mode datasets, new against what is already published.
+
+Everything runs column-wise in polars; Python only sees the distinct values of check-character
+columns. A row with any failure goes to quarantine with every reason found, so a department fixes
+all of a row's problems at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import polars as pl
+
+from datahub.contracts import Column, Dataset
+from datahub.dictionary import Dictionary, ElementType
+from datahub.dictionary.validators import NORMALISERS, VALIDATORS
+from datahub.quality.reasons import Reason
+
+LINEAGE = ("_source_file", "_row_number", "_ingested_at", "_file_hash")
+REASONS_COLUMN = "_reasons"
+
+# Timestamps as departments write them; all become naive local time (Asia/Shanghai).
+TIMESTAMP_FORMATS = (
+    "%Y-%m-%d %H:%M:%S",
+    "%Y/%m/%d %H:%M:%S",
+    "%Y-%m-%dT%H:%M:%S",
+    "%Y-%m-%d %H:%M:%S%.f",
+    "%Y-%m-%dT%H:%M:%S%.f",
+    "%Y-%m-%d %H:%M",
+    "%Y/%m/%d %H:%M",
+    "%Y年%m月%d日 %H:%M:%S",
+    "%Y年%m月%d日 %H:%M",
+)
+ZONED_TIMESTAMP_FORMATS = ("%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S%.f%z", "%Y-%m-%d %H:%M:%S%z")
+DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y%m%d", "%Y年%m月%d日")
+LOCAL_ZONE = "Asia/Shanghai"
+TRUE_WORDS = ("true", "1", "是", "y", "yes", "已办结", "已解决", "t")
+FALSE_WORDS = ("false", "0", "否", "n", "no", "未办结", "未解决", "f")
+
+# Masks values of personal columns before they are written into quarantine reasons.
+ValueMasker = Callable[[Column, pl.Series], pl.Series]
+
+
+@dataclass(frozen=True)
+class ConformResult:
+    conformed: pl.DataFrame
+    quarantine: pl.DataFrame
+    reason_counts: list[tuple[str, str, int]]
+
+    @property
+    def rows_in(self) -> int:
+        return self.conformed.height + self.quarantine.height
+
+
+def _normalised(raw: pl.DataFrame, column: Column) -> pl.Series:
+    if column.physical_name not in raw.columns:
+        return pl.Series(column.name, [None] * raw.height, dtype=pl.String)
+    text = raw.get_column(column.physical_name).cast(pl.String)
+    free_text = column.element is not None and column.element.free_text
+    if not free_text:
+        text = text.str.normalize("NFKC")
+    text = text.str.strip_chars()
+    validator = column.element.validator if column.element else None
+    for pattern, replacement in NORMALISERS.get(validator, ()) if validator else ():
+        text = text.str.replace_all(pattern, replacement)
+    return text.replace("", None).alias(column.name)
+
+
+def _parse_temporal(text: pl.Series, column_type: ElementType) -> pl.Series:
+    frame = text.to_frame("v")
+    v = pl.col("v")
+    if column_type is ElementType.date:
+        exprs = [v.str.strptime(pl.Date, f, strict=False) for f in DATE_FORMATS]
+        # A timestamp delivered for a date column keeps its date.
+        exprs += [v.str.strptime(pl.Datetime("us"), f, strict=False).dt.date() for f in TIMESTAMP_FORMATS]
+    else:
+        exprs = [v.str.strptime(pl.Datetime("us"), f, strict=False) for f in TIMESTAMP_FORMATS]
+        exprs += [
+            v.str.strptime(pl.Datetime("us", "UTC"), f, strict=False)
+            .dt.convert_time_zone(LOCAL_ZONE)
+            .dt.replace_time_zone(None)
+            for f in ZONED_TIMESTAMP_FORMATS
+        ]
+    return frame.select(pl.coalesce(exprs)).to_series()
+
+
+def _typed(text: pl.Series, column: Column, dictionary: Dictionary) -> tuple[pl.Series, dict[Reason, pl.Series]]:
+    """The typed column and, per reason, a mask of the rows failing it."""
+    failures: dict[Reason, pl.Series] = {}
+    present = text.is_not_null()
+    element = column.element
+    kind = column.type
+    typed: pl.Series
+    if column.crosswalk:
+        mapping = dictionary.crosswalks[column.crosswalk].mapping
+        typed = text.replace_strict(mapping, default=None, return_dtype=pl.String)
+        failures[Reason.unmapped_code] = present & typed.is_null()
+    elif column.code_table:
+        typed = text.replace_strict(dictionary.code_tables[column.code_table].lookup(), default=None,
+                                    return_dtype=pl.String)
+        failures[Reason.unknown_code] = present & typed.is_null()
+    elif kind in (ElementType.integer, ElementType.decimal):
+        number = text.cast(pl.Float64, strict=False)
+        if kind is ElementType.integer:
+            whole = number.is_not_null() & (number == number.round(0))
+            typed = pl.select(pl.when(whole).then(number).otherwise(None).cast(pl.Int64)).to_series()
+        else:
+            typed = number
+        failures[Reason.invalid_type] = present & typed.is_null()
+        if element is not None:
+            too_small = (number < element.min) if element.min is not None else None
+            too_big = (number > element.max) if element.max is not None else None
+            bad = [m.fill_null(False) for m in (too_small, too_big) if m is not None]
+            if bad:
+                out = bad[0] if len(bad) == 1 else bad[0] | bad[1]
+                failures[Reason.out_of_range] = out & typed.is_not_null()
+    elif kind in (ElementType.timestamp, ElementType.date):
+        typed = _parse_temporal(text, kind)
+        failures[Reason.invalid_type] = present & typed.is_null()
+    elif kind is ElementType.boolean:
+        lowered = text.str.to_lowercase()
+        typed = pl.select(
+            pl.when(lowered.is_in(TRUE_WORDS)).then(True).when(lowered.is_in(FALSE_WORDS)).then(False)
+        ).to_series()
+        failures[Reason.invalid_type] = present & typed.is_null()
+    else:
+        typed = text
+        bad_format = pl.Series([False] * text.len())
+        if element is not None and element.pattern:
+            bad_format = present & ~text.str.contains(f"^(?:{element.pattern})$").fill_null(True)
+        if element is not None and element.validator:
+            check = VALIDATORS[element.validator]
+            distinct = text.drop_nulls().unique()
+            valid = [v for v in distinct.to_list() if check(v)]
+            bad_format = bad_format | (present & ~text.is_in(valid))
+        if element is not None and (element.pattern or element.validator):
+            failures[Reason.invalid_format] = bad_format
+        if element is not None and element.max_length is not None:
+            failures[Reason.out_of_range] = present & (text.str.len_chars() > element.max_length)
+    if column.required:
+        failures[Reason.missing_required] = ~present
+    return typed.alias(column.name), {r: m.fill_null(False) for r, m in failures.items()}
+
+
+def _duplicate_keys(typed: dict[str, pl.Series], keys: tuple[str, ...], published_keys: pl.DataFrame | None
+                    ) -> pl.Series | None:
+    if not keys:
+        return None
+    frame = pl.DataFrame([typed[k] for k in keys])
+    complete = frame.select(pl.all_horizontal(pl.all().is_not_null())).to_series()
+    repeated = ~frame.select(pl.struct(keys).is_first_distinct()).to_series()
+    duplicate = complete & repeated
+    if published_keys is not None and published_keys.height:
+        seen = (
+            frame.with_row_index("_i")
+            .join(published_keys.select(keys).unique(), on=list(keys), how="semi")
+            .get_column("_i")
+        )
+        duplicate = duplicate | pl.Series(range(frame.height)).is_in(seen.implode())
+    return duplicate
+
+
+def conform(
+    raw: pl.DataFrame,
+    dataset: Dataset,
+    dictionary: Dictionary,
+    *,
+    published_keys: pl.DataFrame | None = None,
+    mask_value: ValueMasker | None = None,
+) -> ConformResult:
+    """Split a raw delivery into conformed rows and quarantined rows with reasons."""
+    typed: dict[str, pl.Series] = {}
+    checks: list[tuple[Reason, Column, pl.Series]] = []
+    for column in dataset.columns:
+        series, failures = _typed(_normalised(raw, column), column, dictionary)
+        typed[column.name] = series
+        checks.extend((reason, column, mask) for reason, mask in failures.items())
+    duplicates = _duplicate_keys(typed, dataset.key_columns, published_keys)
+    if duplicates is not None:
+        key_column = dataset.column(dataset.key_columns[0])
+        checks.append((Reason.duplicate_key, key_column, duplicates))
+
+    failed = pl.Series("failed", [False] * raw.height)
+    for _, _, mask in checks:
+        failed = failed | mask
+    lineage = [c for c in LINEAGE if c in raw.columns]
+    conformed = pl.DataFrame([*typed.values(), *(raw.get_column(c) for c in lineage)]).filter(~failed)
+
+    reason_items = []
+    counts = []
+    for reason, column, mask in checks:
+        n = int(mask.sum())
+        if not n:
+            continue
+        counts.append((reason.value, column.name, n))
+        raw_value = (
+            raw.get_column(column.physical_name).cast(pl.String)
+            if column.physical_name in raw.columns
+            else pl.Series([None] * raw.height, dtype=pl.String)
+        )
+        if mask_value is not None:
+            raw_value = mask_value(column, raw_value)
+        reason_items.append(
+            pl.when(pl.lit(mask))
+            .then(pl.struct(reason=pl.lit(reason.value), column=pl.lit(column.name), value=pl.lit(raw_value)))
+            .otherwise(None)
+        )
+    quarantine = raw.filter(failed)
+    if reason_items:
+        reasons = raw.select(pl.concat_list(reason_items).list.drop_nulls().alias(REASONS_COLUMN)).filter(failed)
+        quarantine = quarantine.with_columns(reasons.get_column(REASONS_COLUMN))
+    else:
+        quarantine = quarantine.with_columns(
+            pl.Series(REASONS_COLUMN, [], dtype=pl.List(pl.Struct(
+                {"reason": pl.String, "column": pl.String, "value": pl.String})))
+        )
+    counts.sort(key=lambda item: -item[2])
+    return ConformResult(conformed, quarantine, counts)

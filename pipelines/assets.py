@@ -1,0 +1,111 @@
+"""Assets: per dataset raw → conformed → published, and the daily cross-dataset status.
+
+Each asset is a thin call into datahub.pipeline; what it did is returned as asset metadata.
+"""
+
+from __future__ import annotations
+
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    AssetKey,
+    AssetsDefinition,
+    AssetSpec,
+    MaterializeResult,
+    MetadataValue,
+    multi_asset,
+)
+
+from datahub import pipeline
+from datahub.contracts import Dataset
+from datahub.status import dataset_status, write_status_report
+from pipelines.resources import PlatformResource
+
+STATUS_KEY = AssetKey(["governance", "dataset_status"])
+
+
+def stage_key(dataset: Dataset, stage: str) -> AssetKey:
+    return AssetKey([dataset.name, stage])
+
+
+def _stage_asset(dataset: Dataset, stage: str) -> AssetsDefinition:
+    previous = pipeline.STAGES.index(stage) - 1
+    deps = [stage_key(dataset, pipeline.STAGES[previous])] if previous >= 0 else []
+    descriptions = {
+        "raw": f"{dataset.title}: new deliveries from the landing zone, read as text with lineage.",
+        "conformed": f"{dataset.title}: rows conformed to the dictionary; failures quarantined with reasons.",
+        "published": f"{dataset.title}: desensitised rows published as an immutable snapshot version.",
+    }
+    checks = []
+    if stage == "published":
+        checks.append(AssetCheckSpec("rows_reconciled", asset=stage_key(dataset, stage),
+                                     description="rows in = rows published + rows quarantined, per delivery"))
+
+    spec = AssetSpec(
+        key=stage_key(dataset, stage),
+        deps=deps,
+        group_name=dataset.name,
+        description=descriptions[stage],
+        kinds={"parquet", "polars"},
+        owners=[],
+        tags={"department": dataset.owner_department or "external", "sharing_class": dataset.sharing_class.value},
+    )
+
+    @multi_asset(specs=[spec], check_specs=checks, name=f"{dataset.name}__{stage}")
+    def _asset(context: AssetExecutionContext, platform: PlatformResource):  # type: ignore[no-untyped-def]
+        p = platform.platform
+        handled = pipeline.run_stage(p, dataset, stage)
+        summaries = [pipeline.summary(p, d) for d in handled]
+        metadata = {
+            "deliveries": len(summaries),
+            "files": MetadataValue.json([s.source_file for s in summaries]),
+            "rows_in": sum(s.rows_in or 0 for s in summaries),
+            "rows_quarantined": sum(s.rows_quarantined or 0 for s in summaries),
+        }
+        if stage == "published":
+            metadata["rows_published"] = sum(s.rows_published or 0 for s in summaries)
+            metadata["snapshot_version"] = (summaries[-1].snapshot_version or "") if summaries else ""
+        context.log.info("%s %s: %d deliveries", dataset.name, stage, len(summaries))
+        yield MaterializeResult(asset_key=spec.key, metadata=metadata)
+        if stage == "published":
+            unreconciled = [s.source_file for s in summaries if s.status == "published" and not s.reconciled]
+            yield AssetCheckResult(
+                asset_key=spec.key,
+                check_name="rows_reconciled",
+                passed=not unreconciled,
+                metadata={"deliveries": len(summaries), "unreconciled": MetadataValue.json(unreconciled)},
+            )
+
+    return _asset
+
+
+def dataset_assets(dataset: Dataset) -> list[AssetsDefinition]:
+    return [_stage_asset(dataset, stage) for stage in pipeline.STAGES]
+
+
+def status_asset(datasets: list[Dataset]) -> AssetsDefinition:
+    spec = AssetSpec(
+        key=STATUS_KEY,
+        deps=[stage_key(d, "published") for d in datasets],
+        group_name="governance",
+        description="Daily cross-dataset status: published versions, reconciliation and freshness of every dataset.",
+        kinds={"json"},
+    )
+    check = AssetCheckSpec("all_deliveries_reconciled", asset=STATUS_KEY)
+
+    @multi_asset(specs=[spec], check_specs=[check], name="governance__dataset_status")
+    def _status(platform: PlatformResource):  # type: ignore[no-untyped-def]
+        p = platform.platform
+        statuses = dataset_status(p)
+        path = write_status_report(p, statuses)
+        unreconciled = {s.dataset: s.unreconciled_deliveries for s in statuses if not s.all_reconciled}
+        stale = [s.dataset for s in statuses if any(f["kind"] == "stale_delivery" for f in s.findings)]
+        yield MaterializeResult(
+            asset_key=STATUS_KEY,
+            metadata={"path": str(path), "datasets": len(statuses), "stale": MetadataValue.json(stale)},
+        )
+        yield AssetCheckResult(asset_key=STATUS_KEY, check_name="all_deliveries_reconciled",
+                               passed=not unreconciled, metadata={"unreconciled": MetadataValue.json(unreconciled)})
+
+    return _status

@@ -1,0 +1,76 @@
+"""Wires the code location: every contract becomes a group of assets, a job and a landing sensor."""
+
+from __future__ import annotations
+
+from dagster import (
+    AssetSelection,
+    DefaultScheduleStatus,
+    DefaultSensorStatus,
+    Definitions,
+    RunRequest,
+    ScheduleDefinition,
+    SensorDefinition,
+    SensorEvaluationContext,
+    SkipReason,
+    define_asset_job,
+    sensor,
+)
+
+from datahub import pipeline
+from datahub.contracts import Dataset
+from datahub.platform import Platform
+from datahub.settings import Settings
+from pipelines.assets import STATUS_KEY, dataset_assets, status_asset
+from pipelines.resources import PlatformResource
+
+DAILY_JOB = "governance_daily"
+
+
+def dataset_job_name(dataset: Dataset) -> str:
+    return f"{dataset.name}_pipeline"
+
+
+def _landing_sensor(dataset: Dataset) -> SensorDefinition:
+    @sensor(
+        name=f"{dataset.name}_landing",
+        job_name=dataset_job_name(dataset),
+        minimum_interval_seconds=30,
+        default_status=DefaultSensorStatus.RUNNING,
+        description=f"Runs the {dataset.name} pipeline when new files arrive in its landing zone.",
+    )
+    def _sensor(context: SensorEvaluationContext, platform: PlatformResource):  # type: ignore[no-untyped-def]
+        new_files = pipeline.unregistered_files(platform.platform, dataset)
+        if not new_files:
+            return SkipReason("no new files in the landing zone")
+        key = "|".join(f"{p.name}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in new_files)
+        return RunRequest(run_key=key, tags={"files": str(len(new_files))})
+
+    return _sensor
+
+
+def build_definitions(settings: Settings | None = None) -> Definitions:
+    platform = Platform(settings)
+    datasets = list(platform.catalog)
+    assets = [a for d in datasets for a in dataset_assets(d)]
+    assets.append(status_asset(datasets))
+    jobs = [define_asset_job(dataset_job_name(d), selection=AssetSelection.groups(d.name)) for d in datasets]
+    jobs.append(define_asset_job(DAILY_JOB, selection=AssetSelection.assets(STATUS_KEY)))
+    return Definitions(
+        assets=assets,
+        jobs=jobs,
+        sensors=[_landing_sensor(d) for d in datasets],
+        schedules=[
+            ScheduleDefinition(
+                name="governance_daily_schedule",
+                job_name=DAILY_JOB,
+                cron_schedule="30 1 * * *",
+                execution_timezone="Asia/Shanghai",
+                default_status=DefaultScheduleStatus.RUNNING,
+                description="Every night: the cross-dataset status of every dataset.",
+            )
+        ],
+        resources={"platform": PlatformResource(home=str(platform.settings.var))},
+    )
+
+
+defs = build_definitions()
