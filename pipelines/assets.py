@@ -3,7 +3,6 @@
 Each asset is a thin call into datahub.pipeline; what it did is returned as asset metadata.
 """
 
-from __future__ import annotations
 
 from dagster import (
     AssetCheckResult,

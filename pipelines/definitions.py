@@ -1,6 +1,5 @@
 """Wires the code location: every contract becomes a group of assets, a job and a landing sensor."""
 
-from __future__ import annotations
 
 from dagster import (
     AssetSelection,

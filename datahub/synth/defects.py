@@ -104,7 +104,9 @@ def applicable(table: Table, exclude: Iterable[str] = ()) -> dict[str, list[str]
     add("out_of_range", [c.name for c in ds.columns if c.element is not None
                          and (c.element.min is not None or c.element.max is not None)])
     add("unmapped_code", [c.name for c in ds.columns if c.crosswalk])
-    add("unknown_code", [c.name for c in ds.columns if c.code_table and not c.crosswalk and not c.primary_key])
+    composite = len(ds.key_columns) > 1
+    add("unknown_code", [c.name for c in ds.columns if c.code_table and not c.crosswalk
+                         and (composite or not c.primary_key)])
     return plan
 
 
@@ -160,7 +162,7 @@ class Injector:
             options = (f"{y}-02-30 10:00:00", "待补录", f"{y}/13/01 08:00:00", f"{y}-09-31 25:61:00", "无")
         return options[int(self.rng.integers(len(options)))]
 
-    def _mutate(self, table: Table, kind: str, column: str, i: int) -> None:
+    def _mutate(self, table: Table, kind: str, column: str, i: int) -> bool:
         col = table.dataset.column(column)
         old = table.cols[column][i]
         new: object
@@ -180,9 +182,20 @@ class Injector:
         elif kind == "unknown_code":
             assert col.code_table
             new = self.world.unknown_value(col.code_table, column in table.by_name, self.rng)
+            if col.primary_key:  # part of a composite key: the changed key must stay unique
+                others = {table.key(j) for j in range(table.n) if j != i}
+                for _ in range(20):
+                    table.cols[column][i] = new
+                    if table.key(i) not in others:
+                        break
+                    new = self.world.unknown_value(col.code_table, column in table.by_name, self.rng)
+                else:
+                    table.cols[column][i] = old
+                    return False
         else:  # pragma: no cover - programming error
             raise ValueError(kind)
         table.cols[column][i] = new
+        return True
 
     def _messy(self, table: Table, variant: str, column: str, i: int) -> bool:
         value = table.cols[column][i]
@@ -201,8 +214,7 @@ class Injector:
                 return False
             new = alias
         elif variant == "padded":
-            new = (" ", "  ", "", "\u3000")[int(self.rng.integers(3))] + value + (" ", "", "  ")[
-                int(self.rng.integers(3))]
+            new = (" ", "  ", "")[int(self.rng.integers(3))] + value + (" ", "", "  ")[int(self.rng.integers(3))]
             if new == value:
                 new = value + " "
         else:  # pragma: no cover
@@ -242,8 +254,8 @@ class Injector:
                 continue
             for i in pick(count):
                 column = columns[int(self.rng.integers(len(columns)))]
-                self._mutate(table, kind, column, i)
-                table.marks.append((i, kind, column))
+                if self._mutate(table, kind, column, i):
+                    table.marks.append((i, kind, column))
         if messy:
             for variant, column in messy_plan(table, self.world):
                 def ok(i: int, variant: str = variant, column: str = column) -> bool:

@@ -165,7 +165,6 @@ class World:
         streets = sorted(dictionary.codes("street").values(), key=lambda c: c.code)
         self.district_codes = [d.code for d in districts]
         self.district_name = {d.code: d.name_zh for d in districts}
-        self.district_alias = {d.code: self._traditional(d) for d in districts}
         centre = (106.55, 29.56)
         d_centre: dict[str, tuple[float, float]] = {}
         for i, d in enumerate(districts):
@@ -186,7 +185,12 @@ class World:
                     lat=dlat + (((h >> 10) % 1000) / 1000 - 0.5) * 0.05,
                 )
             )
-        self.street_alias = {s.code: self._traditional(s) for s in streets}
+        # Chinese name -> a traditional-character alias the dictionary accepts (for messy-but-valid input).
+        self.traditional: dict[str, str] = {}
+        for c in [*districts, *streets]:
+            alias = self._traditional(c)
+            if alias:
+                self.traditional[c.name_zh] = alias
         # Busy city streets get more events than rural towns.
         w = rng.gamma(4.0, 1.0, len(self.places))
         self.place_p = w / w.sum()
@@ -228,6 +232,10 @@ class World:
         for cw_id, cw in sorted(dictionary.crosswalks.items()):
             codes = np.array(sorted(cw.mapping), dtype=object)
             weights = rng.gamma(1.2, 1.0, len(codes))
+            target = dictionary.codes(cw.spec.target)
+            minutes = [target[cw.mapping[c]].attributes.get("response_minutes", "") for c in codes]
+            if all(m.isdigit() for m in minutes):  # levels: the less urgent, the more frequent
+                weights = np.array([float(m) ** 1.5 for m in minutes])
             self.local[cw_id] = LocalCodes(
                 codes=codes,
                 unified=np.array([cw.mapping[c] for c in codes], dtype=object),
