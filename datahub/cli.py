@@ -7,7 +7,7 @@ import os
 import shutil
 import sys
 from dataclasses import asdict
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -19,8 +19,11 @@ from datahub.errors import DatahubError
 from datahub.platform import Platform
 from datahub.settings import Settings
 
-app = typer.Typer(help="城市数据中台 · governed data hub for one-event-one-network city management.",
-                  no_args_is_help=True, pretty_exceptions_enable=False)
+app = typer.Typer(
+    help="城市数据中台 · governed data hub for one-event-one-network city management.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
 dictionary_app = typer.Typer(help="The unified data dictionary (统一数据字典).", no_args_is_help=True)
 app.add_typer(dictionary_app, name="dictionary")
 console = Console()
@@ -37,7 +40,9 @@ def _fail(exc: DatahubError, as_json: bool = False) -> typer.Exit:
 
 @dictionary_app.command("check")
 def dictionary_check(
-    path: Annotated[Path | None, typer.Argument(help="Dictionary directory (default: the project's).")] = None,
+    path: Annotated[
+        Path | None, typer.Argument(help="Dictionary directory (default: the project's).")
+    ] = None,
 ) -> None:
     """Validate the dictionary: exit 0 when valid, 1 listing every problem (file, entry, reason)."""
     from datahub.dictionary import check_dictionary
@@ -57,12 +62,33 @@ def dictionary_check(
 
 def _print_summary_table(summaries: list[dict[str, object]], title: str) -> None:
     table = Table(title=title, show_lines=False)
-    for header in ("数据集 dataset", "交付 deliveries", "输入 in", "发布 published", "隔离 quarantined",
-                   "对账 reconciled", "主要原因 top reasons", "发现 findings"):
+    for header in (
+        "数据集 dataset",
+        "交付 deliveries",
+        "输入 in",
+        "发布 published",
+        "隔离 quarantined",
+        "对账 reconciled",
+        "主要原因 top reasons",
+        "发现 findings",
+    ):
         table.add_column(header, overflow="fold")
     for row in summaries:
-        table.add_row(*(str(row[k]) for k in ("dataset", "deliveries", "rows_in", "rows_published",
-                                              "rows_quarantined", "reconciled", "top_reasons", "findings")))
+        table.add_row(
+            *(
+                str(row[k])
+                for k in (
+                    "dataset",
+                    "deliveries",
+                    "rows_in",
+                    "rows_published",
+                    "rows_quarantined",
+                    "reconciled",
+                    "top_reasons",
+                    "findings",
+                )
+            )
+        )
     console.print(table)
 
 
@@ -101,21 +127,45 @@ def status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
         print(json.dumps([asdict(s) for s in statuses], ensure_ascii=False, indent=2))
         return
     table = Table(title="数据集状态 dataset status")
-    for header in ("数据集", "名称", "部门", "当前版本", "当前行数", "最近交付", "输入", "发布", "隔离", "对账"):
+    for header in (
+        "数据集",
+        "名称",
+        "部门",
+        "当前版本",
+        "当前行数",
+        "最近交付",
+        "输入",
+        "发布",
+        "隔离",
+        "对账",
+    ):
         table.add_column(header, overflow="fold")
     for s in statuses:
-        table.add_row(s.dataset, s.title, s.owner_department or "-", s.current_version or "-", str(s.rows_current),
-                      s.last_delivery or "-", str(s.last_rows_in or 0), str(s.last_rows_published or 0),
-                      str(s.last_rows_quarantined or 0), "✓" if s.all_reconciled else "✗")
+        table.add_row(
+            s.dataset,
+            s.title,
+            s.owner_department or "-",
+            s.current_version or "-",
+            str(s.rows_current),
+            s.last_delivery or "-",
+            str(s.last_rows_in or 0),
+            str(s.last_rows_published or 0),
+            str(s.last_rows_quarantined or 0),
+            "✓" if s.all_reconciled else "✗",
+        )
     console.print(table)
 
 
 @app.command()
 def synth(
     out: Annotated[Path, typer.Option(help="Where to write the files.")],
-    start: Annotated[str | None, typer.Option(help="First day, YYYY-MM-DD (default: first day of last month).")] = None,
+    start: Annotated[
+        str | None, typer.Option(help="First day, YYYY-MM-DD (default: first day of last month).")
+    ] = None,
     days: Annotated[int, typer.Option(help="Days of data.")] = 30,
-    rows_per_day: Annotated[int, typer.Option(help="Hotline rows per day; other datasets scale from it.")] = 2000,
+    rows_per_day: Annotated[
+        int, typer.Option(help="Hotline rows per day; other datasets scale from it.")
+    ] = 2000,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 20261001,
 ) -> None:
     """Generate synthetic department deliveries with injected defects and their ground truth."""
@@ -147,9 +197,13 @@ def prepare_dagster_home(settings: Settings) -> Path:
 
 @app.command()
 def demo(
-    rows_per_day: Annotated[int, typer.Option(help="Hotline rows per day (other datasets scale from it).")] = 2000,
+    rows_per_day: Annotated[
+        int, typer.Option(help="Hotline rows per day (other datasets scale from it).")
+    ] = 2000,
     days: Annotated[int, typer.Option(help="Days of synthetic data.")] = 30,
-    start: Annotated[str | None, typer.Option(help="First day, YYYY-MM-DD (default: first day of last month).")] = None,
+    start: Annotated[
+        str | None, typer.Option(help="First day, YYYY-MM-DD (default: first day of last month).")
+    ] = None,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 20261001,
 ) -> None:
     """The whole platform on a month of synthetic department data, end to end, under var/."""
@@ -162,8 +216,14 @@ def demo(
         console.print(f"[yellow]resetting[/] {settings.var} (the demo starts from an empty platform)")
         shutil.rmtree(settings.var)
     dagster_home = prepare_dagster_home(settings)
-    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                  TimeElapsedColumn(), console=console, transient=False) as progress:
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    ) as progress:
         tasks: dict[str, object] = {}
 
         def report(step: str, done: int, total: int) -> None:
@@ -172,8 +232,14 @@ def demo(
             progress.update(tasks[step], completed=done, total=total)  # type: ignore[arg-type]
 
         try:
-            rows = run_demo(settings, start=_start_date(start), days=days, rows_per_day=rows_per_day, seed=seed,
-                            progress=report)
+            rows = run_demo(
+                settings,
+                start=_start_date(start),
+                days=days,
+                rows_per_day=rows_per_day,
+                seed=seed,
+                progress=report,
+            )
         except DatahubError as exc:
             raise _fail(exc) from None
     _print_summary_table(rows, "演示结果 demo summary (per dataset, all deliveries)")

@@ -38,7 +38,9 @@ def run_pipelines(settings: Settings, progress: Progress | None = None) -> None:
         for i, job in enumerate(jobs):
             if progress:
                 progress("运行管道 pipelines", i, len(jobs))
-            result = defs.resolve_job_def(job).execute_in_process(instance=instance, run_config=QUIET_RUN_CONFIG)
+            result = defs.resolve_job_def(job).execute_in_process(
+                instance=instance, run_config=QUIET_RUN_CONFIG
+            )
             if not result.success:
                 raise RuntimeError(f"Dagster job {job} failed")
         if progress:
@@ -57,21 +59,30 @@ def summarise(platform: Platform) -> list[dict[str, Any]]:
                     reasons[f"{r.reason}:{r.column}"] += r.rows
                 for f in d.findings:
                     findings[f.kind] += 1
-            rows.append({
-                "dataset": dataset.name,
-                "deliveries": len(deliveries),
-                "rows_in": sum(d.rows_in or 0 for d in deliveries),
-                "rows_published": sum(d.rows_published or 0 for d in deliveries),
-                "rows_quarantined": sum(d.rows_quarantined or 0 for d in deliveries),
-                "reconciled": all(d.reconciled for d in deliveries) and bool(deliveries),
-                "top_reasons": ", ".join(f"{k} {v}" for k, v in reasons.most_common(3)) or "-",
-                "findings": ", ".join(f"{k}×{v}" for k, v in findings.items()) or "-",
-            })
+            rows.append(
+                {
+                    "dataset": dataset.name,
+                    "deliveries": len(deliveries),
+                    "rows_in": sum(d.rows_in or 0 for d in deliveries),
+                    "rows_published": sum(d.rows_published or 0 for d in deliveries),
+                    "rows_quarantined": sum(d.rows_quarantined or 0 for d in deliveries),
+                    "reconciled": all(d.reconciled for d in deliveries) and bool(deliveries),
+                    "top_reasons": ", ".join(f"{k} {v}" for k, v in reasons.most_common(3)) or "-",
+                    "findings": ", ".join(f"{k}×{v}" for k, v in findings.items()) or "-",
+                }
+            )
     return rows
 
 
-def run_demo(settings: Settings, *, start: date, days: int, rows_per_day: int, seed: int,
-             progress: Progress | None = None) -> list[dict[str, Any]]:
+def run_demo(
+    settings: Settings,
+    *,
+    start: date,
+    days: int,
+    rows_per_day: int,
+    seed: int,
+    progress: Progress | None = None,
+) -> list[dict[str, Any]]:
     from datahub.synth import SynthConfig, generate
 
     platform = Platform(settings)

@@ -31,7 +31,11 @@ from datahub.quality.conformity import conform
 from datahub.quality.findings import delivery_findings
 
 STAGES = ("raw", "conformed", "published")
-_WAITING_FOR = {"raw": DeliveryStatus.landed, "conformed": DeliveryStatus.raw, "published": DeliveryStatus.conformed}
+_WAITING_FOR = {
+    "raw": DeliveryStatus.landed,
+    "conformed": DeliveryStatus.raw,
+    "published": DeliveryStatus.conformed,
+}
 
 
 @dataclass
@@ -110,8 +114,10 @@ def _landed_files(platform: Platform, dataset: Dataset) -> list[Path]:
     directory = landing_dir(platform, dataset)
     if not directory.is_dir():
         return []
-    return sorted((p for p in directory.iterdir() if p.is_file() and not p.name.startswith(".")),
-                  key=lambda p: (p.stat().st_mtime, p.name))
+    return sorted(
+        (p for p in directory.iterdir() if p.is_file() and not p.name.startswith(".")),
+        key=lambda p: (p.stat().st_mtime, p.name),
+    )
 
 
 def unregistered_files(platform: Platform, dataset: Dataset) -> list[Path]:
@@ -129,8 +135,11 @@ def discover(platform: Platform, dataset: Dataset) -> list[Delivery]:
         for path in files:
             digest = file_sha256(path)
             first = s.scalars(
-                select(Delivery).where(Delivery.dataset == dataset.name, Delivery.file_hash == digest,
-                                       Delivery.status != DeliveryStatus.duplicate)
+                select(Delivery).where(
+                    Delivery.dataset == dataset.name,
+                    Delivery.file_hash == digest,
+                    Delivery.status != DeliveryStatus.duplicate,
+                )
             ).first()
             stat = path.stat()
             delivery = Delivery(
@@ -190,8 +199,18 @@ def to_raw(platform: Platform, dataset: Dataset, delivery_id: str) -> None:
         with _timed(timings, "read"):
             frame = read_delivery(Path(delivery.landed_path), dataset)
     except UnreadableDelivery as exc:
-        _save(platform, delivery_id, status=DeliveryStatus.rejected, error=str(exc), rows_in=0,
-              rows_published=0, rows_quarantined=0, reconciled=True, finished_at=_now(), timings=timings)
+        _save(
+            platform,
+            delivery_id,
+            status=DeliveryStatus.rejected,
+            error=str(exc),
+            rows_in=0,
+            rows_published=0,
+            rows_quarantined=0,
+            reconciled=True,
+            finished_at=_now(),
+            timings=timings,
+        )
         return
     frame = frame.with_columns(
         pl.lit(delivery.source_file).alias("_source_file"),
@@ -217,8 +236,13 @@ def to_conformed(platform: Platform, dataset: Dataset, delivery_id: str) -> None
     timings = dict(delivery.timings or {})
     raw = pl.read_parquet(platform.lake.layer_path("raw", dataset.name, delivery_id))
     with _timed(timings, "conform"):
-        result = conform(raw, dataset, platform.dictionary, published_keys=_published_keys(platform, dataset),
-                         mask_value=mask_for_quarantine)
+        result = conform(
+            raw,
+            dataset,
+            platform.dictionary,
+            published_keys=_published_keys(platform, dataset),
+            mask_value=mask_for_quarantine,
+        )
         findings = delivery_findings(result.conformed, dataset, delivery.delivered_at)
     with _timed(timings, "write_conformed"):
         platform.lake.write_layer("conformed", dataset.name, delivery_id, result.conformed)
@@ -227,9 +251,15 @@ def to_conformed(platform: Platform, dataset: Dataset, delivery_id: str) -> None
         for reason, column, rows in result.reason_counts:
             s.add(QuarantineReason(delivery_id=delivery_id, reason=reason, column=column, rows=rows))
         for f in findings:
-            s.add(Finding(delivery_id=delivery_id, kind=f.kind.value, column=f.column, rows=f.rows, detail=f.detail))
+            s.add(
+                Finding(
+                    delivery_id=delivery_id, kind=f.kind.value, column=f.column, rows=f.rows, detail=f.detail
+                )
+            )
         s.execute(
-            update(Delivery).where(Delivery.id == delivery_id).values(
+            update(Delivery)
+            .where(Delivery.id == delivery_id)
+            .values(
                 status=DeliveryStatus.conformed, rows_quarantined=result.quarantine.height, timings=timings
             )
         )
@@ -244,21 +274,39 @@ def to_published(platform: Platform, dataset: Dataset, delivery_id: str) -> None
         shared, _counts = desensitise(conformed, dataset)
     with _timed(timings, "publish"):
         manifest = platform.lake.publish(
-            dataset.name, delivery_id, shared,
-            append=dataset.delivery.publish_mode is PublishMode.append, contract_version=dataset.version,
+            dataset.name,
+            delivery_id,
+            shared,
+            append=dataset.delivery.publish_mode is PublishMode.append,
+            contract_version=dataset.version,
         )
     rows_in = delivery.rows_in or 0
     reconciled = rows_in == shared.height + (delivery.rows_quarantined or 0)
     with platform.metadata.session() as s:
         s.execute(update(Snapshot).where(Snapshot.dataset == dataset.name).values(is_current=False))
-        s.add(Snapshot(version=manifest.version, dataset=dataset.name, created_at=_now(), rows=manifest.rows,
-                       manifest_path=str(platform.lake.published_dir(dataset.name) / "versions"
-                                         / f"{manifest.version}.json"),
-                       delivery_id=delivery_id, is_current=True))
+        s.add(
+            Snapshot(
+                version=manifest.version,
+                dataset=dataset.name,
+                created_at=_now(),
+                rows=manifest.rows,
+                manifest_path=str(
+                    platform.lake.published_dir(dataset.name) / "versions" / f"{manifest.version}.json"
+                ),
+                delivery_id=delivery_id,
+                is_current=True,
+            )
+        )
         s.execute(
-            update(Delivery).where(Delivery.id == delivery_id).values(
-                status=DeliveryStatus.published, rows_published=shared.height, reconciled=reconciled,
-                snapshot_version=manifest.version, finished_at=_now(), timings=timings,
+            update(Delivery)
+            .where(Delivery.id == delivery_id)
+            .values(
+                status=DeliveryStatus.published,
+                rows_published=shared.height,
+                reconciled=reconciled,
+                snapshot_version=manifest.version,
+                finished_at=_now(),
+                timings=timings,
             )
         )
 
@@ -275,7 +323,13 @@ def run_stage(platform: Platform, dataset: Dataset, stage: str) -> list[str]:
         try:
             STAGE_FUNCTIONS[stage](platform, dataset, delivery_id)
         except Exception as exc:
-            _save(platform, delivery_id, status=DeliveryStatus.failed, error=f"{stage}: {exc}", finished_at=_now())
+            _save(
+                platform,
+                delivery_id,
+                status=DeliveryStatus.failed,
+                error=f"{stage}: {exc}",
+                finished_at=_now(),
+            )
             raise
     return handled
 
@@ -313,6 +367,14 @@ def ingest_file(platform: Platform, dataset_name: str, source: Path) -> Delivery
         if delivery.id in touched:
             return touched[delivery.id]
         # The same bytes at the same place were processed by an earlier run: nothing happens twice.
-        return DeliverySummary(dataset=dataset.name, delivery_id=delivery.id, source_file=delivery.source_file,
-                               status=DeliveryStatus.duplicate, duplicate_of=delivery.id, rows_in=0,
-                               rows_published=0, rows_quarantined=0, reconciled=True)
+        return DeliverySummary(
+            dataset=dataset.name,
+            delivery_id=delivery.id,
+            source_file=delivery.source_file,
+            status=DeliveryStatus.duplicate,
+            duplicate_of=delivery.id,
+            rows_in=0,
+            rows_published=0,
+            rows_quarantined=0,
+            reconciled=True,
+        )

@@ -26,10 +26,16 @@ def project_root() -> Path:
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="DATAHUB_", env_file=".env", extra="ignore")
 
-    root: Path = Field(default_factory=project_root, description="Project root holding contracts/ and dictionary/.")
+    root: Path = Field(
+        default_factory=project_root, description="Project root holding contracts/ and dictionary/."
+    )
     home: Path | None = Field(None, description="Where all state lives; defaults to ROOT/var.")
-    contracts_dir: Path | None = Field(None, description="Data contracts (ODCS v3); defaults to ROOT/contracts.")
-    dictionary_dir: Path | None = Field(None, description="Unified data dictionary; defaults to ROOT/dictionary.")
+    contracts_dir: Path | None = Field(
+        None, description="Data contracts (ODCS v3); defaults to ROOT/contracts."
+    )
+    dictionary_dir: Path | None = Field(
+        None, description="Unified data dictionary; defaults to ROOT/dictionary."
+    )
     metadata_url: str | None = Field(None, description="SQLAlchemy URL of the metadata database.")
     pseudonym_key: SecretStr = Field(SecretStr(PLACEHOLDER_KEY), description="HMAC key for pseudonyms.")
     demo_mode: bool = Field(False, description="Allows the placeholder key; set by `datahub demo`.")
@@ -86,7 +92,9 @@ class Settings(BaseSettings):
         """The pseudonym key, refused when left at the placeholder outside demo mode."""
         value = self.pseudonym_key.get_secret_value()
         if value == PLACEHOLDER_KEY and not self.demo_mode:
-            raise ConfigError("DATAHUB_PSEUDONYM_KEY is the demo placeholder; set a real secret outside the demo")
+            raise ConfigError(
+                "DATAHUB_PSEUDONYM_KEY is the demo placeholder; set a real secret outside the demo"
+            )
         return value.encode()
 
     def ensure_dirs(self) -> None:

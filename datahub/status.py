@@ -41,17 +41,23 @@ def dataset_status(platform: Platform) -> list[DatasetStatus]:
     out = []
     with platform.metadata.session() as s:
         for dataset in platform.catalog:
-            status = DatasetStatus(dataset.name, dataset.title, dataset.owner_department, dataset.sharing_class.value)
-            snap = s.scalars(select(Snapshot).where(Snapshot.dataset == dataset.name, Snapshot.is_current)).first()
+            status = DatasetStatus(
+                dataset.name, dataset.title, dataset.owner_department, dataset.sharing_class.value
+            )
+            snap = s.scalars(
+                select(Snapshot).where(Snapshot.dataset == dataset.name, Snapshot.is_current)
+            ).first()
             if snap is not None:
                 status.current_version = snap.version
                 status.published_at = snap.created_at.isoformat(timespec="seconds")
                 status.rows_current = snap.rows
-            status.deliveries = s.scalar(
-                select(func.count()).select_from(Delivery).where(Delivery.dataset == dataset.name)
-            ) or 0
+            status.deliveries = (
+                s.scalar(select(func.count()).select_from(Delivery).where(Delivery.dataset == dataset.name))
+                or 0
+            )
             last = s.scalars(
-                select(Delivery).where(Delivery.dataset == dataset.name, Delivery.status.in_(_FINAL))
+                select(Delivery)
+                .where(Delivery.dataset == dataset.name, Delivery.status.in_(_FINAL))
                 .order_by(Delivery.finished_at.desc())
             ).first()
             if last is not None:
@@ -61,11 +67,14 @@ def dataset_status(platform: Platform) -> list[DatasetStatus]:
                 status.last_rows_published = last.rows_published
                 status.last_rows_quarantined = last.rows_quarantined
                 status.last_reconciled = last.reconciled
-                status.findings = [{"kind": f.kind, "column": f.column, "rows": f.rows, **f.detail}
-                                   for f in last.findings]
+                status.findings = [
+                    {"kind": f.kind, "column": f.column, "rows": f.rows, **f.detail} for f in last.findings
+                ]
             bad = s.scalars(
                 select(Delivery.source_file).where(
-                    Delivery.dataset == dataset.name, Delivery.status.in_(_FINAL), Delivery.reconciled.is_not(True)
+                    Delivery.dataset == dataset.name,
+                    Delivery.status.in_(_FINAL),
+                    Delivery.reconciled.is_not(True),
                 )
             ).all()
             status.unreconciled_deliveries = list(bad)

@@ -3,6 +3,8 @@
 Each asset is a thin call into datahub.pipeline; what it did is returned as asset metadata.
 """
 
+from collections.abc import Iterator
+from typing import Any
 
 from dagster import (
     AssetCheckResult,
@@ -38,8 +40,13 @@ def _stage_asset(dataset: Dataset, stage: str) -> AssetsDefinition:
     }
     checks = []
     if stage == "published":
-        checks.append(AssetCheckSpec("rows_reconciled", asset=stage_key(dataset, stage),
-                                     description="rows in = rows published + rows quarantined, per delivery"))
+        checks.append(
+            AssetCheckSpec(
+                "rows_reconciled",
+                asset=stage_key(dataset, stage),
+                description="rows in = rows published + rows quarantined, per delivery",
+            )
+        )
 
     spec = AssetSpec(
         key=stage_key(dataset, stage),
@@ -48,15 +55,20 @@ def _stage_asset(dataset: Dataset, stage: str) -> AssetsDefinition:
         description=descriptions[stage],
         kinds={"parquet", "polars"},
         owners=[],
-        tags={"department": dataset.owner_department or "external", "sharing_class": dataset.sharing_class.value},
+        tags={
+            "department": dataset.owner_department or "external",
+            "sharing_class": dataset.sharing_class.value,
+        },
     )
 
     @multi_asset(specs=[spec], check_specs=checks, name=f"{dataset.name}__{stage}")
-    def _asset(context: AssetExecutionContext, platform: PlatformResource):  # type: ignore[no-untyped-def]
+    def _asset(
+        context: AssetExecutionContext, platform: PlatformResource
+    ) -> Iterator[MaterializeResult | AssetCheckResult]:
         p = platform.platform
         handled = pipeline.run_stage(p, dataset, stage)
         summaries = [pipeline.summary(p, d) for d in handled]
-        metadata = {
+        metadata: dict[str, Any] = {
             "deliveries": len(summaries),
             "files": MetadataValue.json([s.source_file for s in summaries]),
             "rows_in": sum(s.rows_in or 0 for s in summaries),
@@ -88,13 +100,13 @@ def status_asset(datasets: list[Dataset]) -> AssetsDefinition:
         key=STATUS_KEY,
         deps=[stage_key(d, "published") for d in datasets],
         group_name="governance",
-        description="Daily cross-dataset status: published versions, reconciliation and freshness of every dataset.",
+        description="Daily cross-dataset status: versions, reconciliation and freshness of every dataset.",
         kinds={"json"},
     )
     check = AssetCheckSpec("all_deliveries_reconciled", asset=STATUS_KEY)
 
     @multi_asset(specs=[spec], check_specs=[check], name="governance__dataset_status")
-    def _status(platform: PlatformResource):  # type: ignore[no-untyped-def]
+    def _status(platform: PlatformResource) -> Iterator[MaterializeResult | AssetCheckResult]:
         p = platform.platform
         statuses = dataset_status(p)
         path = write_status_report(p, statuses)
@@ -104,7 +116,11 @@ def status_asset(datasets: list[Dataset]) -> AssetsDefinition:
             asset_key=STATUS_KEY,
             metadata={"path": str(path), "datasets": len(statuses), "stale": MetadataValue.json(stale)},
         )
-        yield AssetCheckResult(asset_key=STATUS_KEY, check_name="all_deliveries_reconciled",
-                               passed=not unreconciled, metadata={"unreconciled": MetadataValue.json(unreconciled)})
+        yield AssetCheckResult(
+            asset_key=STATUS_KEY,
+            check_name="all_deliveries_reconciled",
+            passed=not unreconciled,
+            metadata={"unreconciled": MetadataValue.json(unreconciled)},
+        )
 
     return _status

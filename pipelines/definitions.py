@@ -1,6 +1,5 @@
 """Wires the code location: every contract becomes a group of assets, a job and a landing sensor."""
 
-
 from dagster import (
     AssetSelection,
     DefaultScheduleStatus,
@@ -37,7 +36,7 @@ def _landing_sensor(dataset: Dataset) -> SensorDefinition:
         default_status=DefaultSensorStatus.RUNNING,
         description=f"Runs the {dataset.name} pipeline when new files arrive in its landing zone.",
     )
-    def _sensor(context: SensorEvaluationContext, platform: PlatformResource):  # type: ignore[no-untyped-def]
+    def _sensor(context: SensorEvaluationContext, platform: PlatformResource) -> SkipReason | RunRequest:
         new_files = pipeline.unregistered_files(platform.platform, dataset)
         if not new_files:
             return SkipReason("no new files in the landing zone")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import cached_property
+from pathlib import Path
 
 from dagster import ConfigurableResource
 
@@ -10,7 +11,7 @@ from datahub.platform import Platform
 from datahub.settings import Settings
 
 
-class PlatformResource(ConfigurableResource):  # type: ignore[misc]
+class PlatformResource(ConfigurableResource):
     """Opens the platform; ``home`` moves all state (tests point it at a temporary directory)."""
 
     home: str | None = None
@@ -18,5 +19,7 @@ class PlatformResource(ConfigurableResource):  # type: ignore[misc]
 
     @cached_property
     def platform(self) -> Platform:
-        overrides = {"home": self.home} if self.home else {}
-        return Platform(Settings(demo_mode=self.demo_mode, **overrides))  # type: ignore[arg-type]
+        settings = Settings(demo_mode=self.demo_mode)
+        if self.home:
+            settings = Settings(demo_mode=self.demo_mode, home=Path(self.home))
+        return Platform(settings)

@@ -14,7 +14,9 @@ from datahub.platform import Platform
 from tests.hotline_rows import VALID_ID, VALID_PHONE, valid_row, write_hotline
 
 
-def _hotline_file(platform: Platform, path: Path, n: int = 20, bad: dict[int, dict[str, str]] | None = None) -> Path:
+def _hotline_file(
+    platform: Platform, path: Path, n: int = 20, bad: dict[int, dict[str, str]] | None = None
+) -> Path:
     rows = [valid_row(platform.dictionary, i) for i in range(1, n + 1)]
     for i, change in (bad or {}).items():
         rows[i] = rows[i] | change
@@ -22,15 +24,20 @@ def _hotline_file(platform: Platform, path: Path, n: int = 20, bad: dict[int, di
 
 
 def test_ingest_reconciles_and_publishes_masked_rows(platform: Platform, tmp_path: Path) -> None:
-    file = _hotline_file(platform, tmp_path / "in" / "hotline_1.csv",
-                         bad={2: {"联系电话": "123"}, 5: {"满意度": "42"}, 9: {"诉求分类": "ZZ000"}})
+    file = _hotline_file(
+        platform,
+        tmp_path / "in" / "hotline_1.csv",
+        bad={2: {"联系电话": "123"}, 5: {"满意度": "42"}, 9: {"诉求分类": "ZZ000"}},
+    )
     summary = pipeline.ingest_file(platform, "hotline_12345", file)
     assert summary.status == "published"
     assert (summary.rows_in, summary.rows_published, summary.rows_quarantined) == (20, 17, 3)
     assert summary.reconciled is True
     assert {(r["reason"], r["column"], r["rows"]) for r in summary.reasons} == {
-        ("invalid_format", "caller_phone", 1), ("out_of_range", "satisfaction", 1),
-        ("unmapped_code", "event_category", 1)}
+        ("invalid_format", "caller_phone", 1),
+        ("out_of_range", "satisfaction", 1),
+        ("unmapped_code", "event_category", 1),
+    }
     current = platform.lake.scan_current("hotline_12345")
     assert current is not None
     published = current.collect()
@@ -60,8 +67,11 @@ def test_ingesting_the_same_file_twice_publishes_nothing_twice(platform: Platfor
 def test_a_second_delivery_appends_and_rejects_republished_keys(platform: Platform, tmp_path: Path) -> None:
     pipeline.ingest_file(platform, "hotline_12345", _hotline_file(platform, tmp_path / "a.csv", n=10))
     rows = [valid_row(platform.dictionary, i) for i in range(8, 16)]  # 8, 9, 10 were published already
-    second = pipeline.ingest_file(platform, "hotline_12345",
-                                  write_hotline(tmp_path / "b.csv", rows, platform.catalog.get("hotline_12345")))
+    second = pipeline.ingest_file(
+        platform,
+        "hotline_12345",
+        write_hotline(tmp_path / "b.csv", rows, platform.catalog.get("hotline_12345")),
+    )
     assert (second.rows_in, second.rows_published, second.rows_quarantined) == (8, 5, 3)
     assert second.reasons == [{"reason": "duplicate_key", "column": "work_order_id", "rows": 3}]
     manifest = platform.lake.current_manifest("hotline_12345")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +58,9 @@ def _column(prop: SchemaProperty, dictionary: Dictionary, file: str, where: str)
     free_text = element.free_text if element else column_type is ElementType.string
     personal = element.personal_class if element else PersonalClass.none
     try:
-        desensitise = Desensitise(custom.get("desensitise") or _default_desensitise(column_type, personal, free_text))
+        desensitise = Desensitise(
+            custom.get("desensitise") or _default_desensitise(column_type, personal, free_text)
+        )
     except ValueError as exc:
         raise ContractError(f"unknown desensitise method: {exc}", file=file, path=where) from exc
     return Column(
@@ -99,7 +102,9 @@ def load_contract(path: Path, dictionary: Dictionary) -> list[Dataset]:
         raise ContractError(str(exc), file=file, path="customProperties") from exc
     owner = custom.get("ownerDepartment")
     if owner is not None and owner not in dictionary.codes("department"):
-        raise ContractError(f"unknown department '{owner}'", file=file, path="customProperties.ownerDepartment")
+        raise ContractError(
+            f"unknown department '{owner}'", file=file, path="customProperties.ownerDepartment"
+        )
     datasets = []
     for i, obj in enumerate(contract.schema_ or []):
         columns = tuple(
@@ -108,11 +113,13 @@ def load_contract(path: Path, dictionary: Dictionary) -> list[Dataset]:
         )
         if not columns:
             raise ContractError("schema object has no properties", file=file, path=f"schema[{i}]")
+        if not obj.name:
+            raise ContractError("schema object has no name", file=file, path=f"schema[{i}]")
         datasets.append(
             Dataset(
                 name=obj.name,
                 title=contract.name or obj.name,
-                version=contract.version,
+                version=contract.version or "0.0.0",
                 owner_department=owner,
                 sharing_class=sharing,
                 channel=custom.get("channel"),
@@ -140,10 +147,12 @@ class Catalog:
         names = [d.name for d in datasets]
         dupes = {n for n in names if names.count(n) > 1}
         if dupes:
-            raise ContractError(f"dataset declared twice: {', '.join(sorted(dupes))}", file=str(contracts_dir))
+            raise ContractError(
+                f"dataset declared twice: {', '.join(sorted(dupes))}", file=str(contracts_dir)
+            )
         return cls(datasets)
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[Dataset]:
         return iter(self._datasets.values())
 
     def __len__(self) -> int:

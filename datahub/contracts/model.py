@@ -34,7 +34,7 @@ class DeliveryFormat(StrEnum):
 
 class PublishMode(StrEnum):
     append = "append"  # each delivery adds rows; keys must be new
-    replace = "replace"  # each delivery is the whole dataset (a stock or a census)
+    replacement = "replace"  # each delivery is the whole dataset (a stock or a census)
 
 
 class Desensitise(StrEnum):

@@ -20,4 +20,4 @@ _StringDateLoader.yaml_implicit_resolvers = {
 
 def load_yaml(path: Path) -> Any:
     with Path(path).open(encoding="utf-8") as fh:
-        return yaml.load(fh, Loader=_StringDateLoader)  # noqa: S506 - a SafeLoader subclass
+        return yaml.load(fh, Loader=_StringDateLoader)

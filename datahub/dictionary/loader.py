@@ -109,8 +109,10 @@ def _read_csv(path: Path, required: tuple[str, ...], out: _Collector) -> list[tu
             if missing:
                 out.add(path, "header", f"missing columns: {', '.join(missing)}")
                 return []
-            return [(line, {k: (v or "").strip() for k, v in row.items() if k})
-                    for line, row in enumerate(reader, 2)]
+            return [
+                (line, {k: (v or "").strip() for k, v in row.items() if k})
+                for line, row in enumerate(reader, 2)
+            ]
     except UnicodeDecodeError as exc:
         out.add(path, "-", f"not UTF-8 (byte offset {exc.start}); save the file as UTF-8")
     except csv.Error as exc:
@@ -160,28 +162,40 @@ def _cross_check(d: Dictionary, root: Path, out: _Collector) -> None:
         if spec.parent is None:
             continue
         if spec.parent not in tables:
-            out.add("code_tables.yaml", f"code_tables {spec.id}.parent", f"unknown code table '{spec.parent}'")
+            out.add(
+                "code_tables.yaml", f"code_tables {spec.id}.parent", f"unknown code table '{spec.parent}'"
+            )
             continue
         parents = tables[spec.parent].codes
         for code in table.codes.values():
             if code.parent is None:
-                out.add(spec.file, f"code {code.code}", f"parent is missing (a code of '{spec.parent}' is required)")
+                out.add(
+                    spec.file,
+                    f"code {code.code}",
+                    f"parent is missing (a code of '{spec.parent}' is required)",
+                )
             elif code.parent not in parents:
-                out.add(spec.file, f"code {code.code}", f"parent '{code.parent}' is not a code of '{spec.parent}'")
+                out.add(
+                    spec.file, f"code {code.code}", f"parent '{code.parent}' is not a code of '{spec.parent}'"
+                )
     departments = tables.get(DEPARTMENT_TABLE)
     if departments is None:
         out.add("code_tables.yaml", "-", f"the '{DEPARTMENT_TABLE}' code table is required")
     for cw in d.crosswalks.values():
-        spec = cw.spec
-        if departments is not None and spec.department not in departments.codes:
-            out.add("crosswalks.yaml", f"crosswalks {spec.id}.department", f"unknown department '{spec.department}'")
-        target = tables.get(spec.target)
+        walk = cw.spec
+        if departments is not None and walk.department not in departments.codes:
+            out.add(
+                "crosswalks.yaml",
+                f"crosswalks {walk.id}.department",
+                f"unknown department '{walk.department}'",
+            )
+        target = tables.get(walk.target)
         if target is None:
-            out.add("crosswalks.yaml", f"crosswalks {spec.id}.target", f"unknown code table '{spec.target}'")
+            out.add("crosswalks.yaml", f"crosswalks {walk.id}.target", f"unknown code table '{walk.target}'")
             continue
         for local, unified in cw.mapping.items():
             if unified not in target.codes:
-                out.add(spec.file, f"local code {local}", f"'{unified}' is not a code of '{spec.target}'")
+                out.add(walk.file, f"local code {local}", f"'{unified}' is not a code of '{walk.target}'")
 
 
 def check_dictionary(path: Path) -> tuple[Dictionary | None, list[Problem]]:
@@ -191,12 +205,27 @@ def check_dictionary(path: Path) -> tuple[Dictionary | None, list[Problem]]:
     if not root.is_dir():
         out.add(str(path), "-", "not a directory")
         return None, out.problems
-    elements = _parse(DataElement, _read_yaml_list(root / "elements.yaml", "elements", out),
-                      root / "elements.yaml", "elements", out)
-    table_specs = _parse(CodeTableSpec, _read_yaml_list(root / "code_tables.yaml", "code_tables", out),
-                         root / "code_tables.yaml", "code_tables", out)
-    walk_specs = _parse(CrosswalkSpec, _read_yaml_list(root / "crosswalks.yaml", "crosswalks", out),
-                        root / "crosswalks.yaml", "crosswalks", out)
+    elements = _parse(
+        DataElement,
+        _read_yaml_list(root / "elements.yaml", "elements", out),
+        root / "elements.yaml",
+        "elements",
+        out,
+    )
+    table_specs = _parse(
+        CodeTableSpec,
+        _read_yaml_list(root / "code_tables.yaml", "code_tables", out),
+        root / "code_tables.yaml",
+        "code_tables",
+        out,
+    )
+    walk_specs = _parse(
+        CrosswalkSpec,
+        _read_yaml_list(root / "crosswalks.yaml", "crosswalks", out),
+        root / "crosswalks.yaml",
+        "crosswalks",
+        out,
+    )
     tables = {k: _load_code_table(root, s, out) for k, s in table_specs.items()}
     walks = {k: _load_crosswalk(root, s, out) for k, s in walk_specs.items()}
     d = Dictionary(elements, tables, walks)

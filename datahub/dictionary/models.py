@@ -109,7 +109,7 @@ class CodeTable:
         return self.spec.id
 
     def lookup(self) -> dict[str, str]:
-        """Every accepted spelling (code, Chinese name, aliases such as traditional forms) mapped to its code."""
+        """Every accepted spelling (code, Chinese name, traditional-form aliases) mapped to its code."""
         out: dict[str, str] = {}
         for c in self.codes.values():
             for alias in filter(None, c.attributes.get("aliases", "").split("|")):

@@ -118,7 +118,8 @@ def _records_frame(records: list[dict[str, object]]) -> pl.DataFrame:
     for record in records:
         columns.update(dict.fromkeys(record))
     return pl.DataFrame(
-        {name: [_text(r.get(name)) for r in records] for name in columns}, schema=dict.fromkeys(columns, pl.String)
+        {name: [_text(r.get(name)) for r in records] for name in columns},
+        schema=dict.fromkeys(columns, pl.String),
     )
 
 
@@ -157,8 +158,10 @@ def read_parquet(path: Path, dataset: Dataset) -> pl.DataFrame:
             # 12.0 → "12": the same text a CSV delivery of the value would carry.
             expr = pl.col(name)
             casts.append(
-                pl.when(expr == expr.round(0)).then(expr.cast(pl.Int64, strict=False).cast(pl.String))
-                .otherwise(expr.cast(pl.String)).alias(name)
+                pl.when(expr == expr.round(0))
+                .then(expr.cast(pl.Int64, strict=False).cast(pl.String))
+                .otherwise(expr.cast(pl.String))
+                .alias(name)
             )
         elif dtype.is_temporal():
             casts.append(pl.col(name).dt.to_string("%Y-%m-%d %H:%M:%S").alias(name))
@@ -190,7 +193,9 @@ def read_excel(path: Path, dataset: Dataset) -> pl.DataFrame:
                 columns[i].append(_text(values[i]) if i < len(values) else None)
     finally:
         book.close()
-    return pl.DataFrame({n: c for n, c in zip(names, columns, strict=True)}, schema=dict.fromkeys(names, pl.String))
+    return pl.DataFrame(
+        {n: c for n, c in zip(names, columns, strict=True)}, schema=dict.fromkeys(names, pl.String)
+    )
 
 
 READERS: dict[DeliveryFormat, Callable[[Path, Dataset], pl.DataFrame]] = {

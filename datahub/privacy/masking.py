@@ -204,11 +204,11 @@ def _recognizers() -> tuple[NormalisedPatternRecognizer, ...]:
     return tuple(r for r in build_analyzer().registry.recognizers if isinstance(r, NormalisedPatternRecognizer))
 
 
-def _mask_identifiers(token: str) -> tuple[str, list[str]]:
+def _mask_identifiers(token: str, recognizers: list[NormalisedPatternRecognizer]) -> tuple[str, list[str]]:
     """``token`` with every valid identifier masked, and the entity of each identifier found."""
     found = sorted(
         (start, end, recognizer.ENTITY)
-        for recognizer in _recognizers()
+        for recognizer in recognizers
         for start, end in recognizer.find_valid_spans(token)
     )
     pieces: list[str] = []
@@ -227,23 +227,33 @@ def scan_text_column(series: pl.Series) -> tuple[pl.Series, dict[str, int]]:
     """
     texts = _as_strings(series)
     counts = dict.fromkeys(ENTITY_MASK_KIND, 0)
-    tokens = texts.str.extract_all(_CANDIDATE).explode().drop_nulls().alias("token").value_counts()
+    recognizers = _recognizers()
+    screens = [f"screen_{i}" for i in range(len(recognizers))]
+    tokens = (
+        texts.str.extract_all(_CANDIDATE)
+        .explode()
+        .drop_nulls()
+        .alias("token")
+        .value_counts()
+        .with_columns(
+            pl.col("token").str.contains(r.screening_regex).alias(screen)
+            for r, screen in zip(recognizers, screens, strict=True)
+        )
+    )
     valid: list[str] = []
     masked: list[str] = []
-    inert: list[str] = []
-    for token, occurrences in zip(tokens["token"].to_list(), tokens["count"].to_list(), strict=True):
-        replacement, entities = _mask_identifiers(token)
-        if not entities:
-            inert.append(token)
-            continue
-        valid.append(token)
-        masked.append(replacement)
-        for entity in entities:
-            counts[entity] += occurrences
+    for token, occurrences, *hits in tokens.filter(pl.any_horizontal(screens)).iter_rows():
+        screened = [r for r, hit in zip(recognizers, hits, strict=True) if hit]
+        replacement, entities = _mask_identifiers(token, screened)
+        if entities:
+            valid.append(token)
+            masked.append(replacement)
+            for entity in entities:
+                counts[entity] += occurrences
     if not valid:
         return texts, counts
-    inert_tokens = pl.Series(inert, dtype=pl.String)
-    shadowing = inert_tokens.filter(inert_tokens.str.contains_any(valid)).to_list()
+    inert = tokens.get_column("token").filter(~tokens.get_column("token").is_in(valid))
+    shadowing = inert.filter(inert.str.contains_any(valid)).to_list()
     replacements = sorted(
         [*zip(valid, masked, strict=True), *zip(shadowing, shadowing, strict=True)],
         key=lambda pair: len(pair[0]),

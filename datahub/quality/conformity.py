@@ -91,7 +91,9 @@ def _parse_temporal(text: pl.Series, column_type: ElementType) -> pl.Series:
     return frame.select(pl.coalesce(exprs)).to_series()
 
 
-def _typed(text: pl.Series, column: Column, dictionary: Dictionary) -> tuple[pl.Series, dict[Reason, pl.Series]]:
+def _typed(
+    text: pl.Series, column: Column, dictionary: Dictionary
+) -> tuple[pl.Series, dict[Reason, pl.Series]]:
     """The typed column and, per reason, a mask of the rows failing it."""
     failures: dict[Reason, pl.Series] = {}
     present = text.is_not_null()
@@ -103,8 +105,9 @@ def _typed(text: pl.Series, column: Column, dictionary: Dictionary) -> tuple[pl.
         typed = text.replace_strict(mapping, default=None, return_dtype=pl.String)
         failures[Reason.unmapped_code] = present & typed.is_null()
     elif column.code_table:
-        typed = text.replace_strict(dictionary.code_tables[column.code_table].lookup(), default=None,
-                                    return_dtype=pl.String)
+        typed = text.replace_strict(
+            dictionary.code_tables[column.code_table].lookup(), default=None, return_dtype=pl.String
+        )
         failures[Reason.unknown_code] = present & typed.is_null()
     elif kind in (ElementType.integer, ElementType.decimal):
         number = text.cast(pl.Float64, strict=False)
@@ -149,8 +152,9 @@ def _typed(text: pl.Series, column: Column, dictionary: Dictionary) -> tuple[pl.
     return typed.alias(column.name), {r: m.fill_null(False) for r, m in failures.items()}
 
 
-def _duplicate_keys(typed: dict[str, pl.Series], keys: tuple[str, ...], published_keys: pl.DataFrame | None
-                    ) -> pl.Series | None:
+def _duplicate_keys(
+    typed: dict[str, pl.Series], keys: tuple[str, ...], published_keys: pl.DataFrame | None
+) -> pl.Series | None:
     if not keys:
         return None
     frame = pl.DataFrame([typed[k] for k in keys])
@@ -214,12 +218,17 @@ def conform(
         )
     quarantine = raw.filter(failed)
     if reason_items:
-        reasons = raw.select(pl.concat_list(reason_items).list.drop_nulls().alias(REASONS_COLUMN)).filter(failed)
+        reasons = raw.select(pl.concat_list(reason_items).list.drop_nulls().alias(REASONS_COLUMN)).filter(
+            failed
+        )
         quarantine = quarantine.with_columns(reasons.get_column(REASONS_COLUMN))
     else:
         quarantine = quarantine.with_columns(
-            pl.Series(REASONS_COLUMN, [], dtype=pl.List(pl.Struct(
-                {"reason": pl.String, "column": pl.String, "value": pl.String})))
+            pl.Series(
+                REASONS_COLUMN,
+                [],
+                dtype=pl.List(pl.Struct({"reason": pl.String, "column": pl.String, "value": pl.String})),
+            )
         )
     counts.sort(key=lambda item: -item[2])
     return ConformResult(conformed, quarantine, counts)

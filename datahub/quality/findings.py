@@ -19,8 +19,22 @@ import polars as pl
 from datahub.contracts import Dataset
 from datahub.quality.reasons import FindingKind
 
-UNIT_HOURS = {"h": 1, "hr": 1, "hour": 1, "hours": 1, "d": 24, "day": 24, "days": 24,
-              "w": 168, "week": 168, "weeks": 168, "y": 8760, "yr": 8760, "year": 8760, "years": 8760}
+UNIT_HOURS = {
+    "h": 1,
+    "hr": 1,
+    "hour": 1,
+    "hours": 1,
+    "d": 24,
+    "day": 24,
+    "days": 24,
+    "w": 168,
+    "week": 168,
+    "weeks": 168,
+    "y": 8760,
+    "yr": 8760,
+    "year": 8760,
+    "years": 8760,
+}
 
 
 @dataclass(frozen=True)
@@ -42,7 +56,9 @@ def latency_rule(dataset: Dataset) -> tuple[timedelta, str] | None:
     return None
 
 
-def stale_delivery(conformed: pl.DataFrame, dataset: Dataset, delivered_at: datetime) -> DeliveryFinding | None:
+def stale_delivery(
+    conformed: pl.DataFrame, dataset: Dataset, delivered_at: datetime
+) -> DeliveryFinding | None:
     rule = latency_rule(dataset)
     if rule is None:
         return None
@@ -61,8 +77,12 @@ def stale_delivery(conformed: pl.DataFrame, dataset: Dataset, delivered_at: date
         FindingKind.stale_delivery,
         column,
         conformed.height,
-        {"newest": newest.isoformat(), "delivered_at": delivered_at.isoformat(),
-         "age_days": round(age.total_seconds() / 86400, 1), "latency_days": latency.total_seconds() / 86400},
+        {
+            "newest": newest.isoformat(),
+            "delivered_at": delivered_at.isoformat(),
+            "age_days": round(age.total_seconds() / 86400, 1),
+            "latency_days": latency.total_seconds() / 86400,
+        },
     )
 
 
@@ -72,8 +92,12 @@ def _stuck_rules(dataset: Dataset) -> list[tuple[str, dict[str, Any]]]:
         for prop in obj.properties or []:
             for rule in prop.quality or []:
                 impl = getattr(rule, "implementation", None)
-                if (getattr(rule, "engine", None) == "datahub" and isinstance(impl, dict)
-                        and impl.get("rule") == "stuckValue"):
+                if (
+                    prop.name
+                    and getattr(rule, "engine", None) == "datahub"
+                    and isinstance(impl, dict)
+                    and impl.get("rule") == "stuckValue"
+                ):
                     rules.append((prop.name, impl))
     return rules
 
@@ -86,9 +110,7 @@ def stuck_values(conformed: pl.DataFrame, dataset: Dataset) -> list[DeliveryFind
         runs = (
             conformed.select(group, order, column)
             .sort(group, order)
-            .with_columns(
-                (pl.col(column).rle_id().over(group)).alias("_run")
-            )
+            .with_columns((pl.col(column).rle_id().over(group)).alias("_run"))
             .group_by(group, "_run")
             .agg(
                 pl.col(column).first().alias("value"),
@@ -105,14 +127,20 @@ def stuck_values(conformed: pl.DataFrame, dataset: Dataset) -> list[DeliveryFind
                     FindingKind.stuck_value,
                     column,
                     run["rows"],
-                    {group: run[group], "value": run["value"], "start": run["start"].isoformat(),
-                     "end": run["end"].isoformat(),
-                     "hours": round((run["end"] - run["start"]).total_seconds() / 3600, 1)},
+                    {
+                        group: run[group],
+                        "value": run["value"],
+                        "start": run["start"].isoformat(),
+                        "end": run["end"].isoformat(),
+                        "hours": round((run["end"] - run["start"]).total_seconds() / 3600, 1),
+                    },
                 )
             )
     return findings
 
 
-def delivery_findings(conformed: pl.DataFrame, dataset: Dataset, delivered_at: datetime) -> list[DeliveryFinding]:
+def delivery_findings(
+    conformed: pl.DataFrame, dataset: Dataset, delivered_at: datetime
+) -> list[DeliveryFinding]:
     stale = stale_delivery(conformed, dataset, delivered_at)
     return [*([stale] if stale else []), *stuck_values(conformed, dataset)]

@@ -34,6 +34,7 @@ ID_REGION_CANDIDATES = (
 ID_WEIGHTS = np.array([7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2], dtype=np.int64)
 ID_CHECK = np.array(list("10X98765432"), dtype=object)
 
+COMPANY_WORDS = "软件|电子|信息|科技|计算机|公司|电脑|数字|国际|网|开发区|通信"
 ESTATE_SUFFIXES = ("花园", "小区", "新村", "家园", "苑", "公寓", "名都", "雅居")
 
 # Plausible values that are deliberately NOT in the dictionary (checked at run time), for unknown_code.
@@ -155,7 +156,8 @@ class World:
         self.given = np.array(sorted({s for s in (fake.first_name() for _ in range(4000)) if gbk_ok(s)}))
         roads = {re.sub(r"\s", "", fake.street_name()) for _ in range(3000)}
         self.roads = np.array(sorted(r for r in roads if gbk_ok(r) and 2 <= len(r) <= 6))
-        prefixes = {fake.company_prefix() for _ in range(600)}
+        prefixes = {p for p in (fake.company_prefix() for _ in range(600))
+                    if re.fullmatch(r"[\u4e00-\u9fff]{2,4}", p) and not re.search(COMPANY_WORDS, p)}
         self.estates = np.array(
             sorted(p + ESTATE_SUFFIXES[zlib.crc32(p.encode()) % len(ESTATE_SUFFIXES)] for p in prefixes if gbk_ok(p))
         )
@@ -364,7 +366,7 @@ class World:
             elif style[i] == 1:
                 out.append(f"{area}{road[i]}{number[i]}号{estate[i]}{building[i]}栋{unit[i]}单元{room[i]}")
             else:
-                out.append(f"{area}{estate[i]}{building[i]}栋附近")
+                out.append(f"{area}{estate[i]}{building[i]}栋")
         return np.array(out, dtype=object)
 
     def points(self, rng: np.random.Generator, places: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

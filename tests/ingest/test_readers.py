@@ -21,7 +21,9 @@ def test_gbk_csv_with_chinese_headers(tmp_path: Path, dictionary: Dictionary, ca
     assert frame.get_column("来电人").to_list() == ["王建国"] * 3
 
 
-def test_utf8_bom_is_not_part_of_the_first_header(tmp_path: Path, dictionary: Dictionary, catalog: Catalog) -> None:
+def test_utf8_bom_is_not_part_of_the_first_header(
+    tmp_path: Path, dictionary: Dictionary, catalog: Catalog
+) -> None:
     dataset = catalog.get("hotline_12345")
     path = write_hotline(tmp_path / "h.csv", [valid_row(dictionary)], dataset, "utf-8-sig")
     assert path.read_bytes().startswith(b"\xef\xbb\xbf")
@@ -36,7 +38,11 @@ def test_utf8_bom_is_not_part_of_the_first_header(tmp_path: Path, dictionary: Di
         ("empty.csv", b"", "empty file"),
         ("blank.csv", b"   \n\n", "empty file"),
         ("junk.csv", bytes(range(256)) * 4, "binary content"),
-        ("latin1.csv", "工单编号\ncaf\u00e9,d\u00e9j\u00e0\n".encode("utf-8")[:0] + b"\xe9,\xe0\n\xff\xfe", "cannot decode"),
+        (
+            "latin1.csv",
+            "工单编号\ncaf\u00e9,d\u00e9j\u00e0\n".encode("utf-8")[:0] + b"\xe9,\xe0\n\xff\xfe",
+            "cannot decode",
+        ),
     ],
 )
 def test_unreadable_files_are_rejected_with_file_and_reason(
@@ -62,7 +68,9 @@ def test_wrong_delimiter_is_named(tmp_path: Path, dictionary: Dictionary, catalo
     assert info.value.line == 1
 
 
-def test_missing_required_columns_are_listed(tmp_path: Path, dictionary: Dictionary, catalog: Catalog) -> None:
+def test_missing_required_columns_are_listed(
+    tmp_path: Path, dictionary: Dictionary, catalog: Catalog
+) -> None:
     dataset = catalog.get("hotline_12345")
     row = valid_row(dictionary)
     text = hotline_csv([row], dataset, "utf-8").decode()

@@ -30,9 +30,13 @@ def test_definitions_load_with_every_dataset(catalog) -> None:  # type: ignore[n
         for stage in ("raw", "conformed", "published"):
             assert f"{dataset.name}/{stage}" in keys
         assert defs.resolve_job_def(f"{dataset.name}_pipeline") is not None
-        assert defs.resolve_sensor_def(f"{dataset.name}_landing").default_status is DefaultSensorStatus.RUNNING
+        assert (
+            defs.resolve_sensor_def(f"{dataset.name}_landing").default_status is DefaultSensorStatus.RUNNING
+        )
     assert STATUS_KEY.to_user_string() in keys
-    assert defs.resolve_schedule_def("governance_daily_schedule").default_status is DefaultScheduleStatus.RUNNING
+    assert (
+        defs.resolve_schedule_def("governance_daily_schedule").default_status is DefaultScheduleStatus.RUNNING
+    )
 
 
 def test_materialize_hotline_and_status_on_a_temporary_home(tmp_path: Path) -> None:

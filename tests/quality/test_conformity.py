@@ -16,7 +16,9 @@ def _raw(rows: list[dict[str, str]]) -> pl.DataFrame:
     return frame.with_columns(pl.int_range(1, frame.height + 1).alias("_row_number"))
 
 
-def test_valid_rows_are_conformed_to_unified_names_types_and_codes(dictionary: Dictionary, catalog: Catalog) -> None:
+def test_valid_rows_are_conformed_to_unified_names_types_and_codes(
+    dictionary: Dictionary, catalog: Catalog
+) -> None:
     dataset = catalog.get("hotline_12345")
     row = valid_row(dictionary)
     result = conform(_raw([row]), dataset, dictionary)
@@ -46,7 +48,9 @@ def test_valid_rows_are_conformed_to_unified_names_types_and_codes(dictionary: D
         ("身份证号", ""),  # optional
     ],
 )
-def test_messy_but_valid_values_are_accepted(dictionary: Dictionary, catalog: Catalog, header: str, value: str) -> None:
+def test_messy_but_valid_values_are_accepted(
+    dictionary: Dictionary, catalog: Catalog, header: str, value: str
+) -> None:
     row = valid_row(dictionary) | {header: value}
     result = conform(_raw([row]), catalog.get("hotline_12345"), dictionary)
     assert result.quarantine.height == 0, result.quarantine.get_column(REASONS_COLUMN).to_list()
@@ -96,8 +100,11 @@ def test_a_row_with_several_failures_lists_them_all(dictionary: Dictionary, cata
     row = valid_row(dictionary) | {"联系电话": "123", "满意度": "0", "诉求分类": "nope"}
     result = conform(_raw([row]), catalog.get("hotline_12345"), dictionary)
     reasons = {(r["reason"], r["column"]) for r in result.quarantine.item(0, REASONS_COLUMN)}
-    assert reasons == {("invalid_format", "caller_phone"), ("out_of_range", "satisfaction"),
-                       ("unmapped_code", "event_category")}
+    assert reasons == {
+        ("invalid_format", "caller_phone"),
+        ("out_of_range", "satisfaction"),
+        ("unmapped_code", "event_category"),
+    }
 
 
 def test_duplicate_key_quarantines_the_later_row(dictionary: Dictionary, catalog: Catalog) -> None:
