@@ -223,11 +223,21 @@ def to_raw(platform: Platform, dataset: Dataset, delivery_id: str) -> None:
     _save(platform, delivery_id, status=DeliveryStatus.raw, rows_in=frame.height, timings=timings)
 
 
-def _published_keys(platform: Platform, dataset: Dataset) -> pl.DataFrame | None:
-    if dataset.delivery.publish_mode is not PublishMode.append or not dataset.key_columns:
+def _accepted_before(platform: Platform, dataset: Dataset) -> pl.LazyFrame | None:
+    """Rows accepted before this delivery: the current snapshot plus earlier deliveries that are
+    conformed and waiting for publication (a run conforms several deliveries before publishing)."""
+    if dataset.delivery.publish_mode is not PublishMode.append:
         return None
+    columns = [c.name for c in dataset.columns]
+    frames = []
     current = platform.lake.scan_current(dataset.name)
-    return None if current is None else current.select(dataset.key_columns).collect()
+    if current is not None:
+        frames.append(current.select(columns))
+    frames += [
+        pl.scan_parquet(platform.lake.layer_path("conformed", dataset.name, delivery_id)).select(columns)
+        for delivery_id in waiting(platform, dataset, "published")
+    ]
+    return pl.concat(frames, how="vertical_relaxed") if frames else None
 
 
 def to_conformed(platform: Platform, dataset: Dataset, delivery_id: str) -> None:
@@ -235,15 +245,18 @@ def to_conformed(platform: Platform, dataset: Dataset, delivery_id: str) -> None
     delivery = _load(platform, delivery_id)
     timings = dict(delivery.timings or {})
     raw = pl.read_parquet(platform.lake.layer_path("raw", dataset.name, delivery_id))
+    before = _accepted_before(platform, dataset)
     with _timed(timings, "conform"):
         result = conform(
             raw,
             dataset,
             platform.dictionary,
-            published_keys=_published_keys(platform, dataset),
+            published_keys=before.select(dataset.key_columns).collect()
+            if before is not None and dataset.key_columns
+            else None,
             mask_value=mask_for_quarantine,
         )
-        findings = delivery_findings(result.conformed, dataset, delivery.delivered_at)
+        findings = delivery_findings(result.conformed, dataset, delivery.delivered_at, before)
     with _timed(timings, "write_conformed"):
         platform.lake.write_layer("conformed", dataset.name, delivery_id, result.conformed)
         platform.lake.write_layer("quarantine", dataset.name, delivery_id, result.quarantine)

@@ -73,9 +73,11 @@ ADDRESS_FALLBACK_CHARS = 6
 _STRIP = " \t\r\n"
 _ADDRESS_PREFIX = "(?s)^.*?(?:" + "|".join(ADDRESS_UNITS) + ")"
 _ADDRESS_PREFIX_RE = re.compile(_ADDRESS_PREFIX)
-_LAST_FOUR_DIGITS = "[0-9](?:[^0-9]*[0-9]){3}[^0-9]*"
-_LAST_FOUR_DIGITS_RE = re.compile(_LAST_FOUR_DIGITS + r"\Z")
+_LAST_FOUR_DIGITS = "[0-9](?:[^0-9]*[0-9]){3}[^0-9]*$"
 _CANDIDATE = f"[{DIGIT}](?:[{DIGIT}{CHECK_X}]|[{SEPARATOR}][{DIGIT}])*"
+_PIECE = f"{_CANDIDATE}|[^{DIGIT}]+"
+_ASCII_DIGITS = frozenset("0123456789")
+_DIGITS_TO_STARS = str.maketrans(dict.fromkeys("0123456789", "*"))
 
 
 def _normalise(value: str) -> str:
@@ -87,9 +89,13 @@ def _keep(value: str, head: int, tail: int = 0) -> str:
 
 
 def _mask_phone(value: str) -> str:
-    last_four = _LAST_FOUR_DIGITS_RE.search(value)
-    cut = last_four.start() if last_four else len(value)
-    return re.sub("[0-9]", "*", value[:cut]) + value[cut:]
+    seen = 0
+    for cut in range(len(value) - 1, -1, -1):
+        if value[cut] in _ASCII_DIGITS:
+            seen += 1
+            if seen == 4:
+                return value[:cut].translate(_DIGITS_TO_STARS) + value[cut:]
+    return value.translate(_DIGITS_TO_STARS)
 
 
 def _mask_resident_id(value: str) -> str:
@@ -143,7 +149,7 @@ def _keep_expr(value: pl.Expr, head: pl.Expr, tail: pl.Expr | None = None) -> pl
 
 
 def _phone_expr(value: pl.Expr) -> pl.Expr:
-    last_four = value.str.extract(f"({_LAST_FOUR_DIGITS})$").fill_null("")
+    last_four = value.str.extract(f"({_LAST_FOUR_DIGITS})").fill_null("")
     head = value.str.head(value.str.len_chars().cast(pl.Int64) - last_four.str.len_chars().cast(pl.Int64))
     return head.str.replace_all("[0-9]", "*") + last_four
 
@@ -193,9 +199,8 @@ def mask_column(series: pl.Series, kind: str) -> pl.Series:
     Non-string columns (a phone number read as an integer) are masked as their text.
     """
     _check_kind(kind)
-    value = pl.col("value").str.normalize("NFKC").str.strip_chars(_STRIP)
-    frame = _as_strings(series).to_frame("value")
-    return frame.select(_MASK_EXPRS[kind](value)).to_series().alias(series.name)
+    normalised = _as_strings(series).str.normalize("NFKC").str.strip_chars(_STRIP)
+    return normalised.to_frame("value").select(_MASK_EXPRS[kind](pl.col("value"))).to_series().alias(series.name)
 
 
 @functools.cache
@@ -220,6 +225,35 @@ def _mask_identifiers(token: str, recognizers: list[NormalisedPatternRecognizer]
     return "".join(pieces), [entity for _, _, entity in found]
 
 
+def _mask_whole_tokens(
+    candidates: pl.DataFrame, recognizer: NormalisedPatternRecognizer, counts: dict[str, int]
+) -> pl.DataFrame:
+    """Tokens that one of ``recognizer``'s patterns matches whole: checked one by one, masked as a column."""
+    checks = [recognizer.validate_result(token) for token in candidates.get_column("token").to_list()]
+    valid = candidates.filter(pl.Series(checks, dtype=pl.Boolean))
+    counts[recognizer.ENTITY] += int(valid.get_column("count").sum())
+    masked = mask_column(valid.get_column("token"), ENTITY_MASK_KIND[recognizer.ENTITY])
+    return valid.select("token", masked.alias("masked"))
+
+
+def _mask_other_tokens(
+    candidates: pl.DataFrame, recognizers: tuple[NormalisedPatternRecognizer, ...], counts: dict[str, int]
+) -> pl.DataFrame:
+    """Tokens that hold a match somewhere (or matches of several recognizers): searched span by span."""
+    valid: list[str] = []
+    masked: list[str] = []
+    tokens, occurrences = candidates.get_column("token").to_list(), candidates.get_column("count").to_list()
+    hits = zip(*(candidates.get_column(f"screen_{i}").to_list() for i in range(len(recognizers))), strict=True)
+    for token, times, screened in zip(tokens, occurrences, hits, strict=True):
+        replacement, entities = _mask_identifiers(token, [r for r, hit in zip(recognizers, screened, strict=True) if hit])
+        if entities:
+            valid.append(token)
+            masked.append(replacement)
+            for entity in entities:
+                counts[entity] += times
+    return pl.DataFrame({"token": valid, "masked": masked}, schema={"token": pl.String, "masked": pl.String})
+
+
 def scan_text_column(series: pl.Series) -> tuple[pl.Series, dict[str, int]]:
     """Free texts with every valid mobile number and resident id masked, and how many of each.
 
@@ -228,40 +262,31 @@ def scan_text_column(series: pl.Series) -> tuple[pl.Series, dict[str, int]]:
     texts = _as_strings(series)
     counts = dict.fromkeys(ENTITY_MASK_KIND, 0)
     recognizers = _recognizers()
-    screens = [f"screen_{i}" for i in range(len(recognizers))]
-    tokens = (
-        texts.str.extract_all(_CANDIDATE)
-        .explode()
-        .drop_nulls()
+    screens = [pl.col(f"screen_{i}") for i in range(len(recognizers))]
+    wholes = [pl.col(f"whole_{i}") for i in range(len(recognizers))]
+    pieces = texts.str.extract_all(_PIECE)
+    exploded = pieces.explode().drop_nulls()
+    candidates = (
+        exploded.filter(exploded.str.contains(f"^[{DIGIT}]"))
         .alias("token")
         .value_counts()
         .with_columns(
-            pl.col("token").str.contains(r.screening_regex).alias(screen)
-            for r, screen in zip(recognizers, screens, strict=True)
+            *(pl.col("token").str.contains(r.screening_regex).alias(f"screen_{i}") for i, r in enumerate(recognizers)),
+            *(pl.col("token").str.contains(r.whole_match_regex).alias(f"whole_{i}") for i, r in enumerate(recognizers)),
         )
+        .filter(pl.any_horizontal(screens))
     )
-    valid: list[str] = []
-    masked: list[str] = []
-    for token, occurrences, *hits in tokens.filter(pl.any_horizontal(screens)).iter_rows():
-        screened = [r for r, hit in zip(recognizers, hits, strict=True) if hit]
-        replacement, entities = _mask_identifiers(token, screened)
-        if entities:
-            valid.append(token)
-            masked.append(replacement)
-            for entity in entities:
-                counts[entity] += occurrences
-    if not valid:
+    alone = pl.sum_horizontal(screens) == 1
+    replacements = pl.concat(
+        [
+            *(_mask_whole_tokens(candidates.filter(alone & whole), r, counts) for r, whole in zip(recognizers, wholes, strict=True)),
+            _mask_other_tokens(candidates.filter(~(alone & pl.any_horizontal(wholes))), recognizers, counts),
+        ]
+    )
+    if replacements.is_empty():
         return texts, counts
-    inert = tokens.get_column("token").filter(~tokens.get_column("token").is_in(valid))
-    shadowing = inert.filter(inert.str.contains_any(valid)).to_list()
-    replacements = sorted(
-        [*zip(valid, masked, strict=True), *zip(shadowing, shadowing, strict=True)],
-        key=lambda pair: len(pair[0]),
-        reverse=True,
-    )
-    patterns = [pattern for pattern, _ in replacements]
-    values = [value for _, value in replacements]
-    return texts.str.replace_many(patterns, values, leftmost=True), counts
+    old, new = replacements.get_column("token"), replacements.get_column("masked")
+    return pieces.list.eval(pl.element().replace(old, new)).list.join("").alias(series.name), counts
 
 
 class CnMaskOperator(Operator):

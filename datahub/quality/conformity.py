@@ -25,6 +25,7 @@ from datahub.quality.reasons import Reason
 
 LINEAGE = ("_source_file", "_row_number", "_ingested_at", "_file_hash")
 REASONS_COLUMN = "_reasons"
+REASONS_DTYPE = pl.List(pl.Struct({"reason": pl.String, "column": pl.String, "value": pl.String}))
 
 # Timestamps as departments write them; all become naive local time (Asia/Shanghai).
 TIMESTAMP_FORMATS = (
@@ -171,6 +172,12 @@ def _duplicate_keys(
     return duplicate
 
 
+def _raw_text(raw: pl.DataFrame, column: Column) -> pl.Series:
+    if column.physical_name in raw.columns:
+        return raw.get_column(column.physical_name).cast(pl.String)
+    return pl.Series([None] * raw.height, dtype=pl.String)
+
+
 def conform(
     raw: pl.DataFrame,
     dataset: Dataset,
@@ -179,41 +186,50 @@ def conform(
     published_keys: pl.DataFrame | None = None,
     mask_value: ValueMasker | None = None,
 ) -> ConformResult:
-    """Split a raw delivery into conformed rows and quarantined rows with reasons."""
+    """Split a raw delivery into conformed rows and quarantined rows with reasons.
+
+    A reason names the unified column (``a|b`` for a composite key) and carries the delivered value,
+    masked when the column holds personal data.
+    """
     typed: dict[str, pl.Series] = {}
-    checks: list[tuple[Reason, Column, pl.Series]] = []
+    # (reason, column label, failing rows, the delivered values to show)
+    checks: list[tuple[Reason, str, pl.Series, Callable[[], pl.Series]]] = []
     for column in dataset.columns:
         series, failures = _typed(_normalised(raw, column), column, dictionary)
         typed[column.name] = series
-        checks.extend((reason, column, mask) for reason, mask in failures.items())
-    duplicates = _duplicate_keys(typed, dataset.key_columns, published_keys)
+
+        def shown(column: Column = column) -> pl.Series:
+            value = _raw_text(raw, column)
+            return mask_value(column, value) if mask_value is not None else value
+
+        checks.extend((reason, column.name, mask, shown) for reason, mask in failures.items())
+    keys = dataset.key_columns
+    duplicates = _duplicate_keys(typed, keys, published_keys)
     if duplicates is not None:
-        key_column = dataset.column(dataset.key_columns[0])
-        checks.append((Reason.duplicate_key, key_column, duplicates))
+        key_columns = [dataset.column(k) for k in keys]
+
+        def key_values() -> pl.Series:
+            parts = pl.DataFrame([_raw_text(raw, c).alias(c.name) for c in key_columns])
+            return parts.select(pl.concat_str(pl.all().fill_null(""), separator="|")).to_series()
+
+        checks.append((Reason.duplicate_key, "|".join(keys), duplicates, key_values))
 
     failed = pl.Series("failed", [False] * raw.height)
-    for _, _, mask in checks:
+    for _, _, mask, _ in checks:
         failed = failed | mask
     lineage = [c for c in LINEAGE if c in raw.columns]
     conformed = pl.DataFrame([*typed.values(), *(raw.get_column(c) for c in lineage)]).filter(~failed)
 
     reason_items = []
     counts = []
-    for reason, column, mask in checks:
+    for reason, label, mask, values in checks:
         n = int(mask.sum())
         if not n:
             continue
-        counts.append((reason.value, column.name, n))
-        raw_value = (
-            raw.get_column(column.physical_name).cast(pl.String)
-            if column.physical_name in raw.columns
-            else pl.Series([None] * raw.height, dtype=pl.String)
-        )
-        if mask_value is not None:
-            raw_value = mask_value(column, raw_value)
+        counts.append((reason.value, label, n))
         reason_items.append(
             pl.when(pl.lit(mask))
-            .then(pl.struct(reason=pl.lit(reason.value), column=pl.lit(column.name), value=pl.lit(raw_value)))
+            .then(pl.struct(reason=pl.lit(reason.value), column=pl.lit(label), value=pl.lit(values())))
             .otherwise(None)
         )
     quarantine = raw.filter(failed)
@@ -223,12 +239,6 @@ def conform(
         )
         quarantine = quarantine.with_columns(reasons.get_column(REASONS_COLUMN))
     else:
-        quarantine = quarantine.with_columns(
-            pl.Series(
-                REASONS_COLUMN,
-                [],
-                dtype=pl.List(pl.Struct({"reason": pl.String, "column": pl.String, "value": pl.String})),
-            )
-        )
+        quarantine = quarantine.with_columns(pl.Series(REASONS_COLUMN, [], dtype=REASONS_DTYPE))
     counts.sort(key=lambda item: -item[2])
     return ConformResult(conformed, quarantine, counts)

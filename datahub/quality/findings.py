@@ -102,23 +102,40 @@ def _stuck_rules(dataset: Dataset) -> list[tuple[str, dict[str, Any]]]:
     return rules
 
 
-def stuck_values(conformed: pl.DataFrame, dataset: Dataset) -> list[DeliveryFinding]:
-    """Runs of one repeated value per device lasting at least ``minHours``."""
+def stuck_values(
+    conformed: pl.DataFrame, dataset: Dataset, published: pl.LazyFrame | None = None
+) -> list[DeliveryFinding]:
+    """Runs of one repeated value per device lasting at least ``minHours``.
+
+    A run may have begun in an earlier delivery: the published readings of the ``minHours`` before
+    this delivery are prepended, and only this delivery's rows are counted.
+    """
     findings = []
     for column, impl in _stuck_rules(dataset):
         group, order, min_hours = impl["groupBy"], impl["orderBy"], float(impl.get("minHours", 24))
+        current = conformed.select(group, order, column).with_columns(pl.lit(True).alias("_current"))
+        frames = [current]
+        first = conformed.get_column(order).min()
+        if published is not None and first is not None:
+            since = first - timedelta(hours=min_hours)  # type: ignore[operator]
+            earlier = (
+                published.select(group, order, column)
+                .filter((pl.col(order) >= since) & (pl.col(order) < first))
+                .collect()
+            )
+            frames.insert(0, earlier.with_columns(pl.lit(False).alias("_current")))
         runs = (
-            conformed.select(group, order, column)
+            pl.concat(frames, how="vertical_relaxed")
             .sort(group, order)
-            .with_columns((pl.col(column).rle_id().over(group)).alias("_run"))
+            .with_columns(pl.col(column).rle_id().over(group).alias("_run"))
             .group_by(group, "_run")
             .agg(
                 pl.col(column).first().alias("value"),
                 pl.col(order).min().alias("start"),
                 pl.col(order).max().alias("end"),
-                pl.len().alias("rows"),
+                pl.col("_current").sum().alias("rows"),
             )
-            .filter((pl.col("end") - pl.col("start")) >= pl.duration(hours=min_hours))
+            .filter(((pl.col("end") - pl.col("start")) >= pl.duration(hours=min_hours)) & (pl.col("rows") > 0))
             .sort(group, "start")
         )
         for run in runs.iter_rows(named=True):
@@ -140,7 +157,7 @@ def stuck_values(conformed: pl.DataFrame, dataset: Dataset) -> list[DeliveryFind
 
 
 def delivery_findings(
-    conformed: pl.DataFrame, dataset: Dataset, delivered_at: datetime
+    conformed: pl.DataFrame, dataset: Dataset, delivered_at: datetime, published: pl.LazyFrame | None = None
 ) -> list[DeliveryFinding]:
     stale = stale_delivery(conformed, dataset, delivered_at)
-    return [*([stale] if stale else []), *stuck_values(conformed, dataset)]
+    return [*([stale] if stale else []), *stuck_values(conformed, dataset, published)]

@@ -39,9 +39,11 @@ def normalise(text: str) -> str:
 class NormalisedPatternRecognizer(PatternRecognizer):
     """A pattern recognizer whose matches are validated on their NFKC form.
 
-    Subclasses set ``ENTITY``, ``PATTERNS`` and ``CONTEXT`` and implement :meth:`is_valid`. The
-    column scanner in :mod:`datahub.privacy.masking` calls :meth:`find_valid_spans`, which runs the
-    very patterns and checks Presidio runs, so both paths mask the same spans.
+    Subclasses set ``ENTITY``, ``PATTERNS`` and ``CONTEXT`` and implement :meth:`is_valid`. Each
+    pattern matches a fixed shape and is bounded by the single-class look-arounds above (digits may
+    not touch a match), which is what lets the column scanner in :mod:`datahub.privacy.masking`
+    screen candidates in polars (:attr:`screening_regex`, :attr:`whole_match_regex`) and then call
+    the very checks Presidio calls (:meth:`validate_result`, :meth:`find_valid_spans`).
     """
 
     ENTITY: ClassVar[str]
@@ -85,18 +87,30 @@ class NormalisedPatternRecognizer(PatternRecognizer):
             if self.validate_result(match.group())
         ]
 
+    def _without_lookarounds(self, behind: str, ahead: str) -> list[str]:
+        bodies = []
+        for pattern in self.patterns:
+            body = _LOOKAHEAD.sub(ahead, _LOOKBEHIND.sub(behind, pattern.regex))
+            if any(mark in body for mark in ("(?<", "(?=", "(?!")):
+                raise ValueError(f"{self.name}: pattern {pattern.name!r} has a look-around polars cannot run")
+            bodies.append(f"(?:{body})")
+        return bodies
+
     @property
     def screening_regex(self) -> str:
-        """A regex without look-arounds, for polars, matching a text exactly when a pattern matches in it.
+        """A regex for polars (which has no look-arounds) matching a text exactly when a pattern matches in it.
 
-        polars' regex engine has no look-arounds. A single-class look-behind ``(?<![C])`` becomes
-        ``(?:^|[^C])`` and a look-ahead ``(?![C])`` becomes ``(?:[^C]|$)``: they consume the character
-        they inspected, which changes where matches end but not whether one exists.
+        A single-class look-behind ``(?<![C])`` becomes ``(?:^|[^C])`` and a look-ahead ``(?![C])``
+        becomes ``(?:[^C]|$)``: they consume the character they inspect, which moves where matches
+        end but not whether one exists.
         """
-        alternatives = []
-        for pattern in self.patterns:
-            screen = _LOOKAHEAD.sub(r"(?:[^\1]|$)", _LOOKBEHIND.sub(r"(?:^|[^\1])", pattern.regex))
-            if "(?<" in screen or "(?=" in screen or "(?!" in screen:
-                raise ValueError(f"{self.name}: pattern {pattern.name!r} has a look-around polars cannot screen")
-            alternatives.append(f"(?:{screen})")
-        return "(?i)" + "|".join(alternatives)
+        return "(?i)" + "|".join(self._without_lookarounds(r"(?:^|[^\1])", r"(?:[^\1]|$)"))
+
+    @property
+    def whole_match_regex(self) -> str:
+        """A regex for polars matching a text that some pattern matches from its first to its last character.
+
+        The patterns match fixed shapes bounded by digit look-arounds, so such a match is the only one
+        the pattern finds in the text, and :meth:`validate_result` of the whole text decides it.
+        """
+        return "(?i)^(?:" + "|".join(self._without_lookarounds("", "")) + ")$"
