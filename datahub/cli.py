@@ -9,7 +9,7 @@ import sys
 from dataclasses import asdict
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -26,8 +26,9 @@ app = typer.Typer(
 )
 dictionary_app = typer.Typer(help="The unified data dictionary (统一数据字典).", no_args_is_help=True)
 app.add_typer(dictionary_app, name="dictionary")
-console = Console()
-err_console = Console(stderr=True)
+# Wide enough for the tables when output goes to a file or CI log rather than a terminal.
+console = Console(width=None if sys.stdout.isatty() else 160)
+err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
 
 
 def _fail(exc: DatahubError, as_json: bool = False) -> typer.Exit:
@@ -60,34 +61,21 @@ def dictionary_check(
     )
 
 
-def _print_summary_table(summaries: list[dict[str, object]], title: str) -> None:
-    table = Table(title=title, show_lines=False)
-    for header in (
-        "数据集 dataset",
-        "交付 deliveries",
-        "输入 in",
-        "发布 published",
-        "隔离 quarantined",
-        "对账 reconciled",
-        "主要原因 top reasons",
-        "发现 findings",
-    ):
-        table.add_column(header, overflow="fold")
+def _print_summary_table(summaries: list[dict[str, Any]], title: str) -> None:
+    table = Table(title=title, show_lines=True)
+    table.add_column("数据集 dataset", no_wrap=True)
+    for header in ("交付 files", "输入 in", "发布 published", "隔离 quarantined"):
+        table.add_column(header, justify="right")
+    table.add_column("对账 reconciled", justify="center")
+    table.add_column("主要隔离原因 top reasons")
+    table.add_column("发现 findings")
     for row in summaries:
         table.add_row(
-            *(
-                str(row[k])
-                for k in (
-                    "dataset",
-                    "deliveries",
-                    "rows_in",
-                    "rows_published",
-                    "rows_quarantined",
-                    "reconciled",
-                    "top_reasons",
-                    "findings",
-                )
-            )
+            str(row["dataset"]),
+            *(f"{row[k]:,}" for k in ("deliveries", "rows_in", "rows_published", "rows_quarantined")),
+            "✓" if row["reconciled"] else "✗",
+            str(row["top_reasons"]),
+            str(row["findings"]),
         )
     console.print(table)
 
@@ -199,7 +187,7 @@ def prepare_dagster_home(settings: Settings) -> Path:
 def demo(
     rows_per_day: Annotated[
         int, typer.Option(help="Hotline rows per day (other datasets scale from it).")
-    ] = 2000,
+    ] = 5000,
     days: Annotated[int, typer.Option(help="Days of synthetic data.")] = 30,
     start: Annotated[
         str | None, typer.Option(help="First day, YYYY-MM-DD (default: first day of last month).")

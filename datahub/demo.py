@@ -67,8 +67,8 @@ def summarise(platform: Platform) -> list[dict[str, Any]]:
                     "rows_published": sum(d.rows_published or 0 for d in deliveries),
                     "rows_quarantined": sum(d.rows_quarantined or 0 for d in deliveries),
                     "reconciled": all(d.reconciled for d in deliveries) and bool(deliveries),
-                    "top_reasons": ", ".join(f"{k} {v}" for k, v in reasons.most_common(3)) or "-",
-                    "findings": ", ".join(f"{k}×{v}" for k, v in findings.items()) or "-",
+                    "top_reasons": "\n".join(f"{k} {v:,}" for k, v in reasons.most_common(3)) or "-",
+                    "findings": "\n".join(f"{k} ×{v}" for k, v in findings.items()) or "-",
                 }
             )
     return rows

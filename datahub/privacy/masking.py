@@ -49,7 +49,7 @@ from typing import Any
 
 import polars as pl
 from presidio_anonymizer import AnonymizerEngine
-from presidio_anonymizer.entities import InvalidParamError, OperatorConfig
+from presidio_anonymizer.entities import InvalidParamError, OperatorConfig, RecognizerResult
 from presidio_anonymizer.operators import Operator, OperatorType
 
 from datahub.privacy.analyzer import LANGUAGE, build_analyzer
@@ -193,20 +193,33 @@ def _as_strings(series: pl.Series) -> pl.Series:
     return series if series.dtype == pl.String else series.cast(pl.String)
 
 
+def _mask_strings(strings: pl.Series, kind: str) -> pl.Series:
+    normalised = strings.str.normalize("NFKC").str.strip_chars(_STRIP)
+    return normalised.to_frame("value").select(_MASK_EXPRS[kind](pl.col("value"))).to_series()
+
+
 def mask_column(series: pl.Series, kind: str) -> pl.Series:
     """Every value of ``series`` masked as :func:`mask_value` would, in polars expressions.
 
-    Non-string columns (a phone number read as an integer) are masked as their text.
+    A column that repeats its values (names, addresses) is masked once per distinct value and mapped
+    back. Non-string columns (a phone number read as an integer) are masked as their text.
     """
     _check_kind(kind)
-    normalised = _as_strings(series).str.normalize("NFKC").str.strip_chars(_STRIP)
-    return normalised.to_frame("value").select(_MASK_EXPRS[kind](pl.col("value"))).to_series().alias(series.name)
+    strings = _as_strings(series)
+    distinct = strings.drop_nulls().unique()
+    if 2 * len(distinct) <= len(strings):
+        masked = strings.replace(distinct, _mask_strings(distinct, kind))
+    else:
+        masked = _mask_strings(strings, kind)
+    return masked.alias(series.name)
 
 
 @functools.cache
 def _recognizers() -> tuple[NormalisedPatternRecognizer, ...]:
     """The analyzer's own recognizer instances, so that both masking paths share patterns and checks."""
-    return tuple(r for r in build_analyzer().registry.recognizers if isinstance(r, NormalisedPatternRecognizer))
+    return tuple(
+        r for r in build_analyzer().registry.recognizers if isinstance(r, NormalisedPatternRecognizer)
+    )
 
 
 def _mask_identifiers(token: str, recognizers: list[NormalisedPatternRecognizer]) -> tuple[str, list[str]]:
@@ -243,9 +256,13 @@ def _mask_other_tokens(
     valid: list[str] = []
     masked: list[str] = []
     tokens, occurrences = candidates.get_column("token").to_list(), candidates.get_column("count").to_list()
-    hits = zip(*(candidates.get_column(f"screen_{i}").to_list() for i in range(len(recognizers))), strict=True)
+    hits = zip(
+        *(candidates.get_column(f"screen_{i}").to_list() for i in range(len(recognizers))), strict=True
+    )
     for token, times, screened in zip(tokens, occurrences, hits, strict=True):
-        replacement, entities = _mask_identifiers(token, [r for r, hit in zip(recognizers, screened, strict=True) if hit])
+        replacement, entities = _mask_identifiers(
+            token, [r for r, hit in zip(recognizers, screened, strict=True) if hit]
+        )
         if entities:
             valid.append(token)
             masked.append(replacement)
@@ -271,15 +288,22 @@ def scan_text_column(series: pl.Series) -> tuple[pl.Series, dict[str, int]]:
         .alias("token")
         .value_counts()
         .with_columns(
-            *(pl.col("token").str.contains(r.screening_regex).alias(f"screen_{i}") for i, r in enumerate(recognizers)),
-            *(pl.col("token").str.contains(r.whole_match_regex).alias(f"whole_{i}") for i, r in enumerate(recognizers)),
+            pl.col("token").str.contains(r.screening_regex).alias(f"screen_{i}")
+            for i, r in enumerate(recognizers)
         )
         .filter(pl.any_horizontal(screens))
+        .with_columns(
+            pl.col("token").str.contains(r.whole_match_regex).alias(f"whole_{i}")
+            for i, r in enumerate(recognizers)
+        )
     )
     alone = pl.sum_horizontal(screens) == 1
     replacements = pl.concat(
         [
-            *(_mask_whole_tokens(candidates.filter(alone & whole), r, counts) for r, whole in zip(recognizers, wholes, strict=True)),
+            *(
+                _mask_whole_tokens(candidates.filter(alone & whole), r, counts)
+                for r, whole in zip(recognizers, wholes, strict=True)
+            ),
             _mask_other_tokens(candidates.filter(~(alone & pl.any_horizontal(wholes))), recognizers, counts),
         ]
     )
@@ -297,7 +321,9 @@ class CnMaskOperator(Operator):
 
     def validate(self, params: dict[str, Any] | None = None) -> None:
         if not params or params.get(self.KIND) not in MASK_KINDS:
-            raise InvalidParamError(f"{self.NAME} needs a {self.KIND!r} parameter, one of {', '.join(MASK_KINDS)}")
+            raise InvalidParamError(
+                f"{self.NAME} needs a {self.KIND!r} parameter, one of {', '.join(MASK_KINDS)}"
+            )
 
     def operate(self, text: str, params: dict[str, Any] | None = None) -> str:
         assert params is not None  # Presidio calls validate() first
@@ -323,7 +349,8 @@ def presidio_mask_text(text: str) -> str:
     Adjacent entities separated by spaces stay separate (``merge_entities_with_spaces=False``):
     Presidio would otherwise mask two phone numbers in a row as one value.
     """
-    results = build_analyzer().analyze(text=text, language=LANGUAGE, entities=list(ENTITY_MASK_KIND))
+    found = build_analyzer().analyze(text=text, language=LANGUAGE, entities=list(ENTITY_MASK_KIND))
+    results = [RecognizerResult(r.entity_type, r.start, r.end, r.score) for r in found]
     operators = {
         entity: OperatorConfig(CnMaskOperator.NAME, {CnMaskOperator.KIND: kind})
         for entity, kind in ENTITY_MASK_KIND.items()

@@ -189,9 +189,9 @@ def _hotline_text(world: World, rng: np.random.Generator, names: np.ndarray, pho
     tpl = rng.choice(5, size=n, p=[0.35, 0.25, 0.2, 0.1, 0.1]).tolist()
     detail = _pick(rng, DETAILS, n)
     ask = _pick(rng, ASKS, n)
+    # Neighbours named in the text (only the fifth template uses them).
     other = world.names(rng, n).tolist()
-    other_place = world.sample_places(rng, n)
-    other_addr = world.addresses(rng, other_place).tolist()
+    other_addr = world.addresses(rng, world.sample_places(rng, n // 8 + 1)).tolist()
     nm, ph, rid, hid, ad, tp = names.tolist(), phones.tolist(), rids.tolist(), has_id.tolist(), address.tolist(), \
         topic.tolist()
     out = []
@@ -208,7 +208,7 @@ def _hotline_text(world: World, rng: np.random.Generator, names: np.ndarray, pho
         elif t == 3:
             out.append(f"{nm[i]}（身份证号{rid[i]}，电话{ph[i]}）反映{ad[i]}{tp[i]}问题，{detail[i]}，{ask[i]}。")
         else:
-            out.append(f"来电人称邻居{other[i]}住在{other_addr[i]}，{tp[i]}问题{detail[i]}，{ask[i]}。"
+            out.append(f"来电人称邻居{other[i]}住在{other_addr[i % len(other_addr)]}，{tp[i]}问题{detail[i]}，{ask[i]}。"
                        f"来电号码{ph[i]}。")
     return np.array(out, dtype=object)
 

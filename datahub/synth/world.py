@@ -146,6 +146,8 @@ class World:
     def __init__(self, dictionary: Dictionary, seed: int) -> None:
         self.dictionary = dictionary
         self.seed = seed
+        self._known_cache: dict[str, set[str]] = {}
+        self._unknown_cache: dict[tuple[str, bool], list[str]] = {}
         rng = np.random.default_rng(stable_seed("world", seed))
         fake = Faker("zh_CN")
         fake.seed_instance(seed)
@@ -208,6 +210,7 @@ class World:
         # ---- grids (15-25 per street), each with its grid officer ----
         self.grids: list[Grid] = []
         officer_numbers = rng.choice(np.arange(100000, 1000000), size=len(self.places) * 25, replace=False)
+        officer_names = self.names(rng, len(self.places) * 25).tolist()
         k = 0
         for si, p in enumerate(self.places):
             for g in range(1, int(rng.integers(15, 26)) + 1):
@@ -216,7 +219,7 @@ class World:
                         code=f"{p.street}-{g:03d}",
                         street_index=si,
                         officer_id=f"WG{officer_numbers[k]:06d}",
-                        officer_name=str(self.names(rng, 1)[0]),
+                        officer_name=officer_names[k],
                         lon=p.lon + float(rng.normal(0, 0.006)),
                         lat=p.lat + float(rng.normal(0, 0.005)),
                         population=int(rng.integers(600, 6500)),
@@ -386,29 +389,29 @@ class World:
     # ------------------------------------------------------------------ wrong values for defects
     def unknown_value(self, table: str, by_name: bool, rng: np.random.Generator) -> str:
         """A plausible value that is not a code, name or alias of ``table``."""
-        known = set(self.dictionary.code_tables[table].lookup())
-        if by_name and table in ("district", "street"):
-            candidates = [c for c in UNKNOWN_CANDIDATES[f"{table}_name"] if c not in known]
-        else:
-            candidates = [c for c in UNKNOWN_CANDIDATES.get(table, ()) if c not in known]
-            if not by_name:
-                codes = sorted(self.dictionary.codes(table))
-                for _ in range(100):
-                    base = codes[int(rng.integers(len(codes)))]
-                    m = re.search(r"\d{2}$", base)
-                    if m:
-                        cand = base[: m.start()] + f"{int(rng.integers(50, 100)):02d}"
-                        if cand not in known:
-                            candidates.append(cand)
-                            break
-        if not candidates:
-            candidates = [f"未知{table}"]
+        key = (table, by_name)
+        if key not in self._unknown_cache:
+            known = self._known(table)
+            if by_name and table in ("district", "street"):
+                candidates = [c for c in UNKNOWN_CANDIDATES[f"{table}_name"] if c not in known]
+            else:
+                candidates = [c for c in UNKNOWN_CANDIDATES.get(table, ()) if c not in known]
+                if not by_name:  # codes in the table's own shape: same stem, unused trailing digits
+                    for base in sorted(self.dictionary.codes(table)):
+                        m = re.search(r"\d{2}$", base)
+                        for tail in (99, 98, 97, 89, 79) if m else ():
+                            cand = base[: m.start()] + f"{tail:02d}"  # type: ignore[union-attr]
+                            if cand not in known and cand not in candidates:
+                                candidates.append(cand)
+                                break
+            self._unknown_cache[key] = candidates or [f"未知{table}"]
+        candidates = self._unknown_cache[key]
         return candidates[int(rng.integers(len(candidates)))]
 
     def unmapped_value(self, cw_id: str, rng: np.random.Generator) -> str:
         """A local code in the crosswalk's own shape that the crosswalk does not map."""
         cw = self.dictionary.crosswalks[cw_id]
-        known = set(cw.mapping) | set(self.dictionary.code_tables[cw.spec.target].lookup())
+        known = set(cw.mapping) | self._known(cw.spec.target)
         codes = sorted(cw.mapping)
         for _ in range(200):
             base = codes[int(rng.integers(len(codes)))]
@@ -421,6 +424,11 @@ class World:
                 return cand
         words = [w for w in UNMAPPED_WORDS if w not in known]
         return words[int(rng.integers(len(words)))] if words else "UNMAPPED"
+
+    def _known(self, table: str) -> set[str]:
+        if table not in self._known_cache:
+            self._known_cache[table] = set(self.dictionary.code_tables[table].lookup())
+        return self._known_cache[table]
 
     @staticmethod
     def bad_phone(rng: np.random.Generator, phone: str | None) -> str:

@@ -61,10 +61,12 @@ def _text(v: object) -> str | None:
 def write_csv(table: Table, path: Path) -> None:
     ds = table.dataset
     enc = ds.delivery.encoding.lower()
-    frame = pl.DataFrame(
-        {c.physical_name: pl.Series(c.physical_name, [_text(v) for v in table.cols[c.name].tolist()], pl.String)
-         for c in ds.columns}
-    )
+    def column(values: np.ndarray) -> list[str | None]:
+        # Text tables hold str or None only (pl.String is strict, so anything else fails loudly).
+        return values.tolist() if table.text else [_text(v) for v in values.tolist()]
+
+    frame = pl.DataFrame({c.physical_name: pl.Series(c.physical_name, column(table.cols[c.name]), pl.String)
+                          for c in ds.columns})
     # The GBK export comes from a Windows system (CRLF); the others end lines with LF.
     crlf = enc in ("gbk", "gb2312", "gb18030")
     text = frame.write_csv(line_terminator="\r\n" if crlf else "\n", quote_style="necessary")

@@ -50,6 +50,9 @@ class NormalisedPatternRecognizer(PatternRecognizer):
     PATTERNS: ClassVar[tuple[Pattern, ...]]
     CONTEXT: ClassVar[tuple[str, ...]]
 
+    name: str
+    patterns: list[Pattern]
+
     def __init__(
         self,
         patterns: list[Pattern] | None = None,
@@ -65,7 +68,8 @@ class NormalisedPatternRecognizer(PatternRecognizer):
         )
         # The standard library's engine runs these patterns about twice as fast per call as the
         # `regex` package Presidio uses, and they use no syntax on which the two differ.
-        self._compiled = tuple(re.compile(p.regex, flags=self.global_regex_flags) for p in self.patterns)
+        flags = self.global_regex_flags or 0
+        self._compiled = tuple(re.compile(p.regex, flags=flags) for p in self.patterns)
 
     @abstractmethod
     def is_valid(self, normalised: str) -> bool:
@@ -98,7 +102,7 @@ class NormalisedPatternRecognizer(PatternRecognizer):
 
     @property
     def screening_regex(self) -> str:
-        """A regex for polars (which has no look-arounds) matching a text exactly when a pattern matches in it.
+        """A regex for polars (which has no look-arounds) matching a text when a pattern matches in it.
 
         A single-class look-behind ``(?<![C])`` becomes ``(?:^|[^C])`` and a look-ahead ``(?![C])``
         becomes ``(?:[^C]|$)``: they consume the character they inspect, which moves where matches

@@ -66,7 +66,11 @@ class CnResidentIdRecognizer(NormalisedPatternRecognizer):
     ENTITY: ClassVar[str] = "CN_RESIDENT_ID"
 
     PATTERNS: ClassVar[tuple[Pattern, ...]] = (
-        Pattern("cn_resident_id_18", rf"{NOT_AFTER_DIGIT}[{DIGIT}]{{17}}[{DIGIT}{CHECK_X}]{_NOT_BEFORE_ID_CHAR}", 0.5),
+        Pattern(
+            "cn_resident_id_18",
+            rf"{NOT_AFTER_DIGIT}[{DIGIT}]{{17}}[{DIGIT}{CHECK_X}]{_NOT_BEFORE_ID_CHAR}",
+            0.5,
+        ),
         Pattern("cn_resident_id_15", rf"{NOT_AFTER_DIGIT}[{DIGIT}]{{15}}{_NOT_BEFORE_ID_CHAR}", 0.3),
     )
 
@@ -82,11 +86,13 @@ class CnResidentIdRecognizer(NormalisedPatternRecognizer):
     )
 
     PROVINCE_CODES: ClassVar[frozenset[str]] = frozenset(
-        # GB/T 2260 provinces, autonomous regions and municipalities
-        ["11", "12", "13", "14", "15", "21", "22", "23", "31", "32", "33", "34", "35", "36", "37"]
-        + ["41", "42", "43", "44", "45", "46", "50", "51", "52", "53", "54", "61", "62", "63", "64", "65"]
-        # Taiwan, Hong Kong, Macao; 83 is used by residence permits of Taiwan residents
-        + ["71", "81", "82", "83"]
+        {
+            # GB/T 2260 provinces, autonomous regions and municipalities
+            *("11", "12", "13", "14", "15", "21", "22", "23", "31", "32", "33", "34", "35", "36", "37"),
+            *("41", "42", "43", "44", "45", "46", "50", "51", "52", "53", "54", "61", "62", "63", "64", "65"),
+            # Taiwan, Hong Kong, Macao; 83 is used by residence permits of Taiwan residents
+            *("71", "81", "82", "83"),
+        }
     )
 
     def is_valid(self, normalised: str) -> bool:
