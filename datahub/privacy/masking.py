@@ -19,24 +19,30 @@ id and a short address without a street are masked whole rather than shown. ``No
 :func:`mask_value` masks one value in Python; :func:`mask_column` is the same rules as polars
 expressions for whole columns; tests hold the two equal.
 
-How :func:`scan_text_column` finds and masks identifiers in about a million free texts in seconds:
+How :func:`scan_text_column` masks identifiers in a million free texts in seconds:
 
-1. Candidates, in polars: every maximal run of ASCII or full-width digits, with check characters
-   (``X``) and single spaces or hyphens between digit groups, is extracted, then counted per distinct
-   token. Every span a recognizer can match lies inside one token, and the recognizers' look-arounds
-   only inspect characters a token absorbs, so a recognizer finds the same spans in a token as in the
-   whole text.
-2. Validation, in Python, once per distinct token: :meth:`NormalisedPatternRecognizer.find_valid_spans`
-   of the analyzer's own recognizer instances runs the patterns and checks Presidio runs. Numbers
-   that fail (order numbers, hotlines, dates, amounts) are left alone.
-3. Replacement, in polars: one Aho-Corasick pass (``str.replace_many``) maps each valid token to itself
-   with its spans masked by :func:`mask_value`. Longest patterns first with leftmost matching make a
-   token match whole at its start; a token that fails validation but contains a valid one (a phone
-   number inside a longer order number) is added as a pattern that maps to itself, so the valid token
-   is never masked inside it.
+1. Pieces, in polars: each text is cut into the maximal runs of ASCII or full-width digits (with check
+   characters ``X`` and single spaces or hyphens between digit groups), called tokens, and the text
+   between them. Every span a recognizer can match lies inside one token, and the recognizers'
+   look-arounds only inspect characters a token absorbs, so a recognizer finds the same spans in a
+   token as in the whole text.
+2. Screening, in polars: the distinct tokens are counted, and each recognizer's
+   :attr:`~NormalisedPatternRecognizer.screening_regex` (its patterns without look-arounds) drops
+   the tokens none of its patterns can match: dates, amounts, hotlines, work-order numbers.
+3. Validation, in Python, once per distinct screened token, by the analyzer's own recognizer
+   instances, so patterns and checks live in one place: a token one pattern matches whole (most of
+   them) is decided by :meth:`~NormalisedPatternRecognizer.validate_result` and masked with the column
+   rules of :func:`mask_column`; any other token goes through
+   :meth:`~NormalisedPatternRecognizer.find_valid_spans` and :func:`mask_value` span by span.
+4. Replacement, in polars: every piece that is a valid token is swapped for its masked form and the
+   pieces are joined again. Swapping whole pieces, rather than searching the texts for the tokens
+   (``str.replace_many``), can never mask digits inside a longer number that failed validation, and
+   does not build an Aho-Corasick automaton over up to a million distinct identifiers, which alone
+   takes seconds.
 
-Counts per entity are the occurrences of each token times the spans it holds. :func:`presidio_mask_text`
-does the same for one text through Presidio's analyzer and anonymizer; tests hold the two paths equal.
+Counts per entity are each token's occurrences times the identifiers it holds.
+:func:`presidio_mask_text` masks one text through Presidio's analyzer and anonymizer with the same
+recognizers and masks; tests hold the two paths equal.
 """
 
 from __future__ import annotations
@@ -245,7 +251,7 @@ def _mask_whole_tokens(
     checks = [recognizer.validate_result(token) for token in candidates.get_column("token").to_list()]
     valid = candidates.filter(pl.Series(checks, dtype=pl.Boolean))
     counts[recognizer.ENTITY] += int(valid.get_column("count").sum())
-    masked = mask_column(valid.get_column("token"), ENTITY_MASK_KIND[recognizer.ENTITY])
+    masked = _mask_strings(valid.get_column("token"), ENTITY_MASK_KIND[recognizer.ENTITY])
     return valid.select("token", masked.alias("masked"))
 
 
@@ -326,8 +332,7 @@ class CnMaskOperator(Operator):
             )
 
     def operate(self, text: str, params: dict[str, Any] | None = None) -> str:
-        assert params is not None  # Presidio calls validate() first
-        return mask_value(params[self.KIND], text)
+        return mask_value((params or {}).get(self.KIND, ""), text)
 
     def operator_name(self) -> str:
         return self.NAME

@@ -74,22 +74,33 @@ def _normalised(raw: pl.DataFrame, column: Column) -> pl.Series:
     return text.replace("", None).alias(column.name)
 
 
-def _parse_temporal(text: pl.Series, column_type: ElementType) -> pl.Series:
-    frame = text.to_frame("v")
+def _temporal_parsers(column_type: ElementType) -> list[pl.Expr]:
     v = pl.col("v")
     if column_type is ElementType.date:
-        exprs = [v.str.strptime(pl.Date, f, strict=False) for f in DATE_FORMATS]
+        parsers = [v.str.strptime(pl.Date, f, strict=False) for f in DATE_FORMATS]
         # A timestamp delivered for a date column keeps its date.
-        exprs += [v.str.strptime(pl.Datetime("us"), f, strict=False).dt.date() for f in TIMESTAMP_FORMATS]
-    else:
-        exprs = [v.str.strptime(pl.Datetime("us"), f, strict=False) for f in TIMESTAMP_FORMATS]
-        exprs += [
-            v.str.strptime(pl.Datetime("us", "UTC"), f, strict=False)
-            .dt.convert_time_zone(LOCAL_ZONE)
-            .dt.replace_time_zone(None)
-            for f in ZONED_TIMESTAMP_FORMATS
-        ]
-    return frame.select(pl.coalesce(exprs)).to_series()
+        return parsers + [v.str.strptime(pl.Datetime("us"), f, strict=False).dt.date() for f in TIMESTAMP_FORMATS]
+    parsers = [v.str.strptime(pl.Datetime("us"), f, strict=False) for f in TIMESTAMP_FORMATS]
+    return parsers + [
+        v.str.strptime(pl.Datetime("us", "UTC"), f, strict=False)
+        .dt.convert_time_zone(LOCAL_ZONE)
+        .dt.replace_time_zone(None)
+        for f in ZONED_TIMESTAMP_FORMATS
+    ]
+
+
+def _parse_temporal(text: pl.Series, column_type: ElementType) -> pl.Series:
+    """Each format is tried only on the values no earlier format could parse (usually none)."""
+    frame = text.to_frame("v")
+    parsers = _temporal_parsers(column_type)
+    result = frame.select(parsers[0]).to_series()
+    for parser in parsers[1:]:
+        todo = (result.is_null() & text.is_not_null()).arg_true()
+        if todo.len() == 0:
+            break
+        parsed = frame[todo].select(parser).to_series()
+        result = result.scatter(todo, parsed)
+    return result
 
 
 def _typed(
@@ -193,13 +204,13 @@ def conform(
     """
     typed: dict[str, pl.Series] = {}
     # (reason, column label, failing rows, the delivered values to show)
-    checks: list[tuple[Reason, str, pl.Series, Callable[[], pl.Series]]] = []
+    checks: list[tuple[Reason, str, pl.Series, Callable[[pl.DataFrame], pl.Series]]] = []
     for column in dataset.columns:
         series, failures = _typed(_normalised(raw, column), column, dictionary)
         typed[column.name] = series
 
-        def shown(column: Column = column) -> pl.Series:
-            value = _raw_text(raw, column)
+        def shown(rows: pl.DataFrame, column: Column = column) -> pl.Series:
+            value = _raw_text(rows, column)
             return mask_value(column, value) if mask_value is not None else value
 
         checks.extend((reason, column.name, mask, shown) for reason, mask in failures.items())
@@ -208,8 +219,8 @@ def conform(
     if duplicates is not None:
         key_columns = [dataset.column(k) for k in keys]
 
-        def key_values() -> pl.Series:
-            parts = pl.DataFrame([_raw_text(raw, c).alias(c.name) for c in key_columns])
+        def key_values(rows: pl.DataFrame) -> pl.Series:
+            parts = pl.DataFrame([_raw_text(rows, c).alias(c.name) for c in key_columns])
             return parts.select(pl.concat_str(pl.all().fill_null(""), separator="|")).to_series()
 
         checks.append((Reason.duplicate_key, "|".join(keys), duplicates, key_values))
@@ -220,6 +231,8 @@ def conform(
     lineage = [c for c in LINEAGE if c in raw.columns]
     conformed = pl.DataFrame([*typed.values(), *(raw.get_column(c) for c in lineage)]).filter(~failed)
 
+    # Reasons are built for the failing rows only: values are read and masked for those alone.
+    quarantine = raw.filter(failed)
     reason_items = []
     counts = []
     for reason, label, mask, values in checks:
@@ -228,15 +241,12 @@ def conform(
             continue
         counts.append((reason.value, label, n))
         reason_items.append(
-            pl.when(pl.lit(mask))
-            .then(pl.struct(reason=pl.lit(reason.value), column=pl.lit(label), value=pl.lit(values())))
+            pl.when(pl.lit(mask.filter(failed)))
+            .then(pl.struct(reason=pl.lit(reason.value), column=pl.lit(label), value=pl.lit(values(quarantine))))
             .otherwise(None)
         )
-    quarantine = raw.filter(failed)
     if reason_items:
-        reasons = raw.select(pl.concat_list(reason_items).list.drop_nulls().alias(REASONS_COLUMN)).filter(
-            failed
-        )
+        reasons = quarantine.select(pl.concat_list(reason_items).list.drop_nulls().alias(REASONS_COLUMN))
         quarantine = quarantine.with_columns(reasons.get_column(REASONS_COLUMN))
     else:
         quarantine = quarantine.with_columns(pl.Series(REASONS_COLUMN, [], dtype=REASONS_DTYPE))

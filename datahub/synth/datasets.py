@@ -95,11 +95,14 @@ def to_py(ts: np.ndarray) -> np.ndarray:
 
 
 def ids(prefix: str, days: list[dt.date], counts: list[int]) -> np.ndarray:
-    out: list[str] = []
-    for day, n in zip(days, counts, strict=True):
-        stem = f"{prefix}{day:%Y%m%d}"
-        out += [f"{stem}{i:06d}" for i in range(1, n + 1)]
-    return np.array(out, dtype=object)
+    """Prefix + yyyymmdd + 6-digit daily sequence number."""
+    parts = [f"{prefix}{day:%Y%m%d}" + pl.Series(np.arange(1, n + 1)).cast(pl.String).str.zfill(6)
+             for day, n in zip(days, counts, strict=True)]
+    return pl.concat(parts).to_numpy() if parts else np.zeros(0, dtype=object)
+
+
+def _s(values: np.ndarray) -> pl.Series:
+    return pl.Series(values.tolist(), dtype=pl.String)
 
 
 def _pick(rng: np.random.Generator, options: tuple[str, ...], n: int) -> list[str]:
@@ -122,8 +125,9 @@ def hotline(world: World, ds: Dataset, days: list[dt.date], rows_per_day: list[i
     places = world.sample_places(rng, n)
     names = world.names(rng, n)
     phones = world.phones(rng, n)
-    rids = world.resident_ids(rng, n)
     has_id = rng.random(n) < 0.3
+    rids = np.full(n, None, dtype=object)
+    rids[has_id] = world.resident_ids(rng, int(has_id.sum()))
     anonymous = rng.random(n) < 0.06
     cat = world.sample_local("hotline_category", rng, n)
     address = world.addresses(rng, places)
@@ -132,7 +136,7 @@ def hotline(world: World, ds: Dataset, days: list[dt.date], rows_per_day: list[i
     rep = rep[rep > 0]
     src = (rng.random(len(rep)) * rep).astype(np.int64)
     for arr in (places, names, phones, rids, has_id, anonymous, cat, address):
-        arr[rep] = arr[src]
+        arr[rep] = arr[src]  # src < rep and sources come before repeats: chains resolve to the first call
 
     stage = rng.choice(5, size=n, p=[0.04, 0.06, 0.08, 0.12, 0.70])  # last stage reached: report..evaluate
     dispatch = _after(rng, report, 40 * 60, 0.8, stage >= 1)
@@ -144,10 +148,10 @@ def hotline(world: World, ds: Dataset, days: list[dt.date], rows_per_day: list[i
 
     lc = world.local["hotline_category"]
     unified = lc.unified[cat]
-    department = np.array([world.category_department[u] for u in unified.tolist()], dtype=object)
+    department = np.array([world.category_department[u] for u in lc.unified.tolist()], dtype=object)[cat]
     pattern = "%Y/%m/%d %H:%M:%S"
     text = _hotline_text(world, rng, names, phones, rids, has_id, address, lc.names[cat])
-    sat_text = np.array([str(v) for v in satisfaction.tolist()], dtype=object)
+    sat_text = pl.Series(satisfaction).cast(pl.String).to_numpy()
     cols = {
         "work_order_id": ids("GD", days, rows_per_day),
         "report_time": fmt(report, pattern),
@@ -185,32 +189,40 @@ def hotline(world: World, ds: Dataset, days: list[dt.date], rows_per_day: list[i
 
 def _hotline_text(world: World, rng: np.random.Generator, names: np.ndarray, phones: np.ndarray, rids: np.ndarray,
                   has_id: np.ndarray, address: np.ndarray, topic: np.ndarray) -> np.ndarray:
+    """Free text as call-takers type it: often the caller's phone, sometimes an id or a neighbour's details."""
     n = len(names)
-    tpl = rng.choice(5, size=n, p=[0.35, 0.25, 0.2, 0.1, 0.1]).tolist()
-    detail = _pick(rng, DETAILS, n)
-    ask = _pick(rng, ASKS, n)
-    # Neighbours named in the text (only the fifth template uses them).
-    other = world.names(rng, n).tolist()
-    other_addr = world.addresses(rng, world.sample_places(rng, n // 8 + 1)).tolist()
-    nm, ph, rid, hid, ad, tp = names.tolist(), phones.tolist(), rids.tolist(), has_id.tolist(), address.tolist(), \
-        topic.tolist()
-    out = []
-    for i in range(n):
-        t = tpl[i]
-        if t == 3 and not hid[i]:
-            t = 0
-        if t == 0:
-            out.append(f"本人{nm[i]}，电话{ph[i]}，反映{ad[i]}{tp[i]}问题，{detail[i]}，{ask[i]}。")
-        elif t == 1:
-            out.append(f"来电人反映：{ad[i]}{tp[i]}，{detail[i]}，联系电话{ph[i]}，{ask[i]}。")
-        elif t == 2:
-            out.append(f"市民来电反映{ad[i]}存在{tp[i]}情况，{detail[i]}，{ask[i]}。")
-        elif t == 3:
-            out.append(f"{nm[i]}（身份证号{rid[i]}，电话{ph[i]}）反映{ad[i]}{tp[i]}问题，{detail[i]}，{ask[i]}。")
-        else:
-            out.append(f"来电人称邻居{other[i]}住在{other_addr[i % len(other_addr)]}，{tp[i]}问题{detail[i]}，{ask[i]}。"
-                       f"来电号码{ph[i]}。")
-    return np.array(out, dtype=object)
+    tpl = rng.choice(5, size=n, p=[0.35, 0.25, 0.2, 0.1, 0.1])
+    tpl = np.where((tpl == 3) & ~has_id, 0, tpl)
+    others = world.addresses(rng, world.sample_places(rng, n // 8 + 1))
+    frame = pl.DataFrame({
+        "name": _s(names),
+        "phone": _s(phones),
+        "rid": _s(rids),
+        "addr": _s(address),
+        "topic": _s(topic),
+        "detail": pl.Series(DETAILS).gather(rng.integers(0, len(DETAILS), size=n)),
+        "ask": pl.Series(ASKS).gather(rng.integers(0, len(ASKS), size=n)),
+        "other": _s(world.names(rng, n)),
+        "other_addr": _s(others).gather(np.arange(n) % len(others)),
+        "tpl": tpl,
+    })
+    c, lit = pl.col, pl.lit
+    tail = (lit("，"), c("detail"), lit("，"), c("ask"), lit("。"))
+    text = (
+        pl.when(c("tpl") == 0).then(pl.concat_str(
+            lit("本人"), c("name"), lit("，电话"), c("phone"), lit("，反映"), c("addr"), c("topic"), lit("问题"), *tail))
+        .when(c("tpl") == 1).then(pl.concat_str(
+            lit("来电人反映："), c("addr"), c("topic"), lit("，"), c("detail"), lit("，联系电话"), c("phone"), lit("，"),
+            c("ask"), lit("。")))
+        .when(c("tpl") == 2).then(pl.concat_str(lit("市民来电反映"), c("addr"), lit("存在"), c("topic"), lit("情况"), *tail))
+        .when(c("tpl") == 3).then(pl.concat_str(
+            c("name"), lit("（身份证号"), c("rid"), lit("，电话"), c("phone"), lit("）反映"), c("addr"), c("topic"),
+            lit("问题"), *tail))
+        .otherwise(pl.concat_str(
+            lit("来电人称邻居"), c("other"), lit("住在"), c("other_addr"), lit("，"), c("topic"), lit("问题"),
+            c("detail"), lit("，"), c("ask"), lit("。来电号码"), c("phone"), lit("。")))
+    )
+    return frame.select(text).to_series().to_numpy()
 
 
 # ----------------------------------------------------------------------------- government app / WeChat

@@ -14,6 +14,7 @@ import zlib
 from dataclasses import dataclass
 
 import numpy as np
+import polars as pl
 from faker import Faker
 
 from datahub.dictionary import Code, Dictionary
@@ -206,6 +207,14 @@ class World:
         self.place_lat = np.array([p.lat for p in self.places])
         # A few roads per street, so that addresses repeat like real ones do.
         self.place_roads = rng.integers(0, len(self.roads), size=(len(self.places), 6))
+        # The same pools as polars Series, for fast vectorised string building.
+        self._s_surnames = pl.Series(self.surnames.tolist(), dtype=pl.String)
+        self._s_given = pl.Series(self.given.tolist(), dtype=pl.String)
+        self._s_prefixes = pl.Series(MOBILE_PREFIXES, dtype=pl.String)
+        self._s_roads = pl.Series(self.roads.tolist(), dtype=pl.String)
+        self._s_estates = pl.Series(self.estates.tolist(), dtype=pl.String)
+        self._s_district_name = pl.Series(self.place_district_name.tolist(), dtype=pl.String)
+        self._s_street_name = pl.Series(self.place_street_name.tolist(), dtype=pl.String)
 
         # ---- grids (15-25 per street), each with its grid officer ----
         self.grids: list[Grid] = []
@@ -327,50 +336,53 @@ class World:
     def names(self, rng: np.random.Generator, n: int) -> np.ndarray:
         s = rng.choice(len(self.surnames), size=n, p=self.surname_p)
         g = rng.integers(0, len(self.given), size=n)
-        return np.array([a + b for a, b in zip(self.surnames[s].tolist(), self.given[g].tolist(), strict=True)],
-                        dtype=object)
+        return (self._s_surnames.gather(s) + self._s_given.gather(g)).to_numpy()
 
     def phones(self, rng: np.random.Generator, n: int) -> np.ndarray:
-        pre = np.array(MOBILE_PREFIXES)[rng.integers(0, len(MOBILE_PREFIXES), size=n)].tolist()
-        rest = rng.integers(0, 10**8, size=n).tolist()
-        return np.array([f"{p}{r:08d}" for p, r in zip(pre, rest, strict=True)], dtype=object)
+        pre = self._s_prefixes.gather(rng.integers(0, len(MOBILE_PREFIXES), size=n))
+        rest = pl.Series(rng.integers(0, 10**8, size=n)).cast(pl.String).str.zfill(8)
+        return (pre + rest).to_numpy()
 
     def resident_ids(self, rng: np.random.Generator, n: int) -> np.ndarray:
         region = self.id_regions[rng.integers(0, len(self.id_regions), size=n)]
         first = np.datetime64("1950-01-01")
         days = rng.integers(0, (np.datetime64("2006-12-31") - first).astype(int), size=n)
-        born = (first + days.astype("timedelta64[D]")).astype(object)
-        ymd = np.array([b.year * 10000 + b.month * 100 + b.day for b in born], dtype=np.int64)
+        born = first + days.astype("timedelta64[D]")
+        month = born.astype("datetime64[M]")
+        ymd = ((born.astype("datetime64[Y]").astype(np.int64) + 1970) * 10000
+               + (month.astype(np.int64) % 12 + 1) * 100 + (born - month).astype(np.int64) + 1)
         seq = rng.integers(1, 1000, size=n)
         digits = np.concatenate([_digits(region, 6), _digits(ymd, 8), _digits(seq, 3)], axis=1)
-        check = id_check_chars(digits).tolist()
-        return np.array([f"{r}{d}{s:03d}{c}" for r, d, s, c in zip(region.tolist(), ymd.tolist(), seq.tolist(),
-                                                                     check, strict=True)], dtype=object)
+        check = pl.Series(id_check_chars(digits).astype(str))
+        out = (pl.Series(region).cast(pl.String) + pl.Series(ymd).cast(pl.String)
+               + pl.Series(seq).cast(pl.String).str.zfill(3) + check)
+        return out.to_numpy()
 
     def sample_places(self, rng: np.random.Generator, n: int) -> np.ndarray:
         return rng.choice(len(self.places), size=n, p=self.place_p)
 
     def addresses(self, rng: np.random.Generator, places: np.ndarray, with_area: bool = True) -> np.ndarray:
         n = len(places)
-        road = self.roads[self.place_roads[places, rng.integers(0, 6, size=n)]].tolist()
-        number = rng.integers(1, 400, size=n).tolist()
-        estate = self.estates[rng.integers(0, len(self.estates), size=n)].tolist()
-        building = rng.integers(1, 30, size=n).tolist()
-        unit = rng.integers(1, 6, size=n).tolist()
-        room = (rng.integers(1, 33, size=n) * 100 + rng.integers(1, 6, size=n)).tolist()
-        style = rng.integers(0, 3, size=n).tolist()
-        dn = self.place_district_name[places].tolist()
-        sn = self.place_street_name[places].tolist()
-        out = []
-        for i in range(n):
-            area = f"{dn[i]}{sn[i]}" if with_area else ""
-            if style[i] == 0:
-                out.append(f"{area}{road[i]}{number[i]}号")
-            elif style[i] == 1:
-                out.append(f"{area}{road[i]}{number[i]}号{estate[i]}{building[i]}栋{unit[i]}单元{room[i]}")
-            else:
-                out.append(f"{area}{estate[i]}{building[i]}栋")
-        return np.array(out, dtype=object)
+        col = pl.col
+        frame = pl.DataFrame({
+            "area": (self._s_district_name.gather(places) + self._s_street_name.gather(places)) if with_area
+            else pl.Series([""] * n if n else [], dtype=pl.String),
+            "road": self._s_roads.gather(self.place_roads[places, rng.integers(0, 6, size=n)].reshape(n)),
+            "number": pl.Series(rng.integers(1, 400, size=n)).cast(pl.String),
+            "estate": self._s_estates.gather(rng.integers(0, len(self.estates), size=n)),
+            "building": pl.Series(rng.integers(1, 30, size=n)).cast(pl.String),
+            "unit": pl.Series(rng.integers(1, 6, size=n)).cast(pl.String),
+            "room": pl.Series(rng.integers(1, 33, size=n) * 100 + rng.integers(1, 6, size=n)).cast(pl.String),
+            "style": rng.integers(0, 3, size=n),
+        })
+        out = frame.select(
+            pl.when(col("style") == 0).then(pl.concat_str(col("area"), col("road"), col("number"), pl.lit("号")))
+            .when(col("style") == 1).then(pl.concat_str(
+                col("area"), col("road"), col("number"), pl.lit("号"), col("estate"), col("building"), pl.lit("栋"),
+                col("unit"), pl.lit("单元"), col("room")))
+            .otherwise(pl.concat_str(col("area"), col("estate"), col("building"), pl.lit("栋")))
+        ).to_series()
+        return out.to_numpy()
 
     def points(self, rng: np.random.Generator, places: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         lon = np.round(self.place_lon[places] + rng.normal(0, 0.008, len(places)), 6)

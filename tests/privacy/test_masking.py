@@ -1,4 +1,4 @@
-"""Masking: the shape of each mask, the column path against the value path, and the scanner against Presidio."""
+"""Masking: each mask's shape, the column path against the value path, the scanner against Presidio."""
 
 from __future__ import annotations
 
@@ -38,11 +38,11 @@ from datahub.privacy.masking import (
         ("person_name", "诸葛亮", "诸葛*"),
         ("person_name", "欧阳", "欧*"),  # two characters: surname 欧, given name 阳
         ("person_name", "张", "*"),  # one character: nothing may be shown
-        ("address", "北京市朝阳区建国路88号院3号楼", "北京市朝阳区建国路*********"),
+        ("address", "北京市朝阳区建国路88号院3号楼", "北京市朝阳区建国路*******"),
         (
             "address",
             "上海市浦东新区花木街道锦绣路1001弄",
-            "上海市浦东新区花木街道*********",
+            "上海市浦东新区花木街道********",
         ),  # 街道 kept whole
         ("address", "江苏省昆山市周市镇青阳北路1号", "江苏省昆山市周市镇******"),  # the first unit wins
         ("address", "北京市朝阳区某某小区5号楼", "北京市朝阳区*******"),  # no unit: the first six kept

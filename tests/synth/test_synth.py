@@ -83,7 +83,8 @@ def read_physical(ds: Dataset, path: Path) -> tuple[list[str], list[list[Any]]]:
         assert wb.sheetnames == [ds.delivery.sheet]
         rows = [list(r) for r in wb[ds.delivery.sheet].iter_rows(values_only=True)]
         wb.close()
-        return [str(h) for h in rows[0]], rows[1:]
+        width = len(rows[0])  # write-only sheets carry no dimension: trailing empty cells are absent
+        return [str(h) for h in rows[0]], [r + [None] * (width - len(r)) for r in rows[1:]]
     table = pq.read_table(path)
     return table.column_names, [list(r.values()) for r in table.to_pylist()]
 
