@@ -27,8 +27,13 @@ def run(rows: int) -> None:
         settings = Settings(home=Path(tmp) / "var", demo_mode=True)
         platform = Platform(settings)
         started = time.perf_counter()
-        source = generate_hotline_file(Path(tmp) / "hotline_12345_bench.csv", rows, date(2026, 10, 1),
-                                       platform.dictionary, platform.catalog)
+        source = generate_hotline_file(
+            Path(tmp) / "hotline_12345_bench.csv",
+            rows,
+            date(2026, 10, 1),
+            platform.dictionary,
+            platform.catalog,
+        )
         generated = time.perf_counter() - started
         size_mb = source.stat().st_size / 1e6
         started = time.perf_counter()
@@ -38,7 +43,8 @@ def run(rows: int) -> None:
         stages = ", ".join(f"{k} {v:.1f}s" for k, v in summary.timings.items())
         print(
             f"hotline_12345 rows={rows:,} file={size_mb:.0f} MB (generated in {generated:.1f}s)\n"
-            f"  end to end {elapsed:.1f}s = {rows / elapsed:,.0f} rows/s; published {summary.rows_published:,}, "
+            f"  end to end {elapsed:.1f}s = {rows / elapsed:,.0f} rows/s; "
+            f"published {summary.rows_published:,}, "
             f"quarantined {summary.rows_quarantined:,}, reconciled {summary.reconciled}\n"
             f"  stages: {stages}\n"
             f"  peak RSS {peak_mb:,.0f} MB",

@@ -11,16 +11,25 @@ from sqlalchemy import select
 from datahub.metadata import Delivery, Finding
 from datahub.platform import Platform
 
-ROW_LEVEL = ("missing_required", "invalid_type", "invalid_format", "out_of_range", "unknown_code",
-             "unmapped_code", "duplicate_key")
+ROW_LEVEL = (
+    "missing_required",
+    "invalid_type",
+    "invalid_format",
+    "out_of_range",
+    "unknown_code",
+    "unmapped_code",
+    "duplicate_key",
+)
 
 
 def expected_quarantine(ground_truth: Path, dataset: str) -> set[tuple[str, int, str, str]]:
     truth = pl.read_csv(ground_truth, infer_schema=False).filter(
         (pl.col("dataset") == dataset) & pl.col("expected_reason").is_in(ROW_LEVEL)
     )
-    return {(Path(r["file"]).name, int(r["row_number"]), r["expected_reason"], r["column"])
-            for r in truth.iter_rows(named=True)}
+    return {
+        (Path(r["file"]).name, int(r["row_number"]), r["expected_reason"], r["column"])
+        for r in truth.iter_rows(named=True)
+    }
 
 
 def found_quarantine(platform: Platform, dataset: str) -> set[tuple[str, int, str, str]]:
@@ -29,7 +38,8 @@ def found_quarantine(platform: Platform, dataset: str) -> set[tuple[str, int, st
         return set()
     frame = pl.concat([pl.read_parquet(f).select("_source_file", "_row_number", "_reasons") for f in files])
     exploded = frame.explode("_reasons").unnest("_reasons")
-    return {(r["_source_file"], r["_row_number"], r["reason"], r["column"]) for r in exploded.iter_rows(named=True)}
+    rows = exploded.iter_rows(named=True)
+    return {(r["_source_file"], r["_row_number"], r["reason"], r["column"]) for r in rows}
 
 
 def expected_findings(ground_truth: Path, dataset: str) -> Counter[str]:
@@ -43,7 +53,8 @@ def found_findings(platform: Platform, dataset: str) -> Counter[str]:
     """Rows flagged per finding kind (a stale delivery counts once)."""
     out: Counter[str] = Counter()
     with platform.metadata.session() as s:
-        rows = s.execute(select(Finding.kind, Finding.rows).join(Delivery).where(Delivery.dataset == dataset)).all()
+        query = select(Finding.kind, Finding.rows).join(Delivery).where(Delivery.dataset == dataset)
+        rows = s.execute(query).all()
     for kind, n in rows:
         out[kind] += 1 if kind == "stale_delivery" else n
     return out

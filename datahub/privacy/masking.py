@@ -84,6 +84,7 @@ _CANDIDATE = f"[{DIGIT}](?:[{DIGIT}{CHECK_X}]|[{SEPARATOR}][{DIGIT}])*"
 _PIECE = f"{_CANDIDATE}|[^{DIGIT}]+"
 _ASCII_DIGITS = frozenset("0123456789")
 _DIGITS_TO_STARS = str.maketrans(dict.fromkeys("0123456789", "*"))
+_ROWS_PER_SLICE = 50_000
 
 
 def _normalise(value: str) -> str:
@@ -277,6 +278,17 @@ def _mask_other_tokens(
     return pl.DataFrame({"token": valid, "masked": masked}, schema={"token": pl.String, "masked": pl.String})
 
 
+def _in_slices(frame: pl.DataFrame, query: Callable[[pl.LazyFrame], pl.LazyFrame]) -> pl.DataFrame:
+    """``query`` run on row slices of ``frame`` in parallel, results in row order.
+
+    polars runs a string kernel over a column on one thread; slices give every core a share.
+    """
+    count = max(1, min(pl.thread_pool_size(), frame.height // _ROWS_PER_SLICE))
+    size = max(1, -(-frame.height // count))
+    slices = [query(frame.slice(start, size).lazy()) for start in range(0, max(frame.height, 1), size)]
+    return pl.concat(pl.collect_all(slices))
+
+
 def scan_text_column(series: pl.Series) -> tuple[pl.Series, dict[str, int]]:
     """Free texts with every valid mobile number and resident id masked, and how many of each.
 
@@ -287,21 +299,32 @@ def scan_text_column(series: pl.Series) -> tuple[pl.Series, dict[str, int]]:
     recognizers = _recognizers()
     screens = [pl.col(f"screen_{i}") for i in range(len(recognizers))]
     wholes = [pl.col(f"whole_{i}") for i in range(len(recognizers))]
-    pieces = texts.str.extract_all(_PIECE)
-    exploded = pieces.explode().drop_nulls()
-    candidates = (
-        exploded.filter(exploded.str.contains(f"^[{DIGIT}]"))
-        .alias("token")
-        .value_counts()
-        .with_columns(
-            pl.col("token").str.contains(r.screening_regex).alias(f"screen_{i}")
-            for i, r in enumerate(recognizers)
+    pieces = _in_slices(
+        texts.to_frame("text"), lambda rows: rows.select(pieces=pl.col("text").str.extract_all(_PIECE))
+    )
+    tokens = (
+        _in_slices(
+            pieces,
+            lambda rows: rows.select(token=pl.col("pieces").explode()).filter(
+                pl.col("token").str.contains(f"^[{DIGIT}]")
+            ),
         )
-        .filter(pl.any_horizontal(screens))
-        .with_columns(
-            pl.col("token").str.contains(r.whole_match_regex).alias(f"whole_{i}")
-            for i, r in enumerate(recognizers)
-        )
+        .group_by("token")
+        .len("count")
+    )
+    candidates = _in_slices(
+        tokens,
+        lambda rows: (
+            rows.with_columns(
+                pl.col("token").str.contains(r.screening_regex).alias(f"screen_{i}")
+                for i, r in enumerate(recognizers)
+            )
+            .filter(pl.any_horizontal(screens))
+            .with_columns(
+                pl.col("token").str.contains(r.whole_match_regex).alias(f"whole_{i}")
+                for i, r in enumerate(recognizers)
+            )
+        ),
     )
     alone = pl.sum_horizontal(screens) == 1
     replacements = pl.concat(
@@ -316,7 +339,11 @@ def scan_text_column(series: pl.Series) -> tuple[pl.Series, dict[str, int]]:
     if replacements.is_empty():
         return texts, counts
     old, new = replacements.get_column("token"), replacements.get_column("masked")
-    return pieces.list.eval(pl.element().replace(old, new)).list.join("").alias(series.name), counts
+    masked = _in_slices(
+        pieces,
+        lambda rows: rows.select(pl.col("pieces").list.eval(pl.element().replace(old, new)).list.join("")),
+    )
+    return masked.to_series().alias(series.name), counts
 
 
 class CnMaskOperator(Operator):

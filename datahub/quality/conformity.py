@@ -79,7 +79,8 @@ def _temporal_parsers(column_type: ElementType) -> list[pl.Expr]:
     if column_type is ElementType.date:
         parsers = [v.str.strptime(pl.Date, f, strict=False) for f in DATE_FORMATS]
         # A timestamp delivered for a date column keeps its date.
-        return parsers + [v.str.strptime(pl.Datetime("us"), f, strict=False).dt.date() for f in TIMESTAMP_FORMATS]
+        dated = [v.str.strptime(pl.Datetime("us"), f, strict=False).dt.date() for f in TIMESTAMP_FORMATS]
+        return parsers + dated
     parsers = [v.str.strptime(pl.Datetime("us"), f, strict=False) for f in TIMESTAMP_FORMATS]
     return parsers + [
         v.str.strptime(pl.Datetime("us", "UTC"), f, strict=False)
@@ -240,11 +241,8 @@ def conform(
         if not n:
             continue
         counts.append((reason.value, label, n))
-        reason_items.append(
-            pl.when(pl.lit(mask.filter(failed)))
-            .then(pl.struct(reason=pl.lit(reason.value), column=pl.lit(label), value=pl.lit(values(quarantine))))
-            .otherwise(None)
-        )
+        item = pl.struct(reason=pl.lit(reason.value), column=pl.lit(label), value=pl.lit(values(quarantine)))
+        reason_items.append(pl.when(pl.lit(mask.filter(failed))).then(item).otherwise(None))
     if reason_items:
         reasons = quarantine.select(pl.concat_list(reason_items).list.drop_nulls().alias(REASONS_COLUMN))
         quarantine = quarantine.with_columns(reasons.get_column(REASONS_COLUMN))

@@ -135,7 +135,7 @@ def stuck_values(
                 pl.col(order).max().alias("end"),
                 pl.col("_current").sum().alias("rows"),
             )
-            .filter(((pl.col("end") - pl.col("start")) >= pl.duration(hours=min_hours)) & (pl.col("rows") > 0))
+            .filter((pl.col("end") - pl.col("start") >= pl.duration(hours=min_hours)) & (pl.col("rows") > 0))
             .sort(group, "start")
         )
         for run in runs.iter_rows(named=True):

@@ -24,26 +24,47 @@ REPEAT_SHARE = 0.12  # hotline calls by someone who already called about the sam
 APP_SOURCES = ("gov_app", "wechat")
 
 # Calls and reports by hour of day (relative).
-HOURS_CITIZEN = np.array([2, 1, 1, 1, 1, 2, 4, 8, 14, 16, 15, 13, 10, 11, 14, 14, 13, 11, 10, 11, 11, 9, 6, 4],
-                         dtype=float)
-HOURS_PATROL = np.array([0, 0, 0, 0, 0, 0, 2, 8, 14, 16, 15, 10, 6, 10, 14, 14, 12, 8, 3, 1, 0, 0, 0, 0],
-                        dtype=float)
-HOURS_POLICE = np.array([6, 5, 4, 3, 2, 2, 3, 5, 7, 8, 8, 8, 8, 8, 8, 8, 9, 10, 11, 12, 12, 11, 9, 7],
-                        dtype=float)
+HOURS_CITIZEN = np.array(
+    [2, 1, 1, 1, 1, 2, 4, 8, 14, 16, 15, 13, 10, 11, 14, 14, 13, 11, 10, 11, 11, 9, 6, 4], dtype=float
+)
+HOURS_PATROL = np.array(
+    [0, 0, 0, 0, 0, 0, 2, 8, 14, 16, 15, 10, 6, 10, 14, 14, 12, 8, 3, 1, 0, 0, 0, 0], dtype=float
+)
+HOURS_POLICE = np.array(
+    [6, 5, 4, 3, 2, 2, 3, 5, 7, 8, 8, 8, 8, 8, 8, 8, 9, 10, 11, 12, 12, 11, 9, 7], dtype=float
+)
 
 DETAILS = (
-    "已持续一周左右", "每天晚上十点以后尤其严重", "影响周边居民正常生活", "多次反映未得到解决",
-    "存在安全隐患", "老人小孩出行不便", "气味很大", "已经拍照留存", "物业表示不归其管理",
-    "周末情况更加突出", "附近商户也有意见", "下雨天更加明显",
+    "已持续一周左右",
+    "每天晚上十点以后尤其严重",
+    "影响周边居民正常生活",
+    "多次反映未得到解决",
+    "存在安全隐患",
+    "老人小孩出行不便",
+    "气味很大",
+    "已经拍照留存",
+    "物业表示不归其管理",
+    "周末情况更加突出",
+    "附近商户也有意见",
+    "下雨天更加明显",
 )
 ASKS = (
-    "请相关部门尽快核实处理", "希望尽快解决", "请求派人到现场查看", "要求处理后回复", "希望加强日常管理",
+    "请相关部门尽快核实处理",
+    "希望尽快解决",
+    "请求派人到现场查看",
+    "要求处理后回复",
+    "希望加强日常管理",
     "请尽快协调解决",
 )
 APP_ASKS = ("请尽快处理，谢谢", "麻烦管一管", "希望早日解决", "已附现场照片", "盼回复")
 PATROL_FINDINGS = ("现场照片已上传", "已告知相关责任人", "需专业部门处置", "影响市容", "已设置临时警示")
-POLICE_NOTES = ("民警到场后已做先期处置", "经现场核实情况属实", "不属于公安机关管辖", "当事人情绪稳定",
-                "需相关职能部门跟进")
+POLICE_NOTES = (
+    "民警到场后已做先期处置",
+    "经现场核实情况属实",
+    "不属于公安机关管辖",
+    "当事人情绪稳定",
+    "需相关职能部门跟进",
+)
 
 
 @dataclass(frozen=True)
@@ -74,8 +95,14 @@ def _times(rng: np.random.Generator, day: dt.date, n: int, hours: np.ndarray) ->
     return np.datetime64(day, "s") + secs.astype("timedelta64[s]")
 
 
-def _after(rng: np.random.Generator, t: np.ndarray, median_s: float, sigma: float, reached: np.ndarray,
-           low_s: int = 60) -> np.ndarray:
+def _after(
+    rng: np.random.Generator,
+    t: np.ndarray,
+    median_s: float,
+    sigma: float,
+    reached: np.ndarray,
+    low_s: int = 60,
+) -> np.ndarray:
     """Timestamps after ``t`` by a log-normal delay, NaT where the stage has not been reached."""
     delay = np.maximum(rng.lognormal(np.log(median_s), sigma, len(t)), low_s).astype(np.int64)
     out = t + delay.astype("timedelta64[s]")
@@ -96,8 +123,10 @@ def to_py(ts: np.ndarray) -> np.ndarray:
 
 def ids(prefix: str, days: list[dt.date], counts: list[int]) -> np.ndarray:
     """Prefix + yyyymmdd + 6-digit daily sequence number."""
-    parts = [f"{prefix}{day:%Y%m%d}" + pl.Series(np.arange(1, n + 1)).cast(pl.String).str.zfill(6)
-             for day, n in zip(days, counts, strict=True)]
+    parts = [
+        f"{prefix}{day:%Y%m%d}" + pl.Series(np.arange(1, n + 1)).cast(pl.String).str.zfill(6)
+        for day, n in zip(days, counts, strict=True)
+    ]
     return pl.concat(parts).to_numpy() if parts else np.zeros(0, dtype=object)
 
 
@@ -116,8 +145,14 @@ def _opt(values: np.ndarray, present: np.ndarray) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------- 12345 hotline
-def hotline(world: World, ds: Dataset, days: list[dt.date], rows_per_day: list[int], links: list[int],
-            rng: np.random.Generator) -> tuple[Table, Linked]:
+def hotline(
+    world: World,
+    ds: Dataset,
+    days: list[dt.date],
+    rows_per_day: list[int],
+    links: list[int],
+    rng: np.random.Generator,
+) -> tuple[Table, Linked]:
     times = [_times(rng, d, n, HOURS_CITIZEN) for d, n in zip(days, rows_per_day, strict=True)]
     report = np.concatenate(times)
     day_of = np.repeat(np.arange(len(days)), rows_per_day)
@@ -176,58 +211,127 @@ def hotline(world: World, ds: Dataset, days: list[dt.date], rows_per_day: list[i
     chosen = []
     starts = np.concatenate([[0], np.cumsum(rows_per_day)])
     for d, k in enumerate(links):
-        pool = np.flatnonzero(~anonymous[starts[d]:starts[d + 1]]) + starts[d]
+        pool = np.flatnonzero(~anonymous[starts[d] : starts[d + 1]]) + starts[d]
         chosen.append(np.sort(rng.choice(pool, size=min(k, len(pool)), replace=False)))
     sel = np.concatenate(chosen) if chosen else np.zeros(0, dtype=np.int64)
     protected[sel] = True
-    linked = Linked(day=day_of[sel], work_order_id=cols["work_order_id"][sel], report=report[sel],
-                    name=names[sel], phone=phones[sel], place=places[sel], address=address[sel],
-                    unified=unified[sel])
+    linked = Linked(
+        day=day_of[sel],
+        work_order_id=cols["work_order_id"][sel],
+        report=report[sel],
+        name=names[sel],
+        phone=phones[sel],
+        place=places[sel],
+        address=address[sel],
+        unified=unified[sel],
+    )
     table = Table(ds, cols, protected, text=True, by_name=frozenset({"district_code", "street_code"}))
     return table, linked
 
 
-def _hotline_text(world: World, rng: np.random.Generator, names: np.ndarray, phones: np.ndarray, rids: np.ndarray,
-                  has_id: np.ndarray, address: np.ndarray, topic: np.ndarray) -> np.ndarray:
-    """Free text as call-takers type it: often the caller's phone, sometimes an id or a neighbour's details."""
+def _hotline_text(
+    world: World,
+    rng: np.random.Generator,
+    names: np.ndarray,
+    phones: np.ndarray,
+    rids: np.ndarray,
+    has_id: np.ndarray,
+    address: np.ndarray,
+    topic: np.ndarray,
+) -> np.ndarray:
+    """Free text as call-takers type it: often the phone, sometimes an id or a neighbour's details."""
     n = len(names)
     tpl = rng.choice(5, size=n, p=[0.35, 0.25, 0.2, 0.1, 0.1])
     tpl = np.where((tpl == 3) & ~has_id, 0, tpl)
     others = world.addresses(rng, world.sample_places(rng, n // 8 + 1))
-    frame = pl.DataFrame({
-        "name": _s(names),
-        "phone": _s(phones),
-        "rid": _s(rids),
-        "addr": _s(address),
-        "topic": _s(topic),
-        "detail": pl.Series(DETAILS).gather(rng.integers(0, len(DETAILS), size=n)),
-        "ask": pl.Series(ASKS).gather(rng.integers(0, len(ASKS), size=n)),
-        "other": _s(world.names(rng, n)),
-        "other_addr": _s(others).gather(np.arange(n) % len(others)),
-        "tpl": tpl,
-    })
+    frame = pl.DataFrame(
+        {
+            "name": _s(names),
+            "phone": _s(phones),
+            "rid": _s(rids),
+            "addr": _s(address),
+            "topic": _s(topic),
+            "detail": pl.Series(DETAILS).gather(rng.integers(0, len(DETAILS), size=n)),
+            "ask": pl.Series(ASKS).gather(rng.integers(0, len(ASKS), size=n)),
+            "other": _s(world.names(rng, n)),
+            "other_addr": _s(others).gather(np.arange(n) % len(others)),
+            "tpl": tpl,
+        }
+    )
     c, lit = pl.col, pl.lit
     tail = (lit("，"), c("detail"), lit("，"), c("ask"), lit("。"))
     text = (
-        pl.when(c("tpl") == 0).then(pl.concat_str(
-            lit("本人"), c("name"), lit("，电话"), c("phone"), lit("，反映"), c("addr"), c("topic"), lit("问题"), *tail))
-        .when(c("tpl") == 1).then(pl.concat_str(
-            lit("来电人反映："), c("addr"), c("topic"), lit("，"), c("detail"), lit("，联系电话"), c("phone"), lit("，"),
-            c("ask"), lit("。")))
-        .when(c("tpl") == 2).then(pl.concat_str(lit("市民来电反映"), c("addr"), lit("存在"), c("topic"), lit("情况"), *tail))
-        .when(c("tpl") == 3).then(pl.concat_str(
-            c("name"), lit("（身份证号"), c("rid"), lit("，电话"), c("phone"), lit("）反映"), c("addr"), c("topic"),
-            lit("问题"), *tail))
-        .otherwise(pl.concat_str(
-            lit("来电人称邻居"), c("other"), lit("住在"), c("other_addr"), lit("，"), c("topic"), lit("问题"),
-            c("detail"), lit("，"), c("ask"), lit("。来电号码"), c("phone"), lit("。")))
+        pl.when(c("tpl") == 0)
+        .then(
+            pl.concat_str(
+                lit("本人"),
+                c("name"),
+                lit("，电话"),
+                c("phone"),
+                lit("，反映"),
+                c("addr"),
+                c("topic"),
+                lit("问题"),
+                *tail,
+            )
+        )
+        .when(c("tpl") == 1)
+        .then(
+            pl.concat_str(
+                lit("来电人反映："),
+                c("addr"),
+                c("topic"),
+                lit("，"),
+                c("detail"),
+                lit("，联系电话"),
+                c("phone"),
+                lit("，"),
+                c("ask"),
+                lit("。"),
+            )
+        )
+        .when(c("tpl") == 2)
+        .then(pl.concat_str(lit("市民来电反映"), c("addr"), lit("存在"), c("topic"), lit("情况"), *tail))
+        .when(c("tpl") == 3)
+        .then(
+            pl.concat_str(
+                c("name"),
+                lit("（身份证号"),
+                c("rid"),
+                lit("，电话"),
+                c("phone"),
+                lit("）反映"),
+                c("addr"),
+                c("topic"),
+                lit("问题"),
+                *tail,
+            )
+        )
+        .otherwise(
+            pl.concat_str(
+                lit("来电人称邻居"),
+                c("other"),
+                lit("住在"),
+                c("other_addr"),
+                lit("，"),
+                c("topic"),
+                lit("问题"),
+                c("detail"),
+                lit("，"),
+                c("ask"),
+                lit("。来电号码"),
+                c("phone"),
+                lit("。"),
+            )
+        )
     )
     return frame.select(text).to_series().to_numpy()
 
 
 # ----------------------------------------------------------------------------- government app / WeChat
-def gov_app(world: World, ds: Dataset, days: list[dt.date], per_day: int, linked: Linked,
-            rng: np.random.Generator) -> tuple[Table, np.ndarray]:
+def gov_app(
+    world: World, ds: Dataset, days: list[dt.date], per_day: int, linked: Linked, rng: np.random.Generator
+) -> tuple[Table, np.ndarray]:
     """Returns the table and, for each of its rows, the linked hotline order (None if not linked)."""
     lc = world.local["app_category"]
     sources = [s for s in APP_SOURCES if s in world.dictionary.codes("channel")] or [ds.channel or ""]
@@ -267,7 +371,7 @@ def gov_app(world: World, ds: Dataset, days: list[dt.date], per_day: int, linked
     has_point = p["linked"] | (rng.random(n) < 0.85)
     has_name = p["linked"] | (rng.random(n) < 0.8)
     has_street = p["linked"] | (rng.random(n) < 0.9)
-    related = np.where(p["linked"] & (rng.random(n) < RELATED_SHARE), p["order"], None)
+    related = _opt(p["order"], p["linked"] & (rng.random(n) < RELATED_SHARE))
     topic = lc.names[p["cat"]].tolist()
     tpl = rng.integers(0, 3, size=n).tolist()
     detail, ask, ad = _pick(rng, DETAILS, n), _pick(rng, APP_ASKS, n), p["address"].tolist()
@@ -293,11 +397,12 @@ def gov_app(world: World, ds: Dataset, days: list[dt.date], per_day: int, linked
         "address": p["address"].astype(object),
         "longitude": _opt(np.array(lon.tolist(), dtype=object), has_point),
         "latitude": _opt(np.array(lat.tolist(), dtype=object), has_point),
-        "related_order_id": related.astype(object),
+        "related_order_id": related,
     }
-    table = Table(ds, cols, p["linked"].copy(), text=False,
-                  by_name=frozenset({"district_code", "street_code"}))
-    links = np.where(p["linked"], p["order"], None)
+    table = Table(
+        ds, cols, p["linked"].copy(), text=False, by_name=frozenset({"district_code", "street_code"})
+    )
+    links = _opt(p["order"], p["linked"])
     return table, links
 
 
@@ -330,10 +435,12 @@ def citymgmt(world: World, ds: Dataset, days: list[dt.date], per_day: int, rng: 
         "severity": world.local["citymgmt_severity"].codes[sev].copy(),
         "category": world.local["citymgmt_category"].codes[cat].copy(),
         "description": np.array(desc, dtype=object),
-        "longitude": np.array([f"{g.lon + x:.6f}" for g, x in zip(grids, rng.normal(0, 0.002, n), strict=True)],
-                              dtype=object),
-        "latitude": np.array([f"{g.lat + x:.6f}" for g, x in zip(grids, rng.normal(0, 0.002, n), strict=True)],
-                             dtype=object),
+        "longitude": np.array(
+            [f"{g.lon + x:.6f}" for g, x in zip(grids, rng.normal(0, 0.002, n), strict=True)], dtype=object
+        ),
+        "latitude": np.array(
+            [f"{g.lat + x:.6f}" for g, x in zip(grids, rng.normal(0, 0.002, n), strict=True)], dtype=object
+        ),
         "district_code": world.place_district[places].copy(),
         "street_code": world.place_street[places].copy(),
         "dispatch_time": fmt(dispatch, pattern),
@@ -358,9 +465,12 @@ def police(world: World, ds: Dataset, days: list[dt.date], per_day: int, rng: np
     note = _pick(rng, POLICE_NOTES, n)
     ad = address.tolist()
     summary = [f"报警人称{ad[i]}发生{topic[i]}，{note[i]}，现移交相关部门处理。" for i in range(n)]
-    units = [f"{dn}公安分局{sn.removesuffix('街道').removesuffix('镇')}派出所"
-             for dn, sn in zip(world.place_district_name[places].tolist(),
-                               world.place_street_name[places].tolist(), strict=True)]
+    units = [
+        f"{dn}公安分局{sn.removesuffix('街道').removesuffix('镇')}派出所"
+        for dn, sn in zip(
+            world.place_district_name[places].tolist(), world.place_street_name[places].tolist(), strict=True
+        )
+    ]
     cols = {
         "incident_id": ids("JQ", days, [per_day] * len(days)),
         "report_time": to_py(t),
@@ -374,8 +484,9 @@ def police(world: World, ds: Dataset, days: list[dt.date], per_day: int, rng: np
         "district_code": world.place_district_name[places].copy(),
         "address": address,
         "police_unit": np.array(units, dtype=object),
-        "target_department": np.array([world.category_department[u] for u in lc.unified[cat].tolist()],
-                                      dtype=object),
+        "target_department": np.array(
+            [world.category_department[u] for u in lc.unified[cat].tolist()], dtype=object
+        ),
     }
     return Table(ds, cols, np.zeros(n, dtype=bool), text=False, by_name=frozenset({"district_code"}))
 
@@ -384,10 +495,13 @@ def police(world: World, ds: Dataset, days: list[dt.date], per_day: int, rng: np
 STUCK_VALUE = 888.0
 
 
-def sensors(world: World, ds: Dataset, days: list[dt.date], stuck_days: set[dt.date],
-            rng: np.random.Generator) -> Table:
+def sensors(
+    world: World, ds: Dataset, days: list[dt.date], stuck_days: set[dt.date], rng: np.random.Generator
+) -> Table:
     """Every sensor every 15 minutes; sensor 0 is stuck at a constant on ``stuck_days``."""
-    slots = np.concatenate([np.datetime64(d, "s") + (np.arange(96) * 900).astype("timedelta64[s]") for d in days])
+    slots = np.concatenate(
+        [np.datetime64(d, "s") + (np.arange(96) * 900).astype("timedelta64[s]") for d in days]
+    )
     s = world.sensors
     t_n, s_n = len(slots), len(s)
     hour = ((slots - slots.astype("datetime64[D]")).astype(np.int64) / 3600.0)[:, None]
@@ -452,7 +566,8 @@ def population(world: World, ds: Dataset, delivered: dt.date, rng: np.random.Gen
     grids = world.grids
     n = len(grids)
     updated = np.datetime64(delivered - dt.timedelta(days=STALE_DAYS), "s") + rng.integers(
-        9 * 3600, 17 * 3600, size=n).astype("timedelta64[s]")
+        9 * 3600, 17 * 3600, size=n
+    ).astype("timedelta64[s]")
     stat = (delivered - dt.timedelta(days=STALE_DAYS + 3)).isoformat()
     pop = np.array([g.population for g in grids]) + rng.integers(-50, 50, size=n)
     pop = np.maximum(pop, 0)

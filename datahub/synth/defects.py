@@ -74,7 +74,7 @@ def _key_text(value: object) -> str:
     if value is None:
         return ""
     if hasattr(value, "strftime"):
-        return value.strftime("%Y-%m-%d %H:%M:%S")  # type: ignore[union-attr]
+        return value.strftime("%Y-%m-%d %H:%M:%S")
     return str(value)
 
 
@@ -99,14 +99,28 @@ def applicable(table: Table, exclude: Iterable[str] = ()) -> dict[str, list[str]
     add("malformed_phone", [n for n, e in elem.items() if e == "mobile_phone"])
     add("malformed_id", [n for n, e in elem.items() if e == "resident_id"])
     if not table.typed:
-        add("malformed_date", [c.name for c in ds.columns if not c.primary_key
-                               and c.type in (ElementType.timestamp, ElementType.date)])
-    add("out_of_range", [c.name for c in ds.columns if c.element is not None
-                         and (c.element.min is not None or c.element.max is not None)])
+        add(
+            "malformed_date",
+            [
+                c.name
+                for c in ds.columns
+                if not c.primary_key and c.type in (ElementType.timestamp, ElementType.date)
+            ],
+        )
+    add(
+        "out_of_range",
+        [
+            c.name
+            for c in ds.columns
+            if c.element is not None and (c.element.min is not None or c.element.max is not None)
+        ],
+    )
     add("unmapped_code", [c.name for c in ds.columns if c.crosswalk])
     composite = len(ds.key_columns) > 1
-    add("unknown_code", [c.name for c in ds.columns if c.code_table and not c.crosswalk
-                         and (composite or not c.primary_key)])
+    add(
+        "unknown_code",
+        [c.name for c in ds.columns if c.code_table and not c.crosswalk and (composite or not c.primary_key)],
+    )
     return plan
 
 
@@ -124,7 +138,8 @@ def messy_plan(table: Table, world: World) -> list[tuple[str, str]]:
             out.append(("traditional", c.name))
             break
     coded = [c.name for c in ds.columns if c.crosswalk] or [
-        c.name for c in ds.columns if c.code_table and not c.primary_key]
+        c.name for c in ds.columns if c.code_table and not c.primary_key
+    ]
     if coded:
         out.append(("padded", coded[0]))
     return out
@@ -149,13 +164,17 @@ class Injector:
         choices = OUT_OF_RANGE.get(el.id)
         if choices is None:
             lo, hi = el.min, el.max
-            choices = tuple(v for v in ((lo - 1) if lo is not None else None,
-                                        (hi * 2 + 1) if hi is not None else None) if v is not None)
+            choices = tuple(
+                v
+                for v in ((lo - 1) if lo is not None else None, (hi * 2 + 1) if hi is not None else None)
+                if v is not None
+            )
         value = choices[int(self.rng.integers(len(choices)))]
         return self._number(table, el.id, col.type, value)
 
     def _bad_date(self, table: Table, column: str) -> str:
         y = self.year
+        options: tuple[str, ...]
         if table.dataset.column(column).type is ElementType.date:
             options = (f"{y}-02-30", "待补录", f"{y}/13/01", "0000-00-00")
         else:
@@ -214,7 +233,11 @@ class Injector:
                 return False
             new = alias
         elif variant == "padded":
-            new = (" ", "  ", "")[int(self.rng.integers(3))] + value + (" ", "", "  ")[int(self.rng.integers(3))]
+            new = (
+                (" ", "  ", "")[int(self.rng.integers(3))]
+                + value
+                + (" ", "", "  ")[int(self.rng.integers(3))]
+            )
             if new == value:
                 new = value + " "
         else:  # pragma: no cover
@@ -258,11 +281,13 @@ class Injector:
                     table.marks.append((i, kind, column))
         if messy:
             for variant, column in messy_plan(table, self.world):
+
                 def ok(i: int, variant: str = variant, column: str = column) -> bool:
                     v = table.cols[column][i]
                     if not isinstance(v, str) or not v:
                         return False
                     return variant != "traditional" or v in self.world.traditional
+
                 for i in pick(count, ok):
                     if self._messy(table, variant, column, i):
                         table.marks.append((i, "messy_valid", column))

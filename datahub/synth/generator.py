@@ -89,8 +89,13 @@ class _Run:
         days = self.weeks[w]
         r = self.config.rows_per_day
         table, linked = build.hotline(
-            self.world, self.catalog.get("hotline_12345"), days, [r] * len(days),
-            [build.links_per_day(r)] * len(days), _rng(self.config, "hotline_12345", w, "rows"))
+            self.world,
+            self.catalog.get("hotline_12345"),
+            days,
+            [r] * len(days),
+            [build.links_per_day(r)] * len(days),
+            _rng(self.config, "hotline_12345", w, "rows"),
+        )
         self._linked[w] = linked
         return table, linked
 
@@ -99,11 +104,18 @@ class _Run:
             self.hotline(w)
         return self._linked.pop(w)
 
-    def emit(self, table: Table, first: dt.date, last: dt.date, exclude: Sequence[str] = (),
-             extra: Sequence[Truth] = ()) -> Path:
+    def emit(
+        self,
+        table: Table,
+        first: dt.date,
+        last: dt.date,
+        exclude: Sequence[str] = (),
+        extra: Sequence[Truth] = (),
+    ) -> Path:
         ds = table.dataset
-        Injector(self.world, _rng(self.config, ds.name, first, "defects"), self.config.defect_rate,
-                 self.year).inject(table, exclude)
+        Injector(
+            self.world, _rng(self.config, ds.name, first, "defects"), self.config.defect_rate, self.year
+        ).inject(table, exclude)
         path = self.path(ds, first, last)
         write_table(table, path, last)
         self.files.append(SynthFile(ds.name, path, table.n, first, last))
@@ -123,7 +135,9 @@ class _Run:
                 if name == "hotline_12345":
                     table = self.hotline(w)[0]  # links are copies of protected rows: injection leaves them be
                 elif name == "gov_app_reports":
-                    table, orders = build.gov_app(self.world, ds, days, build.app_per_day(r), self.linked(w), rng)
+                    table, orders = build.gov_app(
+                        self.world, ds, days, build.app_per_day(r), self.linked(w), rng
+                    )
                 elif name == "citymgmt_cases":
                     table = build.citymgmt(self.world, ds, days, max(1, round(0.5 * r)), rng)
                 elif name == "police_110_transfers":
@@ -138,8 +152,17 @@ class _Run:
                             self.links.append((rid, order, self.rel(path), hot))
                 if name == "iot_sensor_readings":
                     for i in np.flatnonzero(table.protected).tolist():
-                        self.truths.append(Truth(name, self.rel(path), i + 1, table.key(i), "stuck_sensor",
-                                                 "value", DEFECT_REASONS["stuck_sensor"]))
+                        self.truths.append(
+                            Truth(
+                                name,
+                                self.rel(path),
+                                i + 1,
+                                table.key(i),
+                                "stuck_sensor",
+                                "value",
+                                DEFECT_REASONS["stuck_sensor"],
+                            )
+                        )
                 if progress:
                     progress(name, w + 1, total)
         elif name == "emergency_resources":
@@ -150,8 +173,15 @@ class _Run:
         elif name == "population_grid":
             table = build.population(self.world, ds, end, _rng(self.config, name, "rows"))
             path = self.path(ds, end, end)
-            stale = Truth(name, self.rel(path), None, "", "stale_delivery", "update_time",
-                          DEFECT_REASONS["stale_delivery"])
+            stale = Truth(
+                name,
+                self.rel(path),
+                None,
+                "",
+                "stale_delivery",
+                "update_time",
+                DEFECT_REASONS["stale_delivery"],
+            )
             self.emit(table, end, end, extra=[stale])
             if progress:
                 progress(name, 1, 1)
@@ -176,8 +206,11 @@ class _Run:
         manifest = self.out_dir / "manifest.json"
         doc = {
             "generator": "datahub.synth",
-            "config": {**asdict(self.config), "start": self.config.start.isoformat(),
-                       "end": self.config.end.isoformat()},
+            "config": {
+                **asdict(self.config),
+                "start": self.config.start.isoformat(),
+                "end": self.config.end.isoformat(),
+            },
             "datasets": names,
             "files": [
                 {
@@ -238,9 +271,16 @@ def generate(
     return run.write_side_files(names)
 
 
-def generate_hotline_file(path: Path, rows: int, start: dt.date, dictionary: Dictionary, catalog: Catalog,
-                          seed: int = 1, defect_rate: float = 0.01) -> Path:
-    """One hotline CSV of exactly ``rows`` rows (for throughput benchmarks), defects included, no side files."""
+def generate_hotline_file(
+    path: Path,
+    rows: int,
+    start: dt.date,
+    dictionary: Dictionary,
+    catalog: Catalog,
+    seed: int = 1,
+    defect_rate: float = 0.01,
+) -> Path:
+    """One hotline CSV of exactly ``rows`` rows (for throughput benchmarks), with defects, no side files."""
     if rows < 1:
         raise ValueError("rows must be at least 1")
     days_needed = math.ceil(rows / 500_000)  # daily sequence numbers have six digits
@@ -248,9 +288,12 @@ def generate_hotline_file(path: Path, rows: int, start: dt.date, dictionary: Dic
     days = [start + dt.timedelta(days=i) for i in range(days_needed)]
     world = World(dictionary, seed)
     ds = catalog.get("hotline_12345")
-    config = SynthConfig(start=start, days=days_needed, rows_per_day=max(per_day), seed=seed,
-                         defect_rate=defect_rate)
-    table, _ = build.hotline(world, ds, days, per_day, [0] * days_needed, _rng(config, "hotline_12345", 0, "rows"))
+    config = SynthConfig(
+        start=start, days=days_needed, rows_per_day=max(per_day), seed=seed, defect_rate=defect_rate
+    )
+    table, _ = build.hotline(
+        world, ds, days, per_day, [0] * days_needed, _rng(config, "hotline_12345", 0, "rows")
+    )
     Injector(world, _rng(config, "hotline_12345", start, "defects"), defect_rate, start.year).inject(table)
     path = Path(path)
     write_table(table, path, days[-1])

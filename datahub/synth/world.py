@@ -22,16 +22,17 @@ from datahub.dictionary import Code, Dictionary
 FULLWIDTH = str.maketrans("0123456789", "０１２３４５６７８９")
 
 # Mobile number segments of the three carriers (a subset every number-plan check accepts).
-MOBILE_PREFIXES = (
-    "130 131 132 133 134 135 136 137 138 139 147 150 151 152 153 155 156 157 158 159 "
-    "166 176 177 178 180 181 182 183 184 185 186 187 188 189 198 199"
-).split()
+MOBILE_PREFIXES = tuple(
+    "130 131 132 133 134 135 136 137 138 139 147 150 151 152 153 155 156 157 158 159 "  # noqa: SIM905
+    "166 176 177 178 180 181 182 183 184 185 186 187 188 189 198 199".split()
+)
 
 # Real GB/T 2260 county codes that stdnum accepts for every birth year from 1945 on; the city's own
 # district codes are fictional, so residents' ids carry the places they were born in.
-ID_REGION_CANDIDATES = (
-    "110101 110102 110105 110106 120101 120102 120103 120104 120105 120106 310101 310104 310105 310106"
-).split()
+ID_REGION_CANDIDATES = tuple(
+    "110101 110102 110105 110106 120101 120102 120103 "  # noqa: SIM905
+    "120104 120105 120106 310101 310104 310105 310106".split()
+)
 ID_WEIGHTS = np.array([7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2], dtype=np.int64)
 ID_CHECK = np.array(list("10X98765432"), dtype=object)
 
@@ -159,10 +160,17 @@ class World:
         self.given = np.array(sorted({s for s in (fake.first_name() for _ in range(4000)) if gbk_ok(s)}))
         roads = {re.sub(r"\s", "", fake.street_name()) for _ in range(3000)}
         self.roads = np.array(sorted(r for r in roads if gbk_ok(r) and 2 <= len(r) <= 6))
-        prefixes = {p for p in (fake.company_prefix() for _ in range(600))
-                    if re.fullmatch(r"[\u4e00-\u9fff]{2,4}", p) and not re.search(COMPANY_WORDS, p)}
+        prefixes = {
+            p
+            for p in (fake.company_prefix() for _ in range(600))
+            if re.fullmatch(r"[\u4e00-\u9fff]{2,4}", p) and not re.search(COMPANY_WORDS, p)
+        }
         self.estates = np.array(
-            sorted(p + ESTATE_SUFFIXES[zlib.crc32(p.encode()) % len(ESTATE_SUFFIXES)] for p in prefixes if gbk_ok(p))
+            sorted(
+                p + ESTATE_SUFFIXES[zlib.crc32(p.encode()) % len(ESTATE_SUFFIXES)]
+                for p in prefixes
+                if gbk_ok(p)
+            )
         )
 
         # ---- geography from the district and street code tables ----
@@ -175,7 +183,10 @@ class World:
         for i, d in enumerate(districts):
             angle = 2 * math.pi * i / max(len(districts), 1) + (zlib.crc32(d.code.encode()) % 100) / 100
             radius = 0.05 + 0.22 * ((zlib.crc32(d.code.encode()) >> 8) % 100) / 100
-            d_centre[d.code] = (centre[0] + radius * math.cos(angle), centre[1] + 0.8 * radius * math.sin(angle))
+            d_centre[d.code] = (
+                centre[0] + radius * math.cos(angle),
+                centre[1] + 0.8 * radius * math.sin(angle),
+            )
         self.places: list[Place] = []
         for s in streets:
             dlon, dlat = d_centre.get(s.parent or "", centre)
@@ -241,8 +252,12 @@ class World:
 
         # ---- crosswalks (local codes) and category -> handling department ----
         self.local: dict[str, LocalCodes] = {}
-        cat_names = {c.code: c.name_zh for t in ("event_category", "response_level")
-                     if t in dictionary.code_tables for c in dictionary.codes(t).values()}
+        cat_names = {
+            c.code: c.name_zh
+            for t in ("event_category", "response_level")
+            if t in dictionary.code_tables
+            for c in dictionary.codes(t).values()
+        }
         for cw_id, cw in sorted(dictionary.crosswalks.items()):
             codes = np.array(sorted(cw.mapping), dtype=object)
             weights = rng.gamma(1.2, 1.0, len(codes))
@@ -257,12 +272,19 @@ class World:
                 weights=weights / weights.sum(),
             )
         self.departments = sorted(dictionary.codes("department"))
-        majors = dictionary.codes("event_major_category") if "event_major_category" in dictionary.code_tables else {}
+        majors = (
+            dictionary.codes("event_major_category")
+            if "event_major_category" in dictionary.code_tables
+            else {}
+        )
         self.category_department: dict[str, str] = {}
         for c in dictionary.codes("event_category").values():
-            dep = c.attributes.get("department") or majors.get(c.parent or "", Code("", "", "")).attributes.get(
-                "department", "")
-            self.category_department[c.code] = dep if dep in dictionary.codes("department") else self.departments[0]
+            dep = c.attributes.get("department") or majors.get(
+                c.parent or "", Code("", "", "")
+            ).attributes.get("department", "")
+            self.category_department[c.code] = (
+                dep if dep in dictionary.codes("department") else self.departments[0]
+            )
 
         # ---- sensors (40, every type of the sensor_type table) and warehouses (2-3 per district) ----
         types = list(dictionary.codes("sensor_type").values())
@@ -290,8 +312,8 @@ class World:
                 if n == 1 or not d_streets:
                     name = f"{d.name_zh}应急物资储备库" if n == 1 else f"{d.name_zh}第{n}应急物资储备点"
                 else:
-                    s = d_streets[(n * 7) % len(d_streets)].street_name
-                    name = f"{d.name_zh}{re.sub('(街道|镇|乡)$', '', s)}应急物资储备点"
+                    street = d_streets[(n * 7) % len(d_streets)].street_name
+                    name = f"{d.name_zh}{re.sub('(街道|镇|乡)$', '', street)}应急物资储备点"
                 self.warehouses.append(Warehouse(f"CK-{d.code}-{n:02d}", name, d.code))
 
     # ------------------------------------------------------------------ helpers
@@ -349,13 +371,21 @@ class World:
         days = rng.integers(0, (np.datetime64("2006-12-31") - first).astype(int), size=n)
         born = first + days.astype("timedelta64[D]")
         month = born.astype("datetime64[M]")
-        ymd = ((born.astype("datetime64[Y]").astype(np.int64) + 1970) * 10000
-               + (month.astype(np.int64) % 12 + 1) * 100 + (born - month).astype(np.int64) + 1)
+        ymd = (
+            (born.astype("datetime64[Y]").astype(np.int64) + 1970) * 10000
+            + (month.astype(np.int64) % 12 + 1) * 100
+            + (born - month).astype(np.int64)
+            + 1
+        )
         seq = rng.integers(1, 1000, size=n)
         digits = np.concatenate([_digits(region, 6), _digits(ymd, 8), _digits(seq, 3)], axis=1)
         check = pl.Series(id_check_chars(digits).astype(str))
-        out = (pl.Series(region).cast(pl.String) + pl.Series(ymd).cast(pl.String)
-               + pl.Series(seq).cast(pl.String).str.zfill(3) + check)
+        out = (
+            pl.Series(region).cast(pl.String)
+            + pl.Series(ymd).cast(pl.String)
+            + pl.Series(seq).cast(pl.String).str.zfill(3)
+            + check
+        )
         return out.to_numpy()
 
     def sample_places(self, rng: np.random.Generator, n: int) -> np.ndarray:
@@ -364,22 +394,40 @@ class World:
     def addresses(self, rng: np.random.Generator, places: np.ndarray, with_area: bool = True) -> np.ndarray:
         n = len(places)
         col = pl.col
-        frame = pl.DataFrame({
-            "area": (self._s_district_name.gather(places) + self._s_street_name.gather(places)) if with_area
-            else pl.Series([""] * n if n else [], dtype=pl.String),
-            "road": self._s_roads.gather(self.place_roads[places, rng.integers(0, 6, size=n)].reshape(n)),
-            "number": pl.Series(rng.integers(1, 400, size=n)).cast(pl.String),
-            "estate": self._s_estates.gather(rng.integers(0, len(self.estates), size=n)),
-            "building": pl.Series(rng.integers(1, 30, size=n)).cast(pl.String),
-            "unit": pl.Series(rng.integers(1, 6, size=n)).cast(pl.String),
-            "room": pl.Series(rng.integers(1, 33, size=n) * 100 + rng.integers(1, 6, size=n)).cast(pl.String),
-            "style": rng.integers(0, 3, size=n),
-        })
+        frame = pl.DataFrame(
+            {
+                "area": (self._s_district_name.gather(places) + self._s_street_name.gather(places))
+                if with_area
+                else pl.Series([""] * n if n else [], dtype=pl.String),
+                "road": self._s_roads.gather(self.place_roads[places, rng.integers(0, 6, size=n)].reshape(n)),
+                "number": pl.Series(rng.integers(1, 400, size=n)).cast(pl.String),
+                "estate": self._s_estates.gather(rng.integers(0, len(self.estates), size=n)),
+                "building": pl.Series(rng.integers(1, 30, size=n)).cast(pl.String),
+                "unit": pl.Series(rng.integers(1, 6, size=n)).cast(pl.String),
+                "room": pl.Series(rng.integers(1, 33, size=n) * 100 + rng.integers(1, 6, size=n)).cast(
+                    pl.String
+                ),
+                "style": rng.integers(0, 3, size=n),
+            }
+        )
         out = frame.select(
-            pl.when(col("style") == 0).then(pl.concat_str(col("area"), col("road"), col("number"), pl.lit("号")))
-            .when(col("style") == 1).then(pl.concat_str(
-                col("area"), col("road"), col("number"), pl.lit("号"), col("estate"), col("building"), pl.lit("栋"),
-                col("unit"), pl.lit("单元"), col("room")))
+            pl.when(col("style") == 0)
+            .then(pl.concat_str(col("area"), col("road"), col("number"), pl.lit("号")))
+            .when(col("style") == 1)
+            .then(
+                pl.concat_str(
+                    col("area"),
+                    col("road"),
+                    col("number"),
+                    pl.lit("号"),
+                    col("estate"),
+                    col("building"),
+                    pl.lit("栋"),
+                    col("unit"),
+                    pl.lit("单元"),
+                    col("room"),
+                )
+            )
             .otherwise(pl.concat_str(col("area"), col("estate"), col("building"), pl.lit("栋")))
         ).to_series()
         return out.to_numpy()

@@ -29,6 +29,7 @@ EXTENSIONS = {
     DeliveryFormat.parquet: "parquet",
     DeliveryFormat.excel: "xlsx",
 }
+CSV_CHUNK_ROWS = 100_000
 ARROW_TYPES = {
     ElementType.string: pa.string(),
     ElementType.integer: pa.int64(),
@@ -61,18 +62,30 @@ def _text(v: object) -> str | None:
 def write_csv(table: Table, path: Path) -> None:
     ds = table.dataset
     enc = ds.delivery.encoding.lower()
+
     def column(values: np.ndarray) -> list[str | None]:
         # Text tables hold str or None only (pl.String is strict, so anything else fails loudly).
         return values.tolist() if table.text else [_text(v) for v in values.tolist()]
 
-    frame = pl.DataFrame({c.physical_name: pl.Series(c.physical_name, column(table.cols[c.name]), pl.String)
-                          for c in ds.columns})
     # The GBK export comes from a Windows system (CRLF); the others end lines with LF.
     crlf = enc in ("gbk", "gb2312", "gb18030")
-    text = frame.write_csv(line_terminator="\r\n" if crlf else "\n", quote_style="necessary")
-    # Strict encoding: every generated character must be representable (a failure here is a bug).
-    data = text.encode("utf-8-sig" if enc in ("utf-8-sig", "utf8-sig") else ("utf-8" if enc == "auto" else enc))
-    path.write_bytes(data)
+    codec = "utf-8" if enc in ("auto", "utf-8-sig", "utf8-sig") else enc
+    with path.open("wb") as fh:
+        if enc in ("utf-8-sig", "utf8-sig"):
+            fh.write(b"\xef\xbb\xbf")
+        for start in range(0, max(table.n, 1), CSV_CHUNK_ROWS):  # in chunks, to keep memory flat
+            chunk = slice(start, start + CSV_CHUNK_ROWS)
+            frame = pl.DataFrame(
+                {
+                    c.physical_name: pl.Series(c.physical_name, column(table.cols[c.name][chunk]), pl.String)
+                    for c in ds.columns
+                }
+            )
+            text = frame.write_csv(
+                include_header=start == 0, line_terminator="\r\n" if crlf else "\n", quote_style="necessary"
+            )
+            # Strict encoding: every generated character must be representable (a failure here is a bug).
+            fh.write(text.encode(codec))
 
 
 def _nest(physical: str, value: Any, row: dict[str, Any]) -> None:

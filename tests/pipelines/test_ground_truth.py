@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 from collections import Counter
 from datetime import date, datetime, time, timedelta
-from pathlib import Path
 
 import pytest
 from dagster import DagsterInstance, materialize
@@ -22,8 +21,15 @@ from pipelines.assets import dataset_assets
 from pipelines.resources import PlatformResource
 from tests.ground_truth import expected_findings, expected_quarantine, found_findings, found_quarantine
 
-DATASETS = ("hotline_12345", "gov_app_reports", "citymgmt_cases", "police_110_transfers",
-            "iot_sensor_readings", "emergency_resources", "population_grid")
+DATASETS = (
+    "hotline_12345",
+    "gov_app_reports",
+    "citymgmt_cases",
+    "police_110_transfers",
+    "iot_sensor_readings",
+    "emergency_resources",
+    "population_grid",
+)
 
 
 @pytest.fixture(scope="module")
@@ -38,8 +44,8 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Platform, SynthResult
         os.utime(file.path, (delivered, delivered))
         land_file(platform, platform.catalog.get(file.dataset), file.path)
     assets = [a for name in DATASETS for a in dataset_assets(platform.catalog.get(name))]
-    outcome = materialize(assets, resources={"platform": PlatformResource(home=str(settings.var), demo_mode=True)},
-                          instance=DagsterInstance.ephemeral())
+    resource = PlatformResource(home=str(settings.var), demo_mode=True)
+    outcome = materialize(assets, resources={"platform": resource}, instance=DagsterInstance.ephemeral())
     assert outcome.success
     checks = [c for c in outcome.get_asset_check_evaluations() if c.check_name == "rows_reconciled"]
     assert len(checks) == len(DATASETS) and all(c.passed for c in checks)

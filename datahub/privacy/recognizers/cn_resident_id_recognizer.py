@@ -21,10 +21,10 @@ _NOT_BEFORE_ID_CHAR = f"(?![{DIGIT}{CHECK_X}])"
 
 
 @functools.lru_cache(maxsize=65536)
-def _is_date(year: int, month: int, day: int) -> bool:
+def _is_date(yyyymmdd: str) -> bool:
     """Whether the date exists (cached: a column holds a few tens of thousands of birth dates)."""
     try:
-        datetime.date(year, month, day)
+        datetime.date(int(yyyymmdd[:4]), int(yyyymmdd[4:6]), int(yyyymmdd[6:]))
     except ValueError:
         return False
     return True
@@ -106,18 +106,18 @@ class CnResidentIdRecognizer(NormalisedPatternRecognizer):
     def _is_valid_18(self, number: str) -> bool:
         body = number[:17]
         return (
-            body.isascii()
+            number[:2] in self.PROVINCE_CODES
+            and body.isascii()
             and body.isdigit()
+            and _is_date(number[6:14])
             and number[17] == ric.calc_check_digit(number)
-            and number[:2] in self.PROVINCE_CODES
-            and _is_date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
         )
 
     def _is_valid_15(self, number: str) -> bool:
         return (
-            number.isascii()
+            number[:2] in self.PROVINCE_CODES
+            and number.isascii()
             and number.isdigit()
-            and number[:2] in self.PROVINCE_CODES
-            and _is_date(1900 + int(number[6:8]), int(number[8:10]), int(number[10:12]))
+            and _is_date("19" + number[6:12])
             and _county_known(number[:6])
         )
