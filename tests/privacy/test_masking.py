@@ -9,6 +9,7 @@ import pytest
 from faker import Faker
 from presidio_anonymizer.entities import InvalidParamError
 
+from datahub.privacy import masking
 from datahub.privacy.analyzer import build_analyzer
 from datahub.privacy.masking import (
     MASK_KINDS,
@@ -163,7 +164,9 @@ def _texts(count: int) -> list[str]:
     return texts
 
 
-def test_scan_text_column_agrees_with_presidio() -> None:
+@pytest.mark.parametrize("rows_per_slice", [50_000, 7], ids=["one slice", "parallel slices"])
+def test_scan_text_column_agrees_with_presidio(rows_per_slice: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(masking, "_ROWS_PER_SLICE", rows_per_slice)
     texts = _texts(400)
     masked, counts = scan_text_column(pl.Series("remark", texts))
     assert masked.name == "remark"

@@ -31,11 +31,6 @@ _LOOKBEHIND = re.compile(r"\(\?<!\[([^\]]*)\]\)")
 _LOOKAHEAD = re.compile(r"\(\?!\[([^\]]*)\]\)")
 
 
-def normalise(text: str) -> str:
-    """The NFKC form: full-width digits, letters, ``＋`` and ``－`` become ASCII."""
-    return unicodedata.normalize("NFKC", text)
-
-
 class NormalisedPatternRecognizer(PatternRecognizer):
     """A pattern recognizer whose matches are validated on their NFKC form.
 
@@ -76,7 +71,8 @@ class NormalisedPatternRecognizer(PatternRecognizer):
         """Whether an NFKC-normalised match is a real identifier of this kind."""
 
     def validate_result(self, pattern_text: str) -> bool:
-        return self.is_valid(normalise(pattern_text))
+        """Whether the match is valid once NFKC has turned full-width digits and letters into ASCII."""
+        return self.is_valid(unicodedata.normalize("NFKC", pattern_text))
 
     def find_valid_spans(self, text: str) -> list[tuple[int, int]]:
         """The spans :meth:`analyze` would report for ``text``, without Presidio's result objects.
