@@ -80,7 +80,8 @@ def test_broken_references_name_file_and_path(
     path = tmp_path / "broken.odcs.yaml"
     path.write_text(
         "apiVersion: v3.1.0\nkind: DataContract\nid: broken\nversion: 1.0.0\nstatus: active\n"
-        f"schema:\n  - name: t\n    properties:\n      - name: c\n        logicalType: string\n        {snippet}\n",
+        "schema:\n  - name: t\n    properties:\n      - name: c\n        logicalType: string\n"
+        f"        {snippet}\n",
         encoding="utf-8",
     )
     with pytest.raises(ContractError) as info:
