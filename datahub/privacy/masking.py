@@ -200,9 +200,24 @@ def _as_strings(series: pl.Series) -> pl.Series:
     return series if series.dtype == pl.String else series.cast(pl.String)
 
 
+def _in_slices(frame: pl.DataFrame, query: Callable[[pl.LazyFrame], pl.LazyFrame]) -> pl.LazyFrame:
+    """``query`` over row slices of ``frame``, run in parallel and concatenated in row order.
+
+    polars runs a string kernel over a column on one thread; slices give every core a share.
+    """
+    count = max(1, min(pl.thread_pool_size(), frame.height // _ROWS_PER_SLICE))
+    size = max(1, -(-frame.height // count))
+    starts = range(0, max(frame.height, 1), size)
+    return pl.concat([query(frame.slice(start, size).lazy()) for start in starts], parallel=True)
+
+
 def _mask_strings(strings: pl.Series, kind: str) -> pl.Series:
-    normalised = strings.str.normalize("NFKC").str.strip_chars(_STRIP)
-    return normalised.to_frame("value").select(_MASK_EXPRS[kind](pl.col("value"))).to_series()
+    value = pl.col("value").str.normalize("NFKC").str.strip_chars(_STRIP)
+    query = _in_slices(
+        strings.to_frame("value"),
+        lambda rows: rows.with_columns(value).select(_MASK_EXPRS[kind](pl.col("value"))),
+    )
+    return query.collect().to_series()
 
 
 def mask_column(series: pl.Series, kind: str) -> pl.Series:
@@ -248,8 +263,11 @@ def _mask_identifiers(token: str, recognizers: list[NormalisedPatternRecognizer]
 def _mask_whole_tokens(
     candidates: pl.DataFrame, recognizer: NormalisedPatternRecognizer, counts: dict[str, int]
 ) -> pl.DataFrame:
-    """Tokens that one of ``recognizer``'s patterns matches whole: checked one by one, masked as a column."""
-    checks = [recognizer.validate_result(token) for token in candidates.get_column("token").to_list()]
+    """Tokens one of ``recognizer``'s patterns matches whole, checked one by one and masked as a column.
+
+    Returns the valid tokens with their masks, and adds their occurrences to ``counts``.
+    """
+    checks = list(map(recognizer.validate_result, candidates.get_column("token").to_list()))
     valid = candidates.filter(pl.Series(checks, dtype=pl.Boolean))
     counts[recognizer.ENTITY] += int(valid.get_column("count").sum())
     masked = _mask_strings(valid.get_column("token"), ENTITY_MASK_KIND[recognizer.ENTITY])
@@ -259,7 +277,10 @@ def _mask_whole_tokens(
 def _mask_other_tokens(
     candidates: pl.DataFrame, recognizers: tuple[NormalisedPatternRecognizer, ...], counts: dict[str, int]
 ) -> pl.DataFrame:
-    """Tokens that hold a match somewhere (or matches of several recognizers): searched span by span."""
+    """Tokens holding a match elsewhere than whole (or several recognizers' matches), searched span by span.
+
+    Returns the tokens holding a valid identifier with their masks, and adds the identifiers to ``counts``.
+    """
     valid: list[str] = []
     masked: list[str] = []
     tokens, occurrences = candidates.get_column("token").to_list(), candidates.get_column("count").to_list()
@@ -278,17 +299,6 @@ def _mask_other_tokens(
     return pl.DataFrame({"token": valid, "masked": masked}, schema={"token": pl.String, "masked": pl.String})
 
 
-def _in_slices(frame: pl.DataFrame, query: Callable[[pl.LazyFrame], pl.LazyFrame]) -> pl.DataFrame:
-    """``query`` run on row slices of ``frame`` in parallel, results in row order.
-
-    polars runs a string kernel over a column on one thread; slices give every core a share.
-    """
-    count = max(1, min(pl.thread_pool_size(), frame.height // _ROWS_PER_SLICE))
-    size = max(1, -(-frame.height // count))
-    slices = [query(frame.slice(start, size).lazy()) for start in range(0, max(frame.height, 1), size)]
-    return pl.concat(pl.collect_all(slices))
-
-
 def scan_text_column(series: pl.Series) -> tuple[pl.Series, dict[str, int]]:
     """Free texts with every valid mobile number and resident id masked, and how many of each.
 
@@ -301,8 +311,8 @@ def scan_text_column(series: pl.Series) -> tuple[pl.Series, dict[str, int]]:
     wholes = [pl.col(f"whole_{i}") for i in range(len(recognizers))]
     pieces = _in_slices(
         texts.to_frame("text"), lambda rows: rows.select(pieces=pl.col("text").str.extract_all(_PIECE))
-    )
-    tokens = (
+    ).collect()
+    candidates = (
         _in_slices(
             pieces,
             lambda rows: rows.select(token=pl.col("pieces").explode()).filter(
@@ -311,20 +321,16 @@ def scan_text_column(series: pl.Series) -> tuple[pl.Series, dict[str, int]]:
         )
         .group_by("token")
         .len("count")
-    )
-    candidates = _in_slices(
-        tokens,
-        lambda rows: (
-            rows.with_columns(
-                pl.col("token").str.contains(r.screening_regex).alias(f"screen_{i}")
-                for i, r in enumerate(recognizers)
-            )
-            .filter(pl.any_horizontal(screens))
-            .with_columns(
-                pl.col("token").str.contains(r.whole_match_regex).alias(f"whole_{i}")
-                for i, r in enumerate(recognizers)
-            )
-        ),
+        .with_columns(
+            pl.col("token").str.contains(r.screening_regex).alias(f"screen_{i}")
+            for i, r in enumerate(recognizers)
+        )
+        .filter(pl.any_horizontal(screens))
+        .with_columns(
+            pl.col("token").str.contains(r.whole_match_regex).alias(f"whole_{i}")
+            for i, r in enumerate(recognizers)
+        )
+        .collect()
     )
     alone = pl.sum_horizontal(screens) == 1
     replacements = pl.concat(
@@ -339,11 +345,9 @@ def scan_text_column(series: pl.Series) -> tuple[pl.Series, dict[str, int]]:
     if replacements.is_empty():
         return texts, counts
     old, new = replacements.get_column("token"), replacements.get_column("masked")
-    masked = _in_slices(
-        pieces,
-        lambda rows: rows.select(pl.col("pieces").list.eval(pl.element().replace(old, new)).list.join("")),
-    )
-    return masked.to_series().alias(series.name), counts
+    # One pass rather than slices: each slice would build its own table of the replacements.
+    masked = pieces.get_column("pieces").list.eval(pl.element().replace(old, new)).list.join("")
+    return masked.alias(series.name), counts
 
 
 class CnMaskOperator(Operator):
