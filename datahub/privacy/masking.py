@@ -3,18 +3,23 @@
 The masks follow GB/T 35273's display restriction: enough stays to recognise a record, not a person.
 Every value is NFKC-normalised (full-width digits become ASCII) and stripped first.
 
-==============  ==================================================  =========================
-kind            rule                                                example
-==============  ==================================================  =========================
-mobile_phone    every digit but the last four becomes ``*``         ``*******5678``
-resident_id     first six and last four kept (more than 10 chars)   ``110105********002X``
-person_name     surname kept (two characters if compound)           ``张*``, ``欧阳**``
-address         kept up to the first 街道/镇/路/街, else 6 chars       ``北京市朝阳区建国路****``
-generic         first and last characters kept (more than 2 chars)  ``a****f``
-==============  ==================================================  =========================
+==============  ===================================================  ========================
+kind            rule                                                 example
+==============  ===================================================  ========================
+mobile_phone    every digit but the last four becomes ``*``          ``*******5678``
+resident_id     first six and last four kept                         ``110105********002X``
+person_name     surname kept (two characters if compound)            ``张*``, ``欧阳**``
+address         kept up to the first 街道/镇/路/街, else six characters  ``北京市朝阳区建国路***``
+generic         first and last characters kept                       ``a****f``
+==============  ===================================================  ========================
 
-Every rule masks at least one character of a non-empty value: a one-character name, a ten-character
-id and a short address without a street are masked whole rather than shown. ``None`` stays ``None``.
+Where a rule would show the whole value, more is masked: ids of ten characters or fewer, generic
+values of one or two characters and one-character names are masked whole; a two-character name keeps
+one character even if it starts like a compound surname (欧阳 may be 欧 with the given name 阳); an
+address without a unit keeps at most all but its last character. Two things stay as they are: a
+phone value without digits, and an address that ends at its street unit (a street alone locates no
+one). Phones with separators keep them (``+** ***-****-5678``); cards can use the phone rule.
+``None`` stays ``None``.
 
 :func:`mask_value` masks one value in Python; :func:`mask_column` is the same rules as polars
 expressions for whole columns; tests hold the two equal.
