@@ -10,16 +10,9 @@ from sqlalchemy import select
 
 from datahub.metadata import Delivery, Finding
 from datahub.platform import Platform
+from datahub.quality.reasons import Reason
 
-ROW_LEVEL = (
-    "missing_required",
-    "invalid_type",
-    "invalid_format",
-    "out_of_range",
-    "unknown_code",
-    "unmapped_code",
-    "duplicate_key",
-)
+ROW_LEVEL = tuple(Reason)
 
 
 def expected_quarantine(ground_truth: Path, dataset: str) -> set[tuple[str, int, str, str]]:

@@ -17,19 +17,10 @@ from datahub.pipeline import land_file
 from datahub.platform import Platform
 from datahub.settings import Settings
 from datahub.synth import SynthConfig, SynthResult, generate
+from datahub.synth.model import DATASETS
 from pipelines.assets import dataset_assets
 from pipelines.resources import PlatformResource
 from tests.ground_truth import expected_findings, expected_quarantine, found_findings, found_quarantine
-
-DATASETS = (
-    "hotline_12345",
-    "gov_app_reports",
-    "citymgmt_cases",
-    "police_110_transfers",
-    "iot_sensor_readings",
-    "emergency_resources",
-    "population_grid",
-)
 
 
 @pytest.fixture(scope="module")
