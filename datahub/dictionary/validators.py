@@ -12,12 +12,13 @@ import re
 from collections.abc import Callable
 from functools import lru_cache
 
+import polars as pl
 from stdnum.cn import ric, uscc
 from stdnum.exceptions import ValidationError
 
 from datahub.dictionary.models import Validator
 
-_MOBILE = re.compile(r"1[3-9]\d{9}")
+_MOBILE = re.compile(r"1[3-9][0-9]{9}")
 
 
 @lru_cache(maxsize=65536)
@@ -47,6 +48,11 @@ VALIDATORS: dict[Validator, Callable[[str], bool]] = {
     Validator.cn_resident_id: is_cn_resident_id,
     Validator.cn_uscc: uscc.is_valid,
     Validator.cn_mobile: lambda v: _MOBILE.fullmatch(v) is not None,
+}
+
+# Validators with no check character run on whole columns at once.
+COLUMN_VALIDATORS: dict[Validator, Callable[[pl.Series], pl.Series]] = {
+    Validator.cn_mobile: lambda s: s.str.contains(f"^{_MOBILE.pattern}$"),
 }
 
 # How each validator's values are written before checking: separators and country codes go.

@@ -20,7 +20,7 @@ import polars as pl
 
 from datahub.contracts import Column, Dataset
 from datahub.dictionary import Dictionary, ElementType
-from datahub.dictionary.validators import NORMALISERS, VALIDATORS
+from datahub.dictionary.validators import COLUMN_VALIDATORS, NORMALISERS, VALIDATORS
 from datahub.quality.reasons import Reason
 
 LINEAGE = ("_source_file", "_row_number", "_ingested_at", "_file_hash")
@@ -66,7 +66,10 @@ def _normalised(raw: pl.DataFrame, column: Column) -> pl.Series:
     text = raw.get_column(column.physical_name).cast(pl.String)
     free_text = column.element is not None and column.element.free_text
     if not free_text:
-        text = text.str.normalize("NFKC")
+        # NFKC leaves ASCII as it is: only the values with other characters pay for it.
+        wide = text.str.contains(r"[^\x00-\x7f]").fill_null(False).arg_true()
+        if wide.len():
+            text = text.scatter(wide, text.gather(wide).str.normalize("NFKC"))
     text = text.str.strip_chars()
     validator = column.element.validator if column.element else None
     for pattern, replacement in NORMALISERS.get(validator, ()) if validator else ():
@@ -151,7 +154,9 @@ def _typed(
         bad_format = pl.Series([False] * text.len())
         if element is not None and element.pattern:
             bad_format = present & ~text.str.contains(f"^(?:{element.pattern})$").fill_null(True)
-        if element is not None and element.validator:
+        if element is not None and element.validator in COLUMN_VALIDATORS:
+            bad_format = bad_format | (present & ~COLUMN_VALIDATORS[element.validator](text).fill_null(False))
+        elif element is not None and element.validator:
             check = VALIDATORS[element.validator]
             distinct = text.drop_nulls().unique()
             valid = [v for v in distinct.to_list() if check(v)]
