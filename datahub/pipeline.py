@@ -20,6 +20,7 @@ from typing import Any
 
 import polars as pl
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 
 from datahub.contracts import Dataset, PublishMode
 from datahub.errors import UnreadableDelivery
@@ -31,10 +32,11 @@ from datahub.quality.conformity import conform
 from datahub.quality.findings import delivery_findings
 
 STAGES = ("raw", "conformed", "published")
-_WAITING_FOR = {
-    "raw": DeliveryStatus.landed,
-    "conformed": DeliveryStatus.raw,
-    "published": DeliveryStatus.conformed,
+# Per stage: the status a delivery waits in, and the status that claims it for one process.
+_CLAIMS = {
+    "raw": (DeliveryStatus.landed, DeliveryStatus.reading),
+    "conformed": (DeliveryStatus.raw, DeliveryStatus.conforming),
+    "published": (DeliveryStatus.conformed, DeliveryStatus.publishing),
 }
 
 
@@ -101,8 +103,10 @@ def land_file(platform: Platform, dataset: Dataset, source: Path) -> Path:
         return source
     target_dir.mkdir(parents=True, exist_ok=True)
     target = target_dir / source.name
-    if target.exists() and file_sha256(target) != file_sha256(source):
-        target = target_dir / f"{source.stem}.{file_sha256(source)[:8]}{source.suffix}"
+    if target.exists():
+        digest = file_sha256(source)
+        if file_sha256(target) != digest:  # a new file under an old name keeps both
+            target = target_dir / f"{source.stem}.{digest[:8]}{source.suffix}"
     if not target.exists():
         tmp = target.with_name(f".{target.name}.part")
         shutil.copy2(source, tmp)
@@ -130,34 +134,36 @@ def unregistered_files(platform: Platform, dataset: Dataset) -> list[Path]:
 def discover(platform: Platform, dataset: Dataset) -> list[Delivery]:
     """Register every file in the landing zone not seen before; the same bytes twice are duplicates."""
     found = []
-    files = unregistered_files(platform, dataset)
-    with platform.metadata.session() as s:
-        for path in files:
-            digest = file_sha256(path)
-            first = s.scalars(
-                select(Delivery).where(
-                    Delivery.dataset == dataset.name,
-                    Delivery.file_hash == digest,
-                    Delivery.status != DeliveryStatus.duplicate,
+    for path in unregistered_files(platform, dataset):
+        digest = file_sha256(path)
+        stat = path.stat()
+        try:
+            with platform.metadata.session() as s:
+                first = s.scalars(
+                    select(Delivery).where(
+                        Delivery.dataset == dataset.name,
+                        Delivery.file_hash == digest,
+                        Delivery.status != DeliveryStatus.duplicate,
+                    )
+                ).first()
+                delivery = Delivery(
+                    id=hashlib.sha256(f"{dataset.name}:{digest}:{path}".encode()).hexdigest()[:32],
+                    dataset=dataset.name,
+                    source_file=path.name,
+                    landed_path=str(path),
+                    file_hash=digest,
+                    size_bytes=stat.st_size,
+                    contract_version=dataset.version,
+                    status=DeliveryStatus.duplicate if first else DeliveryStatus.landed,
+                    duplicate_of=first.id if first else None,
+                    delivered_at=datetime.fromtimestamp(stat.st_mtime),
+                    landed_at=_now(),
+                    finished_at=_now() if first else None,
                 )
-            ).first()
-            stat = path.stat()
-            delivery = Delivery(
-                id=hashlib.sha256(f"{dataset.name}:{digest}:{path}".encode()).hexdigest()[:32],
-                dataset=dataset.name,
-                source_file=path.name,
-                landed_path=str(path),
-                file_hash=digest,
-                size_bytes=stat.st_size,
-                contract_version=dataset.version,
-                status=DeliveryStatus.duplicate if first else DeliveryStatus.landed,
-                duplicate_of=first.id if first else None,
-                delivered_at=datetime.fromtimestamp(stat.st_mtime),
-                landed_at=_now(),
-                finished_at=_now() if first else None,
-            )
-            s.add(delivery)
-            found.append(delivery)
+                s.add(delivery)
+        except IntegrityError:  # another process registered this file a moment ago
+            continue
+        found.append(delivery)
     return found
 
 
@@ -166,7 +172,7 @@ def waiting(platform: Platform, dataset: Dataset, stage: str) -> list[str]:
         return list(
             s.scalars(
                 select(Delivery.id)
-                .where(Delivery.dataset == dataset.name, Delivery.status == _WAITING_FOR[stage])
+                .where(Delivery.dataset == dataset.name, Delivery.status == _CLAIMS[stage][0])
                 .order_by(Delivery.delivered_at, Delivery.source_file)
             )
         )
@@ -223,6 +229,13 @@ def to_raw(platform: Platform, dataset: Dataset, delivery_id: str) -> None:
     _save(platform, delivery_id, status=DeliveryStatus.raw, rows_in=frame.height, timings=timings)
 
 
+def _conformed_not_published(platform: Platform, dataset: Dataset) -> list[str]:
+    statuses = (DeliveryStatus.conformed, DeliveryStatus.publishing)
+    with platform.metadata.session() as s:
+        query = select(Delivery.id).where(Delivery.dataset == dataset.name, Delivery.status.in_(statuses))
+        return list(s.scalars(query.order_by(Delivery.delivered_at, Delivery.source_file)))
+
+
 def _accepted_before(platform: Platform, dataset: Dataset) -> pl.LazyFrame | None:
     """Rows accepted before this delivery: the current snapshot plus earlier deliveries that are
     conformed and waiting for publication (a run conforms several deliveries before publishing)."""
@@ -235,7 +248,7 @@ def _accepted_before(platform: Platform, dataset: Dataset) -> pl.LazyFrame | Non
         frames.append(current.select(columns))
     frames += [
         pl.scan_parquet(platform.lake.layer_path("conformed", dataset.name, delivery_id)).select(columns)
-        for delivery_id in waiting(platform, dataset, "published")
+        for delivery_id in _conformed_not_published(platform, dataset)
     ]
     return pl.concat(frames, how="vertical_relaxed") if frames else None
 
@@ -331,8 +344,19 @@ def run_stage(platform: Platform, dataset: Dataset, stage: str) -> list[str]:
     """Run one stage on every delivery waiting for it; returns the delivery ids it handled."""
     if stage == "raw":
         discover(platform, dataset)
-    handled = waiting(platform, dataset, stage)
-    for delivery_id in handled:
+    handled = []
+    waits_in, claimed_as = _CLAIMS[stage]
+    for delivery_id in waiting(platform, dataset, stage):
+        # The landing sensor's run and a CLI ingest may race for the same delivery: one claims it.
+        with platform.metadata.session() as s:
+            claim = s.execute(
+                update(Delivery)
+                .where(Delivery.id == delivery_id, Delivery.status == waits_in)
+                .values(status=claimed_as)
+            )
+        if claim.rowcount != 1:  # type: ignore[attr-defined]
+            continue
+        handled.append(delivery_id)
         try:
             STAGE_FUNCTIONS[stage](platform, dataset, delivery_id)
         except Exception as exc:

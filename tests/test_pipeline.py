@@ -95,3 +95,16 @@ def test_unknown_dataset_and_missing_file(platform: Platform, tmp_path: Path) ->
         pipeline.ingest_file(platform, "no_such_dataset", tmp_path / "x.csv")
     with pytest.raises(UnreadableDelivery):
         pipeline.ingest_file(platform, "hotline_12345", tmp_path / "missing.csv")
+
+
+def test_a_claimed_delivery_is_left_to_the_process_that_claimed_it(
+    platform: Platform, tmp_path: Path
+) -> None:
+    dataset = platform.catalog.get("hotline_12345")
+    pipeline.land_file(platform, dataset, _hotline_file(platform, tmp_path / "claimed.csv", n=3))
+    (delivery,) = pipeline.discover(platform, dataset)
+    with platform.metadata.session() as s:
+        s.get(Delivery, delivery.id).status = "reading"  # type: ignore[union-attr]
+    assert pipeline.run_stage(platform, dataset, "raw") == []
+    assert pipeline.summary(platform, delivery.id).status == "reading"
+    assert pipeline.discover(platform, dataset) == []

@@ -17,8 +17,11 @@ class DeliveryStatus:
     """Where a delivery stands in the flow; each stage moves it one step on."""
 
     landed = "landed"
+    reading = "reading"  # claimed by the raw stage
     raw = "raw"
+    conforming = "conforming"  # claimed by the conformed stage
     conformed = "conformed"
+    publishing = "publishing"  # claimed by the published stage
     published = "published"
     rejected = "rejected"  # could not be read as the dataset: nothing published, nothing quarantined
     duplicate = "duplicate"  # the same bytes were delivered before: nothing is processed twice
@@ -27,7 +30,10 @@ class DeliveryStatus:
 
 class Delivery(Base):
     __tablename__ = "deliveries"
-    __table_args__ = (Index("ix_delivery_dataset_hash", "dataset", "file_hash"),)
+    __table_args__ = (
+        Index("ix_delivery_dataset_hash", "dataset", "file_hash"),
+        Index("ux_delivery_landed_path", "landed_path", unique=True),
+    )
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     dataset: Mapped[str] = mapped_column(String(100), index=True)
