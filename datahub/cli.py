@@ -150,7 +150,7 @@ def synth(
     start: Annotated[
         str | None, typer.Option(help="First day, YYYY-MM-DD (default: first day of last month).")
     ] = None,
-    days: Annotated[int, typer.Option(help="Days of data.")] = 30,
+    days: Annotated[int | None, typer.Option(help="Days of data (default: to the end of the month).")] = None,
     rows_per_day: Annotated[
         int, typer.Option(help="Hotline rows per day; other datasets scale from it.")
     ] = 2000,
@@ -160,9 +160,17 @@ def synth(
     from datahub.synth import SynthConfig, generate
 
     platform = Platform()
-    config = SynthConfig(start=_start_date(start), days=days, rows_per_day=rows_per_day, seed=seed)
+    first = _start_date(start)
+    config = SynthConfig(
+        start=first, days=days or _days_to_month_end(first), rows_per_day=rows_per_day, seed=seed
+    )
     result = generate(config, platform.dictionary, platform.catalog, out)
     console.print(f"{len(result.files)} files, ground truth at {result.ground_truth}")
+
+
+def _days_to_month_end(first: date) -> int:
+    next_month = (first.replace(day=28) + timedelta(days=4)).replace(day=1)
+    return (next_month - first).days
 
 
 def _start_date(text: str | None) -> date:
@@ -187,8 +195,10 @@ def prepare_dagster_home(settings: Settings) -> Path:
 def demo(
     rows_per_day: Annotated[
         int, typer.Option(help="Hotline rows per day (other datasets scale from it).")
-    ] = 5000,
-    days: Annotated[int, typer.Option(help="Days of synthetic data.")] = 30,
+    ] = 10000,
+    days: Annotated[
+        int | None, typer.Option(help="Days of synthetic data (default: to the end of the month).")
+    ] = None,
     start: Annotated[
         str | None, typer.Option(help="First day, YYYY-MM-DD (default: first day of last month).")
     ] = None,
@@ -220,10 +230,11 @@ def demo(
             progress.update(tasks[step], completed=done, total=total)  # type: ignore[arg-type]
 
         try:
+            first = _start_date(start)
             rows = run_demo(
                 settings,
-                start=_start_date(start),
-                days=days,
+                start=first,
+                days=days or _days_to_month_end(first),
                 rows_per_day=rows_per_day,
                 seed=seed,
                 progress=report,
