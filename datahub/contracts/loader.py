@@ -30,6 +30,42 @@ def _custom(items: list[Any] | None) -> dict[str, Any]:
     return {c.property: c.value for c in items or [] if c.property}
 
 
+_TEMPORAL = (ElementType.date, ElementType.timestamp)
+# ODCS examples write formats the Java way (yyyy-MM-dd HH:mm:ss); strptime formats pass through.
+_JAVA_TOKENS = (
+    ("yyyy", "%Y"),
+    ("MM", "%m"),
+    ("dd", "%d"),
+    ("HH", "%H"),
+    ("hh", "%I"),
+    ("mm", "%M"),
+    ("ss", "%S"),
+    ("SSS", "%.f"),
+    ("a", "%p"),
+    ("Z", "%z"),
+    ("XXX", "%:z"),
+)
+
+
+def strptime_format(declared: str) -> str:
+    """A date or time format of a contract as a strptime format."""
+    if "%" in declared:
+        return declared
+    out = declared
+    for token, directive in _JAVA_TOKENS:
+        out = out.replace(token, directive)
+    return out
+
+
+def _tighter(pick: Any, *bounds: float | None) -> float | None:
+    present = [b for b in bounds if b is not None]
+    return pick(present) if present else None
+
+
+def _int(value: float | None) -> int | None:
+    return None if value is None else int(value)
+
+
 def _default_desensitise(column_type: ElementType, personal: PersonalClass, free_text: bool) -> Desensitise:
     if free_text:
         return Desensitise.scan
@@ -63,6 +99,7 @@ def _column(prop: SchemaProperty, dictionary: Dictionary, file: str, where: str)
         )
     except ValueError as exc:
         raise ContractError(f"unknown desensitise method: {exc}", file=file, path=where) from exc
+    options = prop.logicalTypeOptions or {}
     return Column(
         name=prop.name or "",
         physical_name=prop.physicalName or prop.name or "",
@@ -74,6 +111,14 @@ def _column(prop: SchemaProperty, dictionary: Dictionary, file: str, where: str)
         crosswalk=crosswalk,
         code_table=element.code_table if element else None,
         desensitise=desensitise,
+        patterns=tuple(p for p in (element.pattern if element else None, options.get("pattern")) if p),
+        minimum=_tighter(max, element.min if element else None, options.get("minimum")),
+        maximum=_tighter(min, element.max if element else None, options.get("maximum")),
+        min_length=options.get("minLength"),
+        max_length=_int(_tighter(min, element.max_length if element else None, options.get("maxLength"))),
+        formats=(strptime_format(options["format"]),)
+        if column_type in _TEMPORAL and "format" in options
+        else (),
     )
 
 

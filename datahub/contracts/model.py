@@ -74,6 +74,18 @@ class Column:
     crosswalk: str | None = None
     code_table: str | None = None
     desensitise: Desensitise = Desensitise.keep
+    # What the values must satisfy: the dictionary element's rules and the contract's
+    # logicalTypeOptions together (both patterns apply; the tighter bound wins).
+    patterns: tuple[str, ...] = ()
+    minimum: float | None = None
+    maximum: float | None = None
+    min_length: int | None = None
+    max_length: int | None = None
+    formats: tuple[str, ...] = ()  # strptime formats declared for dates and timestamps
+
+    @property
+    def free_text(self) -> bool:
+        return self.element.free_text if self.element else False
 
     @property
     def personal_class(self) -> PersonalClass:

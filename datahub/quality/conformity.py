@@ -64,8 +64,7 @@ def _normalised(raw: pl.DataFrame, column: Column) -> pl.Series:
     if column.physical_name not in raw.columns:
         return pl.Series(column.name, [None] * raw.height, dtype=pl.String)
     text = raw.get_column(column.physical_name).cast(pl.String)
-    free_text = column.element is not None and column.element.free_text
-    if not free_text:
+    if not column.free_text:
         # NFKC leaves ASCII as it is: only the values with other characters pay for it.
         wide = text.str.contains(r"[^\x00-\x7f]").fill_null(False).arg_true()
         if wide.len():
@@ -77,26 +76,33 @@ def _normalised(raw: pl.DataFrame, column: Column) -> pl.Series:
     return text.replace("", None).alias(column.name)
 
 
-def _temporal_parsers(column_type: ElementType) -> list[pl.Expr]:
+def _parser(fmt: str, column_type: ElementType) -> pl.Expr:
     v = pl.col("v")
-    if column_type is ElementType.date:
-        parsers = [v.str.strptime(pl.Date, f, strict=False) for f in DATE_FORMATS]
-        # A timestamp delivered for a date column keeps its date.
-        dated = [v.str.strptime(pl.Datetime("us"), f, strict=False).dt.date() for f in TIMESTAMP_FORMATS]
-        return parsers + dated
-    parsers = [v.str.strptime(pl.Datetime("us"), f, strict=False) for f in TIMESTAMP_FORMATS]
-    return parsers + [
-        v.str.strptime(pl.Datetime("us", "UTC"), f, strict=False)
-        .dt.convert_time_zone(LOCAL_ZONE)
-        .dt.replace_time_zone(None)
-        for f in ZONED_TIMESTAMP_FORMATS
-    ]
+    if "%z" in fmt or "%:z" in fmt:
+        parsed = (
+            v.str.strptime(pl.Datetime("us", "UTC"), fmt, strict=False)
+            .dt.convert_time_zone(LOCAL_ZONE)
+            .dt.replace_time_zone(None)
+        )
+    elif column_type is ElementType.date and not any(d in fmt for d in ("%H", "%I", "%M", "%S")):
+        return v.str.strptime(pl.Date, fmt, strict=False)
+    else:
+        parsed = v.str.strptime(pl.Datetime("us"), fmt, strict=False)
+    # A timestamp delivered for a date column keeps its date.
+    return parsed.dt.date() if column_type is ElementType.date else parsed
 
 
-def _parse_temporal(text: pl.Series, column_type: ElementType) -> pl.Series:
+def _temporal_parsers(column: Column) -> list[pl.Expr]:
+    """The contract's declared formats first, then the formats departments commonly write."""
+    common = (*DATE_FORMATS, *TIMESTAMP_FORMATS) if column.type is ElementType.date else TIMESTAMP_FORMATS
+    formats = dict.fromkeys((*column.formats, *common, *ZONED_TIMESTAMP_FORMATS))
+    return [_parser(f, column.type) for f in formats]
+
+
+def _parse_temporal(text: pl.Series, column: Column) -> pl.Series:
     """Each format is tried only on the values no earlier format could parse (usually none)."""
     frame = text.to_frame("v")
-    parsers = _temporal_parsers(column_type)
+    parsers = _temporal_parsers(column)
     result = frame.select(parsers[0]).to_series()
     for parser in parsers[1:]:
         todo = (result.is_null() & text.is_not_null()).arg_true()
@@ -133,15 +139,14 @@ def _typed(
         else:
             typed = number
         failures[Reason.invalid_type] = present & typed.is_null()
-        if element is not None:
-            too_small = (number < element.min) if element.min is not None else None
-            too_big = (number > element.max) if element.max is not None else None
-            bad = [m.fill_null(False) for m in (too_small, too_big) if m is not None]
-            if bad:
-                out = bad[0] if len(bad) == 1 else bad[0] | bad[1]
-                failures[Reason.out_of_range] = out & typed.is_not_null()
+        too_small = (number < column.minimum) if column.minimum is not None else None
+        too_big = (number > column.maximum) if column.maximum is not None else None
+        bad = [m.fill_null(False) for m in (too_small, too_big) if m is not None]
+        if bad:
+            out = bad[0] if len(bad) == 1 else bad[0] | bad[1]
+            failures[Reason.out_of_range] = out & typed.is_not_null()
     elif kind in (ElementType.timestamp, ElementType.date):
-        typed = _parse_temporal(text, kind)
+        typed = _parse_temporal(text, column)
         failures[Reason.invalid_type] = present & typed.is_null()
     elif kind is ElementType.boolean:
         lowered = text.str.to_lowercase()
@@ -152,19 +157,26 @@ def _typed(
     else:
         typed = text
         bad_format = pl.Series([False] * text.len())
-        if element is not None and element.pattern:
-            bad_format = present & ~text.str.contains(f"^(?:{element.pattern})$").fill_null(True)
-        if element is not None and element.validator in COLUMN_VALIDATORS:
-            bad_format = bad_format | (present & ~COLUMN_VALIDATORS[element.validator](text).fill_null(False))
-        elif element is not None and element.validator:
-            check = VALIDATORS[element.validator]
+        for pattern in column.patterns:
+            bad_format = bad_format | (present & ~text.str.contains(f"^(?:{pattern})$").fill_null(True))
+        validator = element.validator if element is not None else None
+        if validator in COLUMN_VALIDATORS:
+            bad_format = bad_format | (present & ~COLUMN_VALIDATORS[validator](text).fill_null(False))
+        elif validator is not None:
+            check = VALIDATORS[validator]
             distinct = text.drop_nulls().unique()
             valid = [v for v in distinct.to_list() if check(v)]
             bad_format = bad_format | (present & ~text.is_in(valid))
-        if element is not None and (element.pattern or element.validator):
+        if column.patterns or validator is not None:
             failures[Reason.invalid_format] = bad_format
-        if element is not None and element.max_length is not None:
-            failures[Reason.out_of_range] = present & (text.str.len_chars() > element.max_length)
+        lengths = text.str.len_chars()
+        too_long = (lengths > column.max_length) if column.max_length is not None else None
+        too_short = (lengths < column.min_length) if column.min_length is not None else None
+        for mask in (too_long, too_short):
+            if mask is not None:
+                failures[Reason.out_of_range] = failures.get(
+                    Reason.out_of_range, pl.Series([False] * text.len())
+                ) | (present & mask)
     if column.required:
         failures[Reason.missing_required] = ~present
     return typed.alias(column.name), {r: m.fill_null(False) for r, m in failures.items()}

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -141,3 +142,54 @@ def test_rows_are_reconciled(dictionary: Dictionary, catalog: Catalog) -> None:
     result = conform(_raw(rows), catalog.get("hotline_12345"), dictionary)
     assert result.rows_in == 10
     assert (result.conformed.height, result.quarantine.height) == (8, 2)
+
+
+def test_a_plain_odcs_contract_gets_the_checks_its_standard_fields_imply(
+    tmp_path, dictionary: Dictionary
+) -> None:  # type: ignore[no-untyped-def]
+    from datahub.contracts import load_contract
+
+    path = tmp_path / "plain.odcs.yaml"
+    path.write_text(
+        """apiVersion: v3.1.0
+kind: DataContract
+id: plain
+version: 1.0.0
+status: active
+schema:
+  - name: requests
+    properties:
+      - {name: id, logicalType: string, required: true, primaryKey: true,
+         logicalTypeOptions: {pattern: "R[0-9]{3}"}}
+      - {name: opened, logicalType: timestamp, required: true,
+         logicalTypeOptions: {format: "MM/dd/yyyy hh:mm:ss a"}}
+      - {name: score, logicalType: number, logicalTypeOptions: {minimum: 0, maximum: 10}}
+      - {name: code, logicalType: string, logicalTypeOptions: {minLength: 2, maxLength: 3}}
+""",
+        encoding="utf-8",
+    )
+    (dataset,) = load_contract(path, dictionary)
+    raw = _raw(
+        [
+            {"id": "R001", "opened": "03/01/2011 02:27:57 PM", "score": "9.5", "code": "AB"},
+            {"id": "X001", "opened": "03/01/2011 02:27:57 PM", "score": "1", "code": "AB"},
+            {"id": "R003", "opened": "13/01/2011 02:27:57 PM", "score": "1", "code": "AB"},
+            {"id": "R004", "opened": "2011-03-01 14:27:57", "score": "11", "code": "A"},
+            {"id": "R001", "opened": "03/01/2011 02:27:57 AM", "score": "1", "code": "ABCD"},
+        ]
+    )
+    result = conform(raw, dataset, dictionary)
+    assert result.conformed.get_column("opened").to_list() == [datetime(2011, 3, 1, 14, 27, 57)]
+    reasons = {
+        (row["_row_number"], r["reason"], r["column"])
+        for row in result.quarantine.iter_rows(named=True)
+        for r in row[REASONS_COLUMN]
+    }
+    assert reasons == {
+        (2, "invalid_format", "id"),
+        (3, "invalid_type", "opened"),
+        (4, "out_of_range", "score"),
+        (4, "out_of_range", "code"),
+        (5, "out_of_range", "code"),
+        (5, "duplicate_key", "id"),
+    }
