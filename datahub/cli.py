@@ -26,6 +26,10 @@ app = typer.Typer(
 )
 dictionary_app = typer.Typer(help="The unified data dictionary (统一数据字典).", no_args_is_help=True)
 app.add_typer(dictionary_app, name="dictionary")
+contract_app = typer.Typer(
+    help="Data contracts (数据契约, ODCS v3): lint, diff, register, list, show.", no_args_is_help=True
+)
+app.add_typer(contract_app, name="contract")
 # Wide enough for the tables when output goes to a file or CI log rather than a terminal.
 console = Console(width=None if sys.stdout.isatty() else 160)
 err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
@@ -59,6 +63,169 @@ def dictionary_check(
         f"[green]✓[/] {target}: {len(dictionary.elements)} data elements, "
         f"{len(dictionary.code_tables)} code tables, {len(dictionary.crosswalks)} crosswalks"
     )
+
+
+@contract_app.command("lint")
+def contract_lint(paths: Annotated[list[Path], typer.Argument(help="Contract files.")]) -> None:
+    """Exit 0 when every file is valid, 1 otherwise; each problem names the file, the path and the reason."""
+    from datahub.contracts.lint import lint_file
+
+    dictionary = Platform().dictionary
+    failed = 0
+    for path in paths:
+        problems = lint_file(path, dictionary)
+        for problem in problems:
+            err_console.print(f"[red]✗[/] {problem}", highlight=False)
+        if problems:
+            failed += 1
+        else:
+            console.print(f"[green]✓[/] {path}", highlight=False)
+    if failed:
+        err_console.print(f"{failed} of {len(paths)} contract(s) have problems")
+        raise typer.Exit(code=1)
+
+
+@contract_app.command("diff")
+def contract_diff(
+    old: Annotated[Path, typer.Argument(help="The old version of the contract.")],
+    new: Annotated[Path, typer.Argument(help="The new version.")],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Every change with `breaking` and a reason; exit 1 when something is breaking."""
+    from datahub.contracts.diff import diff_contracts
+    from datahub.contracts.yaml_io import load_yaml
+
+    result = diff_contracts(load_yaml(old), load_yaml(new))
+    if as_json:
+        print(json.dumps(result.to_dict(), ensure_ascii=False, indent=2, default=str))
+    else:
+        for change in result.changes:
+            flag = (
+                "[red]BREAKING[/]"
+                if change.breaking
+                else ("[yellow]tightening[/]" if change.tightening else "ok")
+            )
+            console.print(f"{flag:>10} {change.path}: {change.reason}", highlight=False)
+        console.print(f"{len(result.changes)} change(s); breaking: {result.breaking}")
+    if result.breaking:
+        raise typer.Exit(code=1)
+
+
+def _registry():  # type: ignore[no-untyped-def]
+    from datahub.contracts.registry import ContractRegistry
+
+    platform = Platform()
+    return ContractRegistry(platform.metadata, platform.dictionary)
+
+
+@contract_app.command("register")
+def contract_register(
+    path: Annotated[Path, typer.Argument(help="The contract file.")],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Store a new version in the registry, or refuse (exit 1) with the reasons."""
+    from datahub.errors import RegistrationRefused
+
+    try:
+        result = _registry().register(path.read_text(encoding="utf-8"), source=str(path))
+    except RegistrationRefused as exc:
+        if as_json:
+            print(json.dumps({"error": exc.to_dict()}, ensure_ascii=False))
+        else:
+            err_console.print(f"[bold red]refused[/] {exc}", highlight=False)
+            for problem in exc.problems:
+                err_console.print(f"  - {problem}", highlight=False)
+        raise typer.Exit(code=1) from None
+    except DatahubError as exc:
+        raise _fail(exc, as_json) from None
+    if as_json:
+        print(json.dumps(result.to_dict(), ensure_ascii=False, indent=2, default=str))
+    else:
+        since = f" (after {result.previous_version})" if result.previous_version else ""
+        console.print(f"{result.status}: {result.contract_id} {result.version}{since}", highlight=False)
+
+
+@contract_app.command("list")
+def contract_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """The registered contracts with their latest version."""
+    registry = _registry()
+    rows = [
+        {
+            "contract_id": r.contract_id,
+            "name": r.name,
+            "version": r.version,
+            "owner": r.owner_department,
+            "versions": len(registry.versions(r.contract_id)),
+            "registered_at": r.registered_at.isoformat(),
+        }
+        for r in registry.latest()
+    ]
+    if as_json:
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    table = Table(title="已注册数据契约 registered contracts")
+    for header in (
+        "契约 id",
+        "名称 name",
+        "最新版本 version",
+        "部门 owner",
+        "版本数 versions",
+        "注册时间 registered",
+    ):
+        table.add_column(header)
+    for r in rows:
+        table.add_row(
+            *(str(r[k]) for k in ("contract_id", "name", "version", "owner", "versions", "registered_at"))
+        )
+    console.print(table)
+
+
+@contract_app.command("show")
+def contract_show(
+    contract_id: Annotated[str, typer.Argument(help="The contract's id.")],
+    version: Annotated[str | None, typer.Option(help="A registered version (default: the latest).")] = None,
+) -> None:
+    """Print a registered version of a contract, verbatim."""
+    try:
+        row = _registry().get(contract_id, version)
+    except DatahubError as exc:
+        raise _fail(exc) from None
+    print(row.content, end="" if row.content.endswith("\n") else "\n")
+
+
+@app.command("check")
+def check(
+    file: Annotated[Path, typer.Argument(help="The file to check before delivering it.")],
+    contract: Annotated[Path, typer.Option("--contract", help="The contract to check it against.")],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Validate a file against a contract without publishing anything; lists every row that would fail."""
+    from datahub.contracts import load_contract
+    from datahub.precheck import check_file
+
+    platform = Platform()
+    try:
+        datasets = load_contract(contract, platform.dictionary)
+        result = check_file(file, datasets[0], platform.dictionary)
+    except DatahubError as exc:
+        raise _fail(exc, as_json) from None
+    if as_json:
+        print(json.dumps(result.to_dict(), ensure_ascii=False, indent=2, default=str))
+        return
+    console.print(
+        f"{result.file} as {result.dataset}: {result.rows_read:,} rows read, {result.rows_valid:,} valid, "
+        f"{result.rows_invalid:,} would be quarantined",
+        highlight=False,
+    )
+    for reason in result.reasons:
+        console.print(f"  {reason['reason']:<18} {reason['column']:<28} {reason['rows']:,}", highlight=False)
+    for problem in result.problems[:50]:
+        console.print(
+            f"  row {problem['row']}: {problem['column']} {problem['reason']} ({problem['value']!r})",
+            highlight=False,
+        )
+    if len(result.problems) > 50:
+        console.print(f"  … {len(result.problems) - 50} more (use --json for all)")
 
 
 def _print_summary_table(summaries: list[dict[str, Any]], title: str) -> None:

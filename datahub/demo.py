@@ -66,7 +66,7 @@ def summarise(platform: Platform) -> list[dict[str, Any]]:
                     "rows_in": sum(d.rows_in or 0 for d in deliveries),
                     "rows_published": sum(d.rows_published or 0 for d in deliveries),
                     "rows_quarantined": sum(d.rows_quarantined or 0 for d in deliveries),
-                    "reconciled": all(d.reconciled for d in deliveries) and bool(deliveries),
+                    "reconciled": all(d.reconciled for d in deliveries),
                     "top_reasons": "\n".join(f"{k} {v:,}" for k, v in reasons.most_common(3)) or "-",
                     "findings": "\n".join(f"{k} ×{v}" for k, v in findings.items()) or "-",
                 }

@@ -59,3 +59,24 @@ class UnreadableDelivery(DatahubError):
     def __init__(self, message: str, *, file: str, line: int | None = None, path: str | None = None):
         self.line = line
         super().__init__(message, file=file, path=path if path else (f"line {line}" if line else None))
+
+
+class Forbidden(DatahubError):
+    """The caller may not do this (e.g. register a contract owned by another department)."""
+
+    code = "forbidden"
+    http_status = 403
+
+
+class RegistrationRefused(DatahubError):
+    """A contract version the registry will not store; ``problems`` lists every reason."""
+
+    code = "contract_refused"
+    http_status = 409
+
+    def __init__(self, message: str, *, file: str | None = None, problems: list[str] | None = None) -> None:
+        self.problems = problems or []
+        super().__init__(message, file=file)
+
+    def to_dict(self) -> dict[str, object]:  # type: ignore[override]
+        return {**super().to_dict(), "problems": self.problems}

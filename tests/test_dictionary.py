@@ -144,7 +144,6 @@ def test_identifier_patterns(dictionary: Dictionary, element_id: str, value: str
     ("table_id", "expected"),
     [
         ("event_major_category", 12),
-        ("department", 12),
         ("response_level", 3),
         ("channel", 7),
         ("lifecycle_stage", 6),
@@ -166,7 +165,10 @@ def test_every_code_has_chinese_and_english_names(dictionary: Dictionary) -> Non
 
 def test_departments_match_shared_ids(dictionary: Dictionary) -> None:
     codes = dictionary.codes("department")
-    assert {(c, codes[c].name_zh) for c in codes} == set(SHARED_DEPARTMENTS)
+    core = {c: d for c, d in codes.items() if d.attributes.get("kind") == "core"}
+    assert {(c, core[c].name_zh) for c in core} == set(SHARED_DEPARTMENTS)
+    assert len(core) == 12
+    assert {d.attributes.get("kind") for d in codes.values()} <= {"core", "external"}
 
 
 def test_districts(dictionary: Dictionary) -> None:

@@ -21,3 +21,7 @@ _StringDateLoader.yaml_implicit_resolvers = {
 def load_yaml(path: Path) -> Any:
     with Path(path).open(encoding="utf-8") as fh:
         return yaml.load(fh, Loader=_StringDateLoader)
+
+
+def load_yaml_text(text: str) -> Any:
+    return yaml.load(text, Loader=_StringDateLoader)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -103,3 +103,21 @@ class Snapshot(Base):
     manifest_path: Mapped[str] = mapped_column(Text)
     delivery_id: Mapped[str | None] = mapped_column(ForeignKey("deliveries.id"))
     is_current: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class ContractVersion(Base):
+    """One registered version of a data contract, kept verbatim."""
+
+    __tablename__ = "contract_versions"
+    __table_args__ = (UniqueConstraint("contract_id", "version", name="uq_contract_version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    contract_id: Mapped[str] = mapped_column(String(200), index=True)
+    version: Mapped[str] = mapped_column(String(40))
+    name: Mapped[str | None] = mapped_column(Text)
+    owner_department: Mapped[str | None] = mapped_column(String(20))
+    sha256: Mapped[str] = mapped_column(String(64))
+    content: Mapped[str] = mapped_column(Text)
+    registered_at: Mapped[datetime] = mapped_column(DateTime)
+    registered_by: Mapped[str | None] = mapped_column(String(100))
+    changes: Mapped[dict[str, object] | None] = mapped_column(JSON)
