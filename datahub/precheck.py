@@ -47,6 +47,6 @@ def check_file(path: Path, dataset: Dataset, dictionary: Dictionary) -> FileChec
         rows_read=raw.height,
         rows_valid=result.conformed.height,
         rows_invalid=result.quarantine.height,
-        reasons=[{"reason": reason, "column": column, "rows": n} for reason, column, n in result.reason_counts],
+        reasons=[{"reason": r, "column": c, "rows": n} for r, c, n in result.reason_counts],
         problems=problems,
     )

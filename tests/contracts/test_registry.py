@@ -92,7 +92,7 @@ def test_a_department_registers_only_its_own_contracts(registry: ContractRegistr
 
 def test_unknown_version_names_the_registered_ones(registry: ContractRegistry) -> None:
     registry.register(BASE)
-    with pytest.raises(NotFound, match="registered: 1.0.0"):
+    with pytest.raises(NotFound, match=r"registered: 1\.0\.0"):
         registry.get("urn:datahub:contract:hotline_12345", "9.9.9")
 
 
