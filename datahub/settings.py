@@ -39,6 +39,8 @@ class Settings(BaseSettings):
     metadata_url: str | None = Field(None, description="SQLAlchemy URL of the metadata database.")
     pseudonym_key: SecretStr = Field(SecretStr(PLACEHOLDER_KEY), description="HMAC key for pseudonyms.")
     demo_mode: bool = Field(False, description="Allows the placeholder key; set by `datahub demo`.")
+    api_host: str = Field("127.0.0.1", description="Where `datahub serve` listens.")
+    api_port: int = Field(8000, description="The port `datahub serve` listens on.")
 
     @model_validator(mode="after")
     def _fill_defaults(self) -> Settings:
