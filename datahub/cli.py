@@ -228,6 +228,22 @@ def check(
         console.print(f"  … {len(result.problems) - 50} more (use --json for all)")
 
 
+@app.command()
+def serve(
+    host: Annotated[
+        str | None, typer.Option(help="Address to listen on (default: DATAHUB_API_HOST).")
+    ] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default: DATAHUB_API_PORT).")] = None,
+) -> None:
+    """Serve the sharing API (FastAPI, OpenAPI at /openapi.json) with uvicorn."""
+    import uvicorn
+
+    from datahub.api.app import create_app
+
+    settings = Settings()
+    uvicorn.run(create_app(settings), host=host or settings.api_host, port=port or settings.api_port)
+
+
 def _print_summary_table(summaries: list[dict[str, Any]], title: str) -> None:
     table = Table(title=title, show_lines=True)
     table.add_column("数据集 dataset", no_wrap=True)

@@ -74,6 +74,15 @@ def summarise(platform: Platform) -> list[dict[str, Any]]:
     return rows
 
 
+def register_contracts(platform: Platform) -> None:
+    """Every contract in contracts/ into the registry (unchanged ones stay as they are)."""
+    from datahub.contracts.registry import ContractRegistry
+
+    registry = ContractRegistry(platform.metadata, platform.dictionary)
+    for dataset in platform.catalog:
+        registry.register(dataset.path.read_text(encoding="utf-8"), source=str(dataset.path))
+
+
 def run_demo(
     settings: Settings,
     *,
@@ -86,6 +95,7 @@ def run_demo(
     from datahub.synth import SynthConfig, generate
 
     platform = Platform(settings)
+    register_contracts(platform)
     config = SynthConfig(start=start, days=days, rows_per_day=rows_per_day, seed=seed)
     result = generate(config, platform.dictionary, platform.catalog, settings.synth_dir, progress=progress)
     for i, file in enumerate(result.files):
