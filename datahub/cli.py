@@ -15,6 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from datahub.contracts.registry import ContractRegistry
 from datahub.errors import DatahubError
 from datahub.platform import Platform
 from datahub.settings import Settings
@@ -111,8 +112,7 @@ def contract_diff(
         raise typer.Exit(code=1)
 
 
-def _registry():  # type: ignore[no-untyped-def]
-    from datahub.contracts.registry import ContractRegistry
+def _registry() -> ContractRegistry:
 
     platform = Platform()
     return ContractRegistry(platform.metadata, platform.dictionary)

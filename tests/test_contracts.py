@@ -37,7 +37,8 @@ def test_catalog_has_the_seven_department_datasets(catalog: Catalog) -> None:
     for dataset in catalog:
         assert dataset.key_columns, dataset.name
         assert dataset.owner_department is not None
-        assert all(c.element is not None for c in dataset.columns), dataset.name
+    for name in DATASETS:  # the city's own departments describe every column by the dictionary
+        assert all(c.element is not None for c in catalog.get(name).columns), name
 
 
 def test_plain_odcs_contract_gets_safe_defaults(tmp_path: Path, dictionary: Dictionary) -> None:

@@ -54,6 +54,8 @@ class ContractDiff:
 
 
 class Rule(NamedTuple):
+    """The verdict for one kind of change, and why, in one sentence a consumer can read."""
+
     breaking: bool
     tightening: bool
     reason: str

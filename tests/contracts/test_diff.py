@@ -76,7 +76,7 @@ def sla_set(prop: str, **fields: Any) -> Step:
 
 
 def add_column(**prop: Any) -> Step:
-    return lambda doc: doc["schema"][0]["properties"].append(prop)
+    return lambda doc: doc["schema"][0]["properties"].append(copy.deepcopy(prop))
 
 
 def remove_column(name: str) -> Step:

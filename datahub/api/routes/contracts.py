@@ -1,0 +1,157 @@
+"""Data contracts (数据契约): the registry over HTTP. Every rule lives in ``ContractRegistry``.
+
+Contract ids are URNs with colons (``urn:datahub:contract:hotline_12345``); a path segment takes them
+as they are. An id containing ``/`` cannot be addressed here.
+"""
+
+from typing import Annotated, Any
+
+import pydantic
+from fastapi import APIRouter, Depends, Query, Request, Response, status
+from fastapi.exceptions import RequestValidationError
+
+from datahub.api.deps import ContractRegistrar, RegistryDep, get_caller
+from datahub.api.errors import InvalidRequest, PayloadTooLarge, UnsupportedMediaType
+from datahub.api.models import (
+    ContractCreate,
+    ContractDiffPublic,
+    ContractPublic,
+    ContractsPublic,
+    ContractSummaryPublic,
+    ContractVersionDetailPublic,
+    DiffPublic,
+    ErrorPublic,
+    RegistrationPublic,
+)
+
+YAML_TYPES = frozenset({"application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml", "text/plain"})
+MAX_CONTRACT_BYTES = 1024 * 1024
+# What the registry names as the file in refusals of a contract sent over HTTP.
+SOURCE = "request body"
+
+router = APIRouter(
+    prefix="/contracts",
+    tags=["contracts"],
+    dependencies=[Depends(get_caller)],
+    responses={
+        401: {"model": ErrorPublic, "description": "No caller (`unauthenticated`)."},
+        403: {"model": ErrorPublic, "description": "Unknown role or department (`forbidden`)."},
+    },
+)
+_NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorPublic, "description": "No such contract or version (`not_found`)."}
+}
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    """The body, refused once it grows past ``limit`` bytes (JSON 413, unlike Starlette's plain text)."""
+    too_large = PayloadTooLarge(f"the body is larger than {limit} bytes", path="body")
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise too_large
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise too_large
+    return bytes(body)
+
+
+async def contract_text(request: Request) -> str:
+    """The contract YAML: the raw body (``application/yaml``, ``text/yaml``, ``text/plain``) or the
+    ``content`` of a JSON body."""
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type != "application/json" and media_type not in YAML_TYPES:
+        raise UnsupportedMediaType(
+            f"send the contract as application/yaml (or text/yaml, text/plain), or as application/json "
+            f'{{"content": "<yaml>"}}; got {media_type or "no Content-Type"}'
+        )
+    body = await _read_body(request, MAX_CONTRACT_BYTES)
+    if media_type == "application/json":
+        try:
+            return ContractCreate.model_validate_json(body).content
+        except pydantic.ValidationError as exc:
+            raise RequestValidationError(
+                [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)]
+            ) from None
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidRequest(f"the contract is not UTF-8 text: {exc.reason}", path="body") from None
+    if not text.strip():
+        raise InvalidRequest("the body is empty; send the contract YAML", path="body")
+    return text
+
+
+ContractText = Annotated[str, Depends(contract_text)]
+
+
+@router.get("")
+def list_contracts(registry: RegistryDep) -> ContractsPublic:
+    """Every registered contract, by its latest version."""
+    data = [ContractSummaryPublic.from_rows(registry.versions(row.contract_id)) for row in registry.latest()]
+    return ContractsPublic(data=data, count=len(data))
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    responses={
+        200: {"model": RegistrationPublic, "description": "This exact content is registered already."},
+        409: {"model": ErrorPublic, "description": "Refused, with every reason (`contract_refused`)."},
+        413: {"model": ErrorPublic, "description": "A body over 1 MiB (`payload_too_large`)."},
+        415: {"model": ErrorPublic, "description": "Another body type (`unsupported_media_type`)."},
+    },
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/yaml": {"schema": {"type": "string"}},
+                "text/yaml": {"schema": {"type": "string"}},
+                "text/plain": {"schema": {"type": "string"}},
+                "application/json": {"schema": ContractCreate.model_json_schema()},
+            },
+        }
+    },
+)
+def register_contract(
+    caller: ContractRegistrar, registry: RegistryDep, text: ContractText, response: Response
+) -> RegistrationPublic:
+    """Register a new version (201), or find this content registered already (200).
+
+    Refused (409) when the contract does not lint, reuses a version number with other content, is
+    older than the latest, or breaks consumers without a new major version. A department may
+    register only contracts it owns; consumers and leaders may not register.
+    """
+    registration = registry.register(text, source=SOURCE, caller=caller)
+    if registration.status != "registered":
+        response.status_code = status.HTTP_200_OK
+    return RegistrationPublic.from_registration(registration)
+
+
+@router.get("/{contract_id}", responses=_NOT_FOUND)
+def read_contract(contract_id: str, registry: RegistryDep) -> ContractPublic:
+    """A contract with all its versions, and its latest version parsed."""
+    return ContractPublic.from_rows(registry.versions(contract_id))
+
+
+@router.get("/{contract_id}/versions/{version}", responses=_NOT_FOUND)
+def read_contract_version(
+    contract_id: str, version: str, registry: RegistryDep
+) -> ContractVersionDetailPublic:
+    """One registered version, verbatim (``content``) and parsed (``document``)."""
+    return ContractVersionDetailPublic.from_row(registry.get(contract_id, version))
+
+
+@router.get("/{contract_id}/diff", responses=_NOT_FOUND)
+def diff_contract(
+    contract_id: str,
+    registry: RegistryDep,
+    from_version: Annotated[str, Query(description="The older version.")],
+    to_version: Annotated[str, Query(description="The newer version.")],
+) -> ContractDiffPublic:
+    """Every change between two registered versions, judged from the consumers' side."""
+    diff = DiffPublic.from_diff(registry.diff(contract_id, from_version, to_version))
+    return ContractDiffPublic(
+        **diff.model_dump(), contract_id=contract_id, from_version=from_version, to_version=to_version
+    )
