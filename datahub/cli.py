@@ -256,7 +256,7 @@ def _print_summary_table(summaries: list[dict[str, Any]], title: str) -> None:
         table.add_row(
             str(row["dataset"]),
             *(f"{row[k]:,}" for k in ("deliveries", "rows_in", "rows_published", "rows_quarantined")),
-            "✓" if row["reconciled"] else "✗",
+            ("✓" if row["reconciled"] else "✗") if row["deliveries"] else "-",
             str(row["top_reasons"]),
             str(row["findings"]),
         )
