@@ -89,3 +89,14 @@ def test_unknown_dataset_names_the_known_ones(catalog: Catalog) -> None:
     with pytest.raises(NotFound) as info:
         catalog.get("nope")
     assert "hotline_12345" in str(info.value)
+
+
+def test_personal_class_can_be_declared_without_a_dictionary_element(catalog: Catalog) -> None:
+    from datahub.dictionary import PersonalClass
+
+    address = catalog.get("nyc311_requests").column("incident_address")
+    assert address.element is None
+    assert address.personal_class is PersonalClass.quasi_identifier
+    assert address.desensitise is Desensitise.mask
+    phone = catalog.get("hotline_12345").column("caller_phone")
+    assert phone.personal_class is PersonalClass.direct_identifier  # from the dictionary element

@@ -21,11 +21,9 @@ import yaml
 from datahub.contracts.loader import LOGICAL_TO_ELEMENT
 from datahub.contracts.model import DeliveryFormat, Desensitise, PublishMode, SharingClass
 from datahub.contracts.yaml_io import load_yaml
-from datahub.dictionary import Dictionary, Problem
+from datahub.dictionary import Dictionary, PersonalClass, Problem
 from datahub.quality.rules import RuleError, compile_rule
 
-CONTRACT_PROPERTIES = ("ownerDepartment", "sharingClass", "channel", "delivery")
-PROPERTY_PROPERTIES = ("dictionaryElement", "crosswalk", "desensitise")
 DELIVERY_KEYS = ("format", "encoding", "publishMode", "sheet")
 
 
@@ -111,6 +109,8 @@ class _Linter:
                     f"{where}.customProperties.crosswalk",
                     f"maps onto '{walk.spec.target}' but element '{element.id}' uses '{element.code_table}'",
                 )
+        if "personalClass" in custom and custom["personalClass"] not in PersonalClass.__members__.values():
+            self.add(f"{where}.customProperties.personalClass", f"must be one of {', '.join(PersonalClass)}")
         if "desensitise" in custom and custom["desensitise"] not in Desensitise.__members__.values():
             self.add(f"{where}.customProperties.desensitise", f"must be one of {', '.join(Desensitise)}")
         self.rules(prop.get("quality"), where, prop.get("name"))

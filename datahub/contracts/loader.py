@@ -92,7 +92,12 @@ def _column(prop: SchemaProperty, dictionary: Dictionary, file: str, where: str)
         raise ContractError(f"unknown crosswalk '{crosswalk}'", file=file, path=where)
     # A plain ODCS contract without our properties: every string column is scanned for personal data.
     free_text = element.free_text if element else column_type is ElementType.string
-    personal = element.personal_class if element else PersonalClass.none
+    try:
+        personal = PersonalClass(
+            custom.get("personalClass") or (element.personal_class if element else PersonalClass.none)
+        )
+    except ValueError as exc:
+        raise ContractError(f"unknown personal-data class: {exc}", file=file, path=where) from exc
     try:
         desensitise = Desensitise(
             custom.get("desensitise") or _default_desensitise(column_type, personal, free_text)
@@ -111,6 +116,7 @@ def _column(prop: SchemaProperty, dictionary: Dictionary, file: str, where: str)
         crosswalk=crosswalk,
         code_table=element.code_table if element else None,
         desensitise=desensitise,
+        personal_class=personal,
         patterns=tuple(p for p in (element.pattern if element else None, options.get("pattern")) if p),
         minimum=_tighter(max, element.min if element else None, options.get("minimum")),
         maximum=_tighter(min, element.max if element else None, options.get("maximum")),

@@ -74,6 +74,7 @@ class Column:
     crosswalk: str | None = None
     code_table: str | None = None
     desensitise: Desensitise = Desensitise.keep
+    personal_class: PersonalClass = PersonalClass.none
     # What the values must satisfy: the dictionary element's rules and the contract's
     # logicalTypeOptions together (both patterns apply; the tighter bound wins).
     patterns: tuple[str, ...] = ()
@@ -86,10 +87,6 @@ class Column:
     @property
     def free_text(self) -> bool:
         return self.element.free_text if self.element else False
-
-    @property
-    def personal_class(self) -> PersonalClass:
-        return self.element.personal_class if self.element else PersonalClass.none
 
 
 @dataclass(frozen=True)
