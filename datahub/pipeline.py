@@ -24,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 
 from datahub.contracts import Dataset, PublishMode
 from datahub.errors import UnreadableDelivery
+from datahub.files import file_sha256
 from datahub.ingest.readers import read_delivery
 from datahub.metadata import Delivery, DeliveryStatus, Finding, QuarantineReason, Snapshot
 from datahub.platform import Platform
@@ -81,14 +82,6 @@ class DeliverySummary:
 
 def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def landing_dir(platform: Platform, dataset: Dataset) -> Path:

@@ -64,12 +64,16 @@ def _find_ragged_line(text: str, delimiter: str, width: int) -> tuple[int, int] 
     return None
 
 
-def read_csv(path: Path, dataset: Dataset) -> pl.DataFrame:
-    file = str(path)
+def _read_text(path: Path, dataset: Dataset) -> str:
     data = path.read_bytes()
     if _looks_binary(data[:SNIFF_BYTES]):
-        raise UnreadableDelivery("binary content (NUL bytes) in a text delivery", file=file, line=1)
-    text = decode_text(data, dataset.delivery.encoding, file).lstrip("\ufeff")
+        raise UnreadableDelivery("binary content (NUL bytes) in a text delivery", file=str(path), line=1)
+    return decode_text(data, dataset.delivery.encoding, str(path)).lstrip("\ufeff")
+
+
+def read_csv(path: Path, dataset: Dataset) -> pl.DataFrame:
+    file = str(path)
+    text = _read_text(path, dataset)
     if not text.strip():
         raise UnreadableDelivery("empty file: no header and no rows", file=file, line=1)
     header_line = text.split("\n", 1)[0]
@@ -125,10 +129,7 @@ def _records_frame(records: list[dict[str, object]]) -> pl.DataFrame:
 
 def read_jsonl(path: Path, dataset: Dataset) -> pl.DataFrame:
     file = str(path)
-    data = path.read_bytes()
-    if _looks_binary(data[:SNIFF_BYTES]):
-        raise UnreadableDelivery("binary content (NUL bytes) in a text delivery", file=file, line=1)
-    text = decode_text(data, dataset.delivery.encoding, file).lstrip("\ufeff")
+    text = _read_text(path, dataset)
     records: list[dict[str, object]] = []
     for line_no, line in enumerate(text.splitlines(), 1):
         if not line.strip():

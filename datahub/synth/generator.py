@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import hashlib
 import io
 import json
 import math
@@ -18,6 +17,7 @@ import numpy as np
 from datahub.contracts import Catalog, Dataset
 from datahub.dictionary import Dictionary
 from datahub.errors import NotFound
+from datahub.files import file_sha256
 from datahub.synth import datasets as build
 from datahub.synth.defects import Injector, Table
 from datahub.synth.model import (
@@ -55,14 +55,6 @@ def file_name(ds: Dataset, first: dt.date, last: dt.date) -> str:
 
 def _rng(config: SynthConfig, *labels: object) -> np.random.Generator:
     return np.random.default_rng(stable_seed(config.seed, *labels))
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 class _Run:
@@ -221,7 +213,7 @@ class _Run:
                     "rows": f.rows,
                     "period_start": f.period_start.isoformat(),
                     "period_end": f.period_end.isoformat(),
-                    "sha256": _sha256(f.path),
+                    "sha256": file_sha256(f.path),
                 }
                 for f in self.files
             ],
