@@ -290,7 +290,7 @@ def to_published(platform: Platform, dataset: Dataset, delivery_id: str) -> None
     timings = dict(delivery.timings or {})
     conformed = pl.read_parquet(platform.lake.layer_path("conformed", dataset.name, delivery_id))
     with _timed(timings, "desensitise"):
-        shared, _counts = desensitise(conformed, dataset)
+        shared, masked = desensitise(conformed, dataset)
     with _timed(timings, "publish"):
         manifest = platform.lake.publish(
             dataset.name,
@@ -326,6 +326,7 @@ def to_published(platform: Platform, dataset: Dataset, delivery_id: str) -> None
                 snapshot_version=manifest.version,
                 finished_at=_now(),
                 timings=timings,
+                desensitised=masked,
             )
         )
 

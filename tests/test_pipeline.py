@@ -45,6 +45,10 @@ def test_ingest_reconciles_and_publishes_masked_rows(platform: Platform, tmp_pat
     text = published.write_csv()
     assert VALID_PHONE not in text and VALID_ID not in text
     assert published.item(0, "caller_phone").endswith(VALID_PHONE[-4:])
+    with platform.metadata.session() as s:
+        masked = s.get(Delivery, summary.delivery_id).desensitised  # type: ignore[union-attr]
+    assert masked["caller_phone:masked"] == 17
+    assert masked["complaint_text:CN_MOBILE"] == 17
     quarantine = pl.read_parquet(platform.lake.layer_path("quarantine", "hotline_12345", summary.delivery_id))
     assert sorted(quarantine.get_column("_row_number").to_list()) == [3, 6, 10]
 

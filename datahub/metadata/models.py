@@ -55,6 +55,8 @@ class Delivery(Base):
     reconciled: Mapped[bool | None] = mapped_column(Boolean)
     snapshot_version: Mapped[str | None] = mapped_column(String(64))
     timings: Mapped[dict[str, float] | None] = mapped_column(JSON)
+    # Values masked per column (and per entity found in free text) when the delivery was published.
+    desensitised: Mapped[dict[str, int] | None] = mapped_column(JSON)
 
     reasons: Mapped[list[QuarantineReason]] = relationship(
         back_populates="delivery", cascade="all, delete-orphan", order_by="QuarantineReason.rows.desc()"
