@@ -17,6 +17,7 @@ from rich.table import Table
 
 from datahub.contracts.registry import ContractRegistry
 from datahub.errors import DatahubError
+from datahub.pipeline import DeliverySummary
 from datahub.platform import Platform
 from datahub.settings import Settings
 
@@ -277,15 +278,33 @@ def ingest(
         summary = ingest_file(platform, dataset, file)
     except DatahubError as exc:
         raise _fail(exc, as_json) from None
-    body = asdict(summary)
     if as_json:
-        print(json.dumps(body, ensure_ascii=False, indent=2))
+        print(json.dumps(asdict(summary), ensure_ascii=False, indent=2))
+    elif summary.status == "rejected":
+        err_console.print(f"[bold red]rejected[/] {summary.error}", highlight=False)
     else:
-        console.print_json(json.dumps(body, ensure_ascii=False))
+        _print_delivery(summary)
     if summary.status == "rejected":
-        if not as_json:
-            err_console.print(f"[bold red]rejected[/] {summary.error}")
         raise typer.Exit(code=2)
+
+
+def _print_delivery(summary: DeliverySummary) -> None:
+    if summary.status == "duplicate":
+        console.print(
+            f"{summary.source_file}: already delivered (delivery {summary.duplicate_of}); nothing published"
+        )
+        return
+    console.print(
+        f"{summary.dataset} ← {summary.source_file}: {summary.status}; 输入 in {summary.rows_in or 0:,}, "
+        f"发布 published {summary.rows_published or 0:,}, "
+        f"隔离 quarantined {summary.rows_quarantined or 0:,}, "
+        f"对账 reconciled {'✓' if summary.reconciled else '✗'}; version {summary.snapshot_version}",
+        highlight=False,
+    )
+    for r in summary.reasons:
+        console.print(f"  {r['reason']:<18} {r['column']:<32} {r['rows']:>9,}", highlight=False)
+    for f in summary.findings:
+        console.print(f"  finding: {f['kind']} ({f['column']}, {f['rows']:,} rows)", highlight=False)
 
 
 @app.command()

@@ -101,3 +101,15 @@ def test_every_command_is_documented() -> None:
     names += [f"{g} {n}" for g, c in group.commands.items() if hasattr(c, "commands") for n in c.commands]
     for name in names:
         assert f"datahub {name}" in readme, name
+
+
+def test_ingest_text_summary(tmp_path: Path, dictionary: Dictionary, catalog: Catalog) -> None:
+    rows = [valid_row(dictionary, i) for i in range(3)]
+    rows[0] = rows[0] | {"联系电话": "12"}
+    file = write_hotline(tmp_path / "hotline_text.csv", rows, catalog.get("hotline_12345"))
+    result = runner.invoke(app, ["ingest", "hotline_12345", str(file)])
+    assert result.exit_code == 0, result.output
+    assert "输入 in 3, 发布 published 2, 隔离 quarantined 1" in result.output
+    assert "invalid_format" in result.output and "caller_phone" in result.output
+    again = runner.invoke(app, ["ingest", "hotline_12345", str(file)])
+    assert "already delivered" in again.output
