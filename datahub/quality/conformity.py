@@ -13,7 +13,9 @@ all of a row's problems at once.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import polars as pl
@@ -223,8 +225,10 @@ def conform(
     typed: dict[str, pl.Series] = {}
     # (reason, column label, failing rows, the delivered values to show)
     checks: list[tuple[Reason, str, pl.Series, Callable[[pl.DataFrame], pl.Series]]] = []
-    for column in dataset.columns:
-        series, failures = _typed(_normalised(raw, column), column, dictionary)
+    # Columns are independent and polars releases the GIL: check them on every core at once.
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        outcomes = list(pool.map(lambda c: _typed(_normalised(raw, c), c, dictionary), dataset.columns))
+    for column, (series, failures) in zip(dataset.columns, outcomes, strict=True):
         typed[column.name] = series
 
         def shown(rows: pl.DataFrame, column: Column = column) -> pl.Series:
