@@ -448,6 +448,9 @@ def demo(
         "\n[bold]Next[/]\n"
         f"  Dagster UI:  DAGSTER_HOME={dagster_home} .venv/bin/dagster dev -m pipelines.definitions\n"
         "  Status:      .venv/bin/datahub status\n"
+        f"  API:         .venv/bin/datahub serve, then http://{settings.api_host}:{settings.api_port}/docs "
+        "(header X-Datahub-Role: steward)\n"
+        "  Contracts:   .venv/bin/datahub contract list\n"
         f"  Published:   {settings.lake_dir / 'published'}/<dataset>/CURRENT\n"
         f"  Quarantine:  {settings.lake_dir / 'quarantine'}/<dataset>/\n"
     )
