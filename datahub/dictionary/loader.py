@@ -205,27 +205,13 @@ def check_dictionary(path: Path) -> tuple[Dictionary | None, list[Problem]]:
     if not root.is_dir():
         out.add(str(path), "-", "not a directory")
         return None, out.problems
-    elements = _parse(
-        DataElement,
-        _read_yaml_list(root / "elements.yaml", "elements", out),
-        root / "elements.yaml",
-        "elements",
-        out,
-    )
-    table_specs = _parse(
-        CodeTableSpec,
-        _read_yaml_list(root / "code_tables.yaml", "code_tables", out),
-        root / "code_tables.yaml",
-        "code_tables",
-        out,
-    )
-    walk_specs = _parse(
-        CrosswalkSpec,
-        _read_yaml_list(root / "crosswalks.yaml", "crosswalks", out),
-        root / "crosswalks.yaml",
-        "crosswalks",
-        out,
-    )
+    def index(model: type[M], key: str) -> dict[str, M]:
+        file = root / f"{key}.yaml"
+        return _parse(model, _read_yaml_list(file, key, out), file, key, out)
+
+    elements = index(DataElement, "elements")
+    table_specs = index(CodeTableSpec, "code_tables")
+    walk_specs = index(CrosswalkSpec, "crosswalks")
     tables = {k: _load_code_table(root, s, out) for k, s in table_specs.items()}
     walks = {k: _load_crosswalk(root, s, out) for k, s in walk_specs.items()}
     d = Dictionary(elements, tables, walks)
