@@ -205,6 +205,7 @@ def check_dictionary(path: Path) -> tuple[Dictionary | None, list[Problem]]:
     if not root.is_dir():
         out.add(str(path), "-", "not a directory")
         return None, out.problems
+
     def index(model: type[M], key: str) -> dict[str, M]:
         file = root / f"{key}.yaml"
         return _parse(model, _read_yaml_list(file, key, out), file, key, out)
