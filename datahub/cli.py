@@ -252,14 +252,16 @@ def _print_summary_table(summaries: list[dict[str, Any]], title: str) -> None:
         table.add_column(header, justify="right")
     table.add_column("对账 reconciled", justify="center")
     table.add_column("主要隔离原因 top reasons")
-    table.add_column("发现 findings")
+    table.add_column("合格率 pass rate", justify="right")
+    table.add_column("未通过规则 failed rules")
     for row in summaries:
         table.add_row(
             str(row["dataset"]),
             *(f"{row[k]:,}" for k in ("deliveries", "rows_in", "rows_published", "rows_quarantined")),
             ("✓" if row["reconciled"] else "✗") if row["deliveries"] else "-",
             str(row["top_reasons"]),
-            str(row["findings"]),
+            "-" if row["pass_rate"] is None else f"{row['pass_rate']:.2f}%",
+            str(row["failed_rules"]),
         )
     console.print(table)
 
@@ -303,8 +305,18 @@ def _print_delivery(summary: DeliverySummary) -> None:
     )
     for r in summary.reasons:
         console.print(f"  {r['reason']:<18} {r['column']:<32} {r['rows']:>9,}", highlight=False)
-    for f in summary.findings:
-        console.print(f"  finding: {f['kind']} ({f['column']}, {f['rows']:,} rows)", highlight=False)
+    if summary.quality:
+        q = summary.quality
+        console.print(
+            f"  质量 quality: pass rate {q['pass_rate']:.2f}%, overall score {q['overall_score']:.1f}"
+            + (" — BLOCKED" if q["blocked"] else ""),
+            highlight=False,
+        )
+        for r in q["failed_rules"]:
+            level = "blocking" if r["blocking"] else "warning"
+            console.print(
+                f"  rule failed ({level}): {r['rule']} {r['column'] or ''} {r['failed']:,}", highlight=False
+            )
 
 
 @app.command()

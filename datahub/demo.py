@@ -53,12 +53,16 @@ def summarise(platform: Platform) -> list[dict[str, Any]]:
         for dataset in platform.catalog:
             deliveries = s.scalars(select(Delivery).where(Delivery.dataset == dataset.name)).all()
             reasons: Counter[str] = Counter()
-            findings: Counter[str] = Counter()
+            failed: Counter[str] = Counter()
+            runs = [d.quality for d in deliveries if d.quality is not None]
             for d in deliveries:
                 for r in d.reasons:
                     reasons[f"{r.reason}:{r.column}"] += r.rows
-                for f in d.findings:
-                    findings[f.kind] += 1
+            for run in runs:
+                for rule in run.rules:
+                    if not rule.success:
+                        failed[rule.name] += 1
+            rows_in = sum(run.rows_in for run in runs)
             rows.append(
                 {
                     "dataset": dataset.name,
@@ -68,7 +72,10 @@ def summarise(platform: Platform) -> list[dict[str, Any]]:
                     "rows_quarantined": sum(d.rows_quarantined or 0 for d in deliveries),
                     "reconciled": all(d.reconciled for d in deliveries),
                     "top_reasons": "\n".join(f"{k} {v:,}" for k, v in reasons.most_common(3)) or "-",
-                    "findings": "\n".join(f"{k} ×{v}" for k, v in findings.items()) or "-",
+                    "pass_rate": round(100 * sum(run.rows_passed for run in runs) / rows_in, 2)
+                    if rows_in
+                    else None,
+                    "failed_rules": "\n".join(f"{k} ×{v}" for k, v in failed.items()) or "-",
                 }
             )
     return rows

@@ -1,9 +1,10 @@
-"""One dataset's pipeline over its deliveries: landing → raw → conformed → published.
+"""One dataset's pipeline over its deliveries: landing → raw → conformed → checked → published.
 
 Each stage takes every delivery of a dataset that is waiting for it, does its work from and to the
 lake, and records the outcome in the metadata database, so any process (the CLI, a Dagster asset,
 a retry after a crash) can pick up where the last one stopped. Rows are reconciled per delivery:
-rows in = rows published + rows quarantined.
+rows in = rows published + rows quarantined. A delivery on which a blocking quality rule fails is
+``blocked``: its rows join the quarantine and the current snapshot stays as it was.
 """
 
 from __future__ import annotations
@@ -26,18 +27,20 @@ from datahub.contracts import Dataset, PublishMode
 from datahub.errors import UnreadableDelivery
 from datahub.files import file_sha256
 from datahub.ingest.readers import read_delivery
-from datahub.metadata import Delivery, DeliveryStatus, Finding, QuarantineReason, Snapshot
+from datahub.metadata import Delivery, DeliveryStatus, QuarantineReason, Snapshot
+from datahub.metadata.models import QualityRun
 from datahub.platform import Platform
 from datahub.privacy.policy import desensitise, mask_for_quarantine
+from datahub.quality.checking import check_delivery
 from datahub.quality.conformity import conform
-from datahub.quality.findings import delivery_findings
 
-STAGES = ("raw", "conformed", "published")
+STAGES = ("raw", "conformed", "checked", "published")
 # Per stage: the status a delivery waits in, and the status that claims it for one process.
 _CLAIMS = {
     "raw": (DeliveryStatus.landed, DeliveryStatus.reading),
     "conformed": (DeliveryStatus.raw, DeliveryStatus.conforming),
-    "published": (DeliveryStatus.conformed, DeliveryStatus.publishing),
+    "checked": (DeliveryStatus.conformed, DeliveryStatus.checking),
+    "published": (DeliveryStatus.checked, DeliveryStatus.publishing),
 }
 
 
@@ -57,7 +60,7 @@ class DeliverySummary:
     error: str | None = None
     duplicate_of: str | None = None
     reasons: list[dict[str, Any]] = field(default_factory=list)
-    findings: list[dict[str, Any]] = field(default_factory=list)
+    quality: dict[str, Any] | None = None  # scores, pass rate and failing rules of the quality run
     timings: dict[str, float] = field(default_factory=dict)
 
     @classmethod
@@ -75,9 +78,31 @@ class DeliverySummary:
             error=d.error,
             duplicate_of=d.duplicate_of,
             reasons=[{"reason": r.reason, "column": r.column, "rows": r.rows} for r in d.reasons],
-            findings=[{"kind": f.kind, "column": f.column, "rows": f.rows, **f.detail} for f in d.findings],
+            quality=quality_summary(d.quality) if d.quality else None,
             timings=dict(d.timings or {}),
         )
+
+
+def quality_summary(run: QualityRun) -> dict[str, Any]:
+    return {
+        "success": run.success,
+        "blocked": run.blocked,
+        "pass_rate": run.pass_rate,
+        "overall_score": run.overall_score,
+        "scores": {s.dimension: s.score for s in run.scores},
+        "failed_rules": [
+            {
+                "rule": r.name,
+                "check": r.check,
+                "column": r.column,
+                "blocking": r.blocking,
+                "failed": r.failed,
+                "evaluated": r.evaluated,
+            }
+            for r in run.rules
+            if not r.success
+        ],
+    }
 
 
 def _now() -> datetime:
@@ -223,7 +248,12 @@ def to_raw(platform: Platform, dataset: Dataset, delivery_id: str) -> None:
 
 
 def _conformed_not_published(platform: Platform, dataset: Dataset) -> list[str]:
-    statuses = (DeliveryStatus.conformed, DeliveryStatus.publishing)
+    statuses = (
+        DeliveryStatus.conformed,
+        DeliveryStatus.checking,
+        DeliveryStatus.checked,
+        DeliveryStatus.publishing,
+    )
     with platform.metadata.session() as s:
         query = select(Delivery.id).where(Delivery.dataset == dataset.name, Delivery.status.in_(statuses))
         return list(s.scalars(query.order_by(Delivery.delivered_at, Delivery.source_file)))
@@ -262,19 +292,12 @@ def to_conformed(platform: Platform, dataset: Dataset, delivery_id: str) -> None
             else None,
             mask_value=mask_for_quarantine,
         )
-        findings = delivery_findings(result.conformed, dataset, delivery.delivered_at, before)
     with _timed(timings, "write_conformed"):
         platform.lake.write_layer("conformed", dataset.name, delivery_id, result.conformed)
         platform.lake.write_layer("quarantine", dataset.name, delivery_id, result.quarantine)
     with platform.metadata.session() as s:
         for reason, column, rows in result.reason_counts:
             s.add(QuarantineReason(delivery_id=delivery_id, reason=reason, column=column, rows=rows))
-        for f in findings:
-            s.add(
-                Finding(
-                    delivery_id=delivery_id, kind=f.kind.value, column=f.column, rows=f.rows, detail=f.detail
-                )
-            )
         s.execute(
             update(Delivery)
             .where(Delivery.id == delivery_id)
@@ -331,7 +354,36 @@ def to_published(platform: Platform, dataset: Dataset, delivery_id: str) -> None
         )
 
 
-STAGE_FUNCTIONS = {"raw": to_raw, "conformed": to_conformed, "published": to_published}
+def to_checked(platform: Platform, dataset: Dataset, delivery_id: str) -> None:
+    """Run the delivery's expectation suite; a blocking failure holds its rows in quarantine."""
+    delivery = _load(platform, delivery_id)
+    timings = dict(delivery.timings or {})
+    waiting_ids = _conformed_not_published(platform, dataset)
+    before = waiting_ids[: waiting_ids.index(delivery_id)] if delivery_id in waiting_ids else waiting_ids
+    earlier = [platform.lake.layer_path("conformed", dataset.name, d) for d in before]
+    with _timed(timings, "check"):
+        outcome = check_delivery(platform, dataset, delivery, earlier)
+    values: dict[str, Any] = {"timings": timings}
+    if outcome.blocked:
+        values.update(
+            status=DeliveryStatus.blocked,
+            rows_published=0,
+            rows_quarantined=delivery.rows_in,
+            reconciled=True,
+            finished_at=_now(),
+            error="blocked by " + ", ".join(outcome.blocking_rules),
+        )
+    else:
+        values["status"] = DeliveryStatus.checked
+    _save(platform, delivery_id, **values)
+
+
+STAGE_FUNCTIONS = {
+    "raw": to_raw,
+    "conformed": to_conformed,
+    "checked": to_checked,
+    "published": to_published,
+}
 
 
 def run_stage(platform: Platform, dataset: Dataset, stage: str) -> list[str]:

@@ -11,9 +11,10 @@ from typing import Any
 from sqlalchemy import func, select
 
 from datahub.metadata import Delivery, DeliveryStatus, Snapshot
+from datahub.pipeline import quality_summary
 from datahub.platform import Platform
 
-_FINAL = (DeliveryStatus.published, DeliveryStatus.rejected)
+_FINAL = (DeliveryStatus.published, DeliveryStatus.blocked, DeliveryStatus.rejected)
 
 
 @dataclass
@@ -34,7 +35,13 @@ class DatasetStatus:
     last_reconciled: bool | None = None
     all_reconciled: bool = True
     unreconciled_deliveries: list[str] = field(default_factory=list)
-    findings: list[dict[str, Any]] = field(default_factory=list)
+    # The last checked delivery's quality: pass rate, overall score and the rules that failed.
+    quality: dict[str, Any] | None = None
+
+    @property
+    def stale(self) -> bool:
+        failed = (self.quality or {}).get("failed_rules", [])
+        return any(rule["check"] == "stale_delivery" for rule in failed)
 
 
 def dataset_status(platform: Platform) -> list[DatasetStatus]:
@@ -67,9 +74,7 @@ def dataset_status(platform: Platform) -> list[DatasetStatus]:
                 status.last_rows_published = last.rows_published
                 status.last_rows_quarantined = last.rows_quarantined
                 status.last_reconciled = last.reconciled
-                status.findings = [
-                    {"kind": f.kind, "column": f.column, "rows": f.rows, **f.detail} for f in last.findings
-                ]
+                status.quality = quality_summary(last.quality) if last.quality else None
             bad = s.scalars(
                 select(Delivery.source_file).where(
                     Delivery.dataset == dataset.name,

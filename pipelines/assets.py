@@ -1,13 +1,18 @@
-"""Assets: per dataset raw → conformed → published, and the daily cross-dataset status.
+"""Assets: per dataset raw → conformed → checked → published, and the daily cross-dataset status.
 
-Each asset is a thin call into datahub.pipeline; what it did is returned as asset metadata.
+Each asset is a thin call into datahub.pipeline; what it did is returned as asset metadata. Every
+quality rule of a dataset's suite is an asset check on its ``checked`` asset (severity ERROR for
+blocking rules, WARN for warnings) with the counts and a sample of failing keys.
 """
 
+import re
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
 from dagster import (
     AssetCheckResult,
+    AssetCheckSeverity,
     AssetCheckSpec,
     AssetExecutionContext,
     AssetKey,
@@ -20,6 +25,8 @@ from dagster import (
 
 from datahub import pipeline
 from datahub.contracts import Dataset
+from datahub.metadata import Delivery
+from datahub.quality.expectations import Rule, SuiteContext, build_suite
 from datahub.status import dataset_status, write_status_report
 from pipelines.resources import PlatformResource
 
@@ -30,15 +37,62 @@ def stage_key(dataset: Dataset, stage: str) -> AssetKey:
     return AssetKey([dataset.name, stage])
 
 
+def check_name(rule: Rule) -> str:
+    return re.sub(r"\W", "_", rule.name, flags=re.ASCII)
+
+
+def declared_rules(dataset: Dataset) -> list[Rule]:
+    """Every rule a delivery's suite can hold (volume too, which needs a previous delivery)."""
+    context = SuiteContext(
+        rows=0, null_counts={}, received_columns=[], delivered_at=datetime(2000, 1, 1), previous_rows=1
+    )
+    return build_suite(dataset, context)
+
+
+def _rule_checks(dataset: Dataset, deliveries: list[Delivery]) -> Iterator[AssetCheckResult]:
+    """One result per declared rule, over the deliveries this run checked."""
+    key = stage_key(dataset, "checked")
+    runs = [d.quality for d in deliveries if d.quality is not None]
+    for rule in declared_rules(dataset):
+        results = [(run, r) for run in runs for r in run.rules if r.name == rule.name]
+        failing = [(run, r) for run, r in results if not r.success]
+        yield AssetCheckResult(
+            asset_key=key,
+            check_name=check_name(rule),
+            passed=not failing,
+            severity=AssetCheckSeverity.ERROR if rule.blocking else AssetCheckSeverity.WARN,
+            description=rule.description or None,
+            metadata={
+                "blocking": rule.blocking,
+                "dimension": rule.dimension,
+                "deliveries_checked": len(results),
+                "evaluated": sum(r.evaluated for _, r in results),
+                "failed": sum(r.failed for _, r in results),
+                "failing_deliveries": MetadataValue.json([run.delivery.source_file for run, _ in failing]),
+                "sample": MetadataValue.json([item for _, r in failing for item in r.sample][:20]),
+            },
+        )
+
+
 def _stage_asset(dataset: Dataset, stage: str) -> AssetsDefinition:
     previous = pipeline.STAGES.index(stage) - 1
     deps = [stage_key(dataset, pipeline.STAGES[previous])] if previous >= 0 else []
+    if stage == "checked":  # consistency rules read other datasets' published rows
+        deps += [AssetKey([name, "published"]) for r in declared_rules(dataset) for name in r.reads]
     descriptions = {
         "raw": f"{dataset.title}: new deliveries from the landing zone, read as text with lineage.",
         "conformed": f"{dataset.title}: rows conformed to the dictionary; failures quarantined with reasons.",
+        "checked": f"{dataset.title}: the contract's expectation suite; blocking failures hold a delivery.",
         "published": f"{dataset.title}: desensitised rows published as an immutable snapshot version.",
     }
     checks = []
+    if stage == "checked":
+        checks += [
+            AssetCheckSpec(
+                check_name(rule), asset=stage_key(dataset, stage), description=rule.description or rule.name
+            )
+            for rule in declared_rules(dataset)
+        ]
     if stage == "published":
         checks.append(
             AssetCheckSpec(
@@ -68,6 +122,10 @@ def _stage_asset(dataset: Dataset, stage: str) -> AssetsDefinition:
         p = platform.platform
         handled = pipeline.run_stage(p, dataset, stage)
         summaries = [pipeline.summary(p, d) for d in handled]
+        if stage == "checked":
+            with p.metadata.session() as s:
+                deliveries = [s.get(Delivery, d) for d in handled]
+                checks = list(_rule_checks(dataset, [d for d in deliveries if d is not None]))
         metadata: dict[str, Any] = {
             "deliveries": len(summaries),
             "files": MetadataValue.json([s.source_file for s in summaries]),
@@ -78,7 +136,13 @@ def _stage_asset(dataset: Dataset, stage: str) -> AssetsDefinition:
             metadata["rows_published"] = sum(s.rows_published or 0 for s in summaries)
             metadata["snapshot_version"] = (summaries[-1].snapshot_version or "") if summaries else ""
         context.log.info("%s %s: %d deliveries", dataset.name, stage, len(summaries))
+        if stage == "checked":
+            metadata["blocked"] = MetadataValue.json(
+                [s.source_file for s in summaries if s.status == "blocked"]
+            )
         yield MaterializeResult(asset_key=spec.key, metadata=metadata)
+        if stage == "checked":
+            yield from checks
         if stage == "published":
             unreconciled = [s.source_file for s in summaries if s.status == "published" and not s.reconciled]
             yield AssetCheckResult(
@@ -111,7 +175,7 @@ def status_asset(datasets: list[Dataset]) -> AssetsDefinition:
         statuses = dataset_status(p)
         path = write_status_report(p, statuses)
         unreconciled = {s.dataset: s.unreconciled_deliveries for s in statuses if not s.all_reconciled}
-        stale = [s.dataset for s in statuses if any(f["kind"] == "stale_delivery" for f in s.findings)]
+        stale = [s.dataset for s in statuses if s.stale]
         yield MaterializeResult(
             asset_key=STATUS_KEY,
             metadata={"path": str(path), "datasets": len(statuses), "stale": MetadataValue.json(stale)},

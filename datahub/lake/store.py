@@ -76,6 +76,13 @@ class Lake:
         version = pointer.read_text(encoding="utf-8").strip()
         return SnapshotManifest.read(self.published_dir(dataset) / "versions" / f"{version}.json")
 
+    def current_parts(self, dataset: str) -> list[Path]:
+        """The Parquet files of the dataset's current snapshot (none before its first publication)."""
+        manifest = self.current_manifest(dataset)
+        if manifest is None:
+            return []
+        return [self.published_dir(dataset) / part for part in manifest.parts]
+
     def scan_current(self, dataset: str) -> pl.LazyFrame | None:
         manifest = self.current_manifest(dataset)
         if manifest is None or not manifest.parts:

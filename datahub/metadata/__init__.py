@@ -1,11 +1,13 @@
-"""The metadata database: deliveries, reconciliation, quarantine reasons, findings, snapshots."""
+"""The metadata database: deliveries, reconciliation, quarantine reasons, quality runs, snapshots."""
 
 from datahub.metadata.models import (
     ContractVersion,
     Delivery,
     DeliveryStatus,
-    Finding,
+    QualityRun,
+    QualityScore,
     QuarantineReason,
+    RuleResult,
     Snapshot,
 )
 from datahub.metadata.store import MetadataStore
@@ -14,8 +16,10 @@ __all__ = [
     "ContractVersion",
     "Delivery",
     "DeliveryStatus",
-    "Finding",
     "MetadataStore",
+    "QualityRun",
+    "QualityScore",
     "QuarantineReason",
+    "RuleResult",
     "Snapshot",
 ]

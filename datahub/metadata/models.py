@@ -1,11 +1,23 @@
 """Tables of the metadata database: deliveries (one run of a dataset's pipeline over one delivered
-file), their quarantine reasons, published snapshots and delivery-level findings."""
+file), their quarantine reasons, quality runs with their rule results and GB/T 36344 scores, published
+snapshots and registered contract versions."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -21,10 +33,13 @@ class DeliveryStatus:
     raw = "raw"
     conforming = "conforming"  # claimed by the conformed stage
     conformed = "conformed"
+    checking = "checking"  # claimed by the checked stage
+    checked = "checked"
     publishing = "publishing"  # claimed by the published stage
     published = "published"
     rejected = "rejected"  # could not be read as the dataset: nothing published, nothing quarantined
     duplicate = "duplicate"  # the same bytes were delivered before: nothing is processed twice
+    blocked = "blocked"  # a blocking quality rule failed: its rows are held in quarantine, nothing published
     failed = "failed"  # the platform failed while processing it
 
 
@@ -61,7 +76,7 @@ class Delivery(Base):
     reasons: Mapped[list[QuarantineReason]] = relationship(
         back_populates="delivery", cascade="all, delete-orphan", order_by="QuarantineReason.rows.desc()"
     )
-    findings: Mapped[list[Finding]] = relationship(back_populates="delivery", cascade="all, delete-orphan")
+    quality: Mapped[QualityRun | None] = relationship(back_populates="delivery", cascade="all, delete-orphan")
 
 
 class QuarantineReason(Base):
@@ -78,19 +93,73 @@ class QuarantineReason(Base):
     delivery: Mapped[Delivery] = relationship(back_populates="reasons")
 
 
-class Finding(Base):
-    """A problem found in a delivery that does not quarantine rows (a stale delivery, a stuck sensor)."""
+class QualityRun(Base):
+    """One run of a delivery's expectation suite: verdict, scores per GB/T 36344 dimension, pass rate."""
 
-    __tablename__ = "findings"
+    __tablename__ = "quality_runs"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    delivery_id: Mapped[str] = mapped_column(ForeignKey("deliveries.id", ondelete="CASCADE"), index=True)
-    kind: Mapped[str] = mapped_column(String(40))
-    column: Mapped[str | None] = mapped_column(String(100))
-    rows: Mapped[int] = mapped_column(Integer)
-    detail: Mapped[dict[str, object]] = mapped_column(JSON)
+    delivery_id: Mapped[str] = mapped_column(ForeignKey("deliveries.id", ondelete="CASCADE"), unique=True)
+    dataset: Mapped[str] = mapped_column(String(100), index=True)
+    contract_version: Mapped[str] = mapped_column(String(40))
+    validated_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    success: Mapped[bool] = mapped_column(Boolean)
+    blocked: Mapped[bool] = mapped_column(Boolean)
+    rows_in: Mapped[int] = mapped_column(Integer)
+    rows_validated: Mapped[int] = mapped_column(Integer)  # conformed rows the suite looked at
+    rows_quarantined: Mapped[int] = mapped_column(Integer)  # by conformity
+    rows_flagged: Mapped[int] = mapped_column(Integer)  # distinct rows a failing row-level rule flagged
+    rows_passed: Mapped[int] = mapped_column(Integer)
+    pass_rate: Mapped[float] = mapped_column(Float)  # percent of rows in that passed every check
+    overall_score: Mapped[float] = mapped_column(Float)
+    result_path: Mapped[str] = mapped_column(Text)  # GX ExpectationSuiteValidationResult JSON
+    flags_path: Mapped[str | None] = mapped_column(Text)
 
-    delivery: Mapped[Delivery] = relationship(back_populates="findings")
+    delivery: Mapped[Delivery] = relationship(back_populates="quality")
+    rules: Mapped[list[RuleResult]] = relationship(
+        back_populates="run", cascade="all, delete-orphan", order_by="RuleResult.id"
+    )
+    scores: Mapped[list[QualityScore]] = relationship(
+        back_populates="run", cascade="all, delete-orphan", order_by="QualityScore.id"
+    )
+
+
+class RuleResult(Base):
+    """One rule's verdict in a quality run (also reported as a Dagster asset check)."""
+
+    __tablename__ = "rule_results"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("quality_runs.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    check: Mapped[str] = mapped_column(String(40))
+    dimension: Mapped[str] = mapped_column(String(20))
+    blocking: Mapped[bool] = mapped_column(Boolean)
+    column: Mapped[str | None] = mapped_column(String(200))
+    success: Mapped[bool] = mapped_column(Boolean)
+    evaluated: Mapped[int] = mapped_column(Integer)
+    failed: Mapped[int] = mapped_column(Integer)
+    observed: Mapped[object | None] = mapped_column(JSON)
+    sample: Mapped[list[dict[str, object]]] = mapped_column(JSON)
+
+    run: Mapped[QualityRun] = relationship(back_populates="rules")
+
+
+class QualityScore(Base):
+    """A quality run's score in one GB/T 36344 dimension (0–100), kept as history for trends."""
+
+    __tablename__ = "quality_scores"
+    __table_args__ = (Index("ix_score_dataset_time", "dataset", "scored_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("quality_runs.id", ondelete="CASCADE"), index=True)
+    dataset: Mapped[str] = mapped_column(String(100))
+    scored_at: Mapped[datetime] = mapped_column(DateTime)
+    dimension: Mapped[str] = mapped_column(String(20))
+    score: Mapped[float] = mapped_column(Float)
+    checks: Mapped[int] = mapped_column(Integer)
+
+    run: Mapped[QualityRun] = relationship(back_populates="scores")
 
 
 class Snapshot(Base):

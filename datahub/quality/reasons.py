@@ -1,4 +1,4 @@
-"""Stable reason codes for quarantined rows and delivery findings."""
+"""Stable reason codes for quarantined rows, and the GB/T 36344 dimension each counts against."""
 
 from __future__ import annotations
 
@@ -15,10 +15,16 @@ class Reason(StrEnum):
     unknown_code = "unknown_code"  # not a code (or name) of the element's code table
     unmapped_code = "unmapped_code"  # a department's local code with no crosswalk entry
     duplicate_key = "duplicate_key"  # the primary key occurred earlier in the delivery or is published
+    blocked_by_rule = "blocked_by_rule"  # the row was valid, but a blocking rule failed on its delivery
 
 
-class FindingKind(StrEnum):
-    """Problems of a delivery that do not quarantine rows."""
-
-    stale_delivery = "stale_delivery"  # newest data older than the contract's latency allows
-    stuck_value = "stuck_value"  # a device repeating one value for longer than the contract allows
+# GB/T 36344 dimension of each conformity reason (blocked rows count against the rule that blocked them).
+REASON_DIMENSIONS = {
+    Reason.missing_required: "completeness",
+    Reason.invalid_type: "conformity",
+    Reason.invalid_format: "conformity",
+    Reason.out_of_range: "accuracy",
+    Reason.unknown_code: "consistency",
+    Reason.unmapped_code: "consistency",
+    Reason.duplicate_key: "accuracy",
+}

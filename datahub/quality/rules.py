@@ -46,7 +46,14 @@ DIMENSIONS = {
     "consistency": "consistency",
     "timeliness": "timeliness",
 }
-DATAHUB_RULES = {"stuckValue": ("groupBy", "orderBy")}
+# The platform's own rules (``custom`` with ``engine: datahub``) and the keys each needs.
+DATAHUB_RULES: dict[str, tuple[str, ...]] = {
+    "stuckValue": ("groupBy", "orderBy"),  # optional minHours (24), minReadings (3)
+    "referenceExists": ("dataset", "key"),  # the property's values exist as ``key`` of ``dataset``
+    "volume": (),  # optional minRatio (0.5), maxRatio (2.0) against the previous delivery's rows
+}
+# Failure counts can only be bounded from above.
+AT_MOST = ("mustBe", "mustBeLessThan", "mustBeLessOrEqualTo")
 
 
 class RuleError(ValueError):
@@ -133,6 +140,16 @@ def compile_rule(rule: dict[str, Any], column: str | None = None) -> CompiledRul
         if column is None and metric != "rowCount" and not rule.get("arguments", {}).get("properties"):
             raise RuleError(f"metric '{metric}' on a table needs arguments.properties")
         operator, threshold = _comparison(rule)
+        if metric != "rowCount" and (operator not in AT_MOST or (operator == "mustBe" and threshold != 0)):
+            raise RuleError(
+                f"{metric} can only be compared with mustBe 0, mustBeLessThan or mustBeLessOrEqualTo"
+            )
+        if metric == "rowCount" and operator.startswith("mustNot"):
+            raise RuleError(f"rowCount cannot be compared with {operator}")
+        if metric == "invalidValues" and not {"validValues", "pattern", "minimum", "maximum"} & set(
+            rule.get("arguments") or {}
+        ):
+            raise RuleError("invalidValues needs arguments validValues, pattern or minimum/maximum")
         return CompiledRule(
             **base,
             metric=metric,

@@ -121,6 +121,20 @@ def to_py(ts: np.ndarray) -> np.ndarray:
     return np.array([None if np.isnat(t) else t.astype("datetime64[s]").item() for t in ts], dtype=object)
 
 
+SEQUENCE_MAX = 999_999  # daily sequence numbers have six digits
+
+
+def dangling_order_id(day: dt.date, rows_per_day: int, rng: np.random.Generator) -> str:
+    """A hotline work-order id of ``day`` (``GD`` + yyyymmdd + 6 digits, as :func:`ids` makes them) that the
+    hotline never issues: its sequence number is past the day's last call (``rows_per_day``), or 000000
+    when the day uses every number (sequences start at 1)."""
+    room = SEQUENCE_MAX - rows_per_day
+    seq = 0
+    if room > 0:
+        seq = rows_per_day + 1 + int(rng.integers(0, min(room, max(50, rows_per_day // 10))))
+    return f"GD{day:%Y%m%d}{seq:06d}"
+
+
 def ids(prefix: str, days: list[dt.date], counts: list[int]) -> np.ndarray:
     """Prefix + yyyymmdd + 6-digit daily sequence number."""
     parts = [

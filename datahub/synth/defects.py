@@ -5,6 +5,10 @@ blanked, ``mobile_phone`` and ``resident_id`` columns get malformed values, time
 columns unparseable ones, columns whose element has a range get values outside it, crosswalked
 columns local codes the crosswalk lacks, code-table columns values the table lacks, and the primary
 key is repeated. Each defective row gets exactly one defect.
+
+``dangling_reference`` is the one cross-dataset defect: a column that names a record of another dataset
+(an app report's hotline work order) gets a well-formed id of a record that does not exist. The caller
+says which column and how to make such an id (:meth:`Injector.dangle`).
 """
 
 from __future__ import annotations
@@ -291,6 +295,24 @@ class Injector:
                 for i in pick(count, ok):
                     if self._messy(table, variant, column, i):
                         table.marks.append((i, "messy_valid", column))
+
+    def dangle(self, table: Table, column: str, make: Callable[[int], object]) -> None:
+        """``dangling_reference``: ``column`` of rows that are unprotected, still clean and have it empty gets
+        ``make(row index)``, a well-formed reference to a record that does not exist.
+
+        Runs after :meth:`inject` (best with an injector of its own random stream, so the other defects'
+        rows and values stay what they were without it).
+        """
+        count = defect_count(table.n, self.rate)
+        marked = {i for i, _, _ in table.marks}
+        values = table.cols[column]
+        pool = [i for i in np.flatnonzero(~table.protected).tolist() if i not in marked and values[i] is None]
+        if count == 0 or not pool:
+            return
+        chosen = self.rng.choice(len(pool), size=min(count, len(pool)), replace=False)
+        for i in sorted(pool[j] for j in chosen.tolist()):
+            values[i] = make(i)
+            table.marks.append((i, "dangling_reference", column))
 
     def _duplicates(self, table: Table, victims: list[int], key_columns: list[str]) -> None:
         """Give each victim the key of an earlier, untouched, unprotected row."""

@@ -108,12 +108,33 @@ class _Run:
         Injector(
             self.world, _rng(self.config, ds.name, first, "defects"), self.config.defect_rate, self.year
         ).inject(table, exclude)
+        if ds.name == "gov_app_reports":
+            self.dangle(table, first)
         path = self.path(ds, first, last)
         write_table(table, path, last)
         self.files.append(SynthFile(ds.name, path, table.n, first, last))
         self.truths += table.truths(self.rel(path))
         self.truths += extra
         return path
+
+    def dangle(self, table: Table, first: dt.date) -> None:
+        """``dangling_reference``: unlinked app reports that name a hotline work order of their own day that
+        the hotline never issued. A random stream of its own leaves the other defects as they were."""
+        injector = Injector(
+            self.world,
+            _rng(self.config, table.dataset.name, first, "references"),
+            self.config.defect_rate,
+            self.year,
+        )
+        submitted = table.cols[
+            "submitted_at"
+        ]  # still clean in the rows it picks: ``2026-10-01T08:23:11+08:00``
+
+        def make(i: int) -> str:
+            day = dt.date.fromisoformat(str(submitted[i])[:10])
+            return build.dangling_order_id(day, self.config.rows_per_day, injector.rng)
+
+        injector.dangle(table, "related_order_id", make)
 
     # ------------------------------------------------------------------ datasets
     def run(self, name: str, progress: Progress | None) -> None:

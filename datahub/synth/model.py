@@ -19,6 +19,7 @@ DEFECT_REASONS: dict[str, str] = {
     "duplicate_key": "duplicate_key",
     "stuck_sensor": "stuck_value",
     "stale_delivery": "stale_delivery",
+    "dangling_reference": "missing_reference",
     "messy_valid": "",
 }
 

@@ -20,7 +20,14 @@ from datahub.synth import SynthConfig, SynthResult, generate
 from datahub.synth.model import DATASETS
 from pipelines.assets import dataset_assets
 from pipelines.resources import PlatformResource
-from tests.ground_truth import expected_findings, expected_quarantine, found_findings, found_quarantine
+from tests.ground_truth import (
+    expected_flags,
+    expected_quarantine,
+    expected_stale,
+    found_flags,
+    found_quarantine,
+    found_stale,
+)
 
 
 @pytest.fixture(scope="module")
@@ -57,15 +64,29 @@ def test_quarantine_matches_injected_defects_exactly(run: tuple[Platform, SynthR
 
 
 @pytest.mark.parametrize("dataset", DATASETS)
-def test_findings_match_injected_stale_and_stuck(run: tuple[Platform, SynthResult], dataset: str) -> None:
+def test_rules_flag_exactly_the_injected_rows(run: tuple[Platform, SynthResult], dataset: str) -> None:
+    """Stuck sensors (accuracy) and dangling hotline references (consistency), row by row."""
     platform, result = run
-    assert found_findings(platform, dataset) == expected_findings(result.ground_truth, dataset)
+    expected = expected_flags(result.ground_truth, dataset)
+    found = found_flags(platform, dataset)
+    assert found - expected == set(), "clean rows were flagged"
+    assert expected - found == set(), "injected defects were missed"
 
 
-def test_stale_and_stuck_were_injected(run: tuple[Platform, SynthResult]) -> None:
+@pytest.mark.parametrize("dataset", DATASETS)
+def test_freshness_fails_exactly_on_the_stale_delivery(
+    run: tuple[Platform, SynthResult], dataset: str
+) -> None:
+    platform, result = run
+    assert found_stale(platform, dataset) == expected_stale(result.ground_truth, dataset)
+
+
+def test_stale_stuck_and_dangling_were_injected(run: tuple[Platform, SynthResult]) -> None:
     _, result = run
-    assert expected_findings(result.ground_truth, "population_grid")["stale_delivery"] == 1
-    assert expected_findings(result.ground_truth, "iot_sensor_readings")["stuck_value"] >= 96 * 7
+    assert len(expected_stale(result.ground_truth, "population_grid")) == 1
+    stuck = expected_flags(result.ground_truth, "iot_sensor_readings")
+    assert len(stuck) >= 96 * 7
+    assert expected_flags(result.ground_truth, "gov_app_reports"), "dangling references were injected"
 
 
 @pytest.mark.parametrize("dataset", DATASETS)
@@ -76,7 +97,7 @@ def test_every_delivery_reconciles(run: tuple[Platform, SynthResult], dataset: s
         deliveries = s.scalars(select(Delivery).where(Delivery.dataset == dataset)).all()
         assert len(deliveries) == len(files)
         for d in deliveries:
-            assert d.status == "published"
+            assert d.status == "published", d.error
             assert d.rows_in == next(f.rows for f in files if f.path.name == d.source_file)
             assert d.rows_in == (d.rows_published or 0) + (d.rows_quarantined or 0)
             assert d.reconciled is True

@@ -12,6 +12,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import openpyxl
 import pyarrow.parquet as pq
 import pytest
@@ -20,6 +21,8 @@ from stdnum.cn import ric
 from datahub.contracts import Catalog, Dataset, DeliveryFormat
 from datahub.dictionary import Dictionary, ElementType, load_dictionary
 from datahub.synth import DATASETS, SynthConfig, generate, generate_hotline_file
+from datahub.synth.datasets import dangling_order_id
+from datahub.synth.defects import defect_count
 
 ROOT = Path(__file__).resolve().parents[2]
 START = dt.date(2026, 10, 1)
@@ -100,6 +103,17 @@ def read_rows(ds: Dataset, path: Path) -> list[dict[str, Any]]:
 
 def _files(out: Path) -> list[dict[str, Any]]:
     return json.loads((out / "manifest.json").read_text(encoding="utf-8"))["files"]
+
+
+def _hotline_ids(out: Path, catalog: Catalog) -> set[str]:
+    """Every work order id in every hotline delivery of the run (defective rows included)."""
+    ds = catalog.get("hotline_12345")
+    return {
+        r["work_order_id"]
+        for f in _files(out)
+        if f["dataset"] == "hotline_12345"
+        for r in read_rows(ds, out / f["path"])
+    }
 
 
 # ----------------------------------------------------------------------------- value checks
@@ -303,6 +317,10 @@ def test_ground_truth_points_at_real_defects(
         elif defect == "malformed_id":
             assert not ric.is_valid(value), t
             assert t["expected_reason"] == "invalid_format"
+        elif defect == "dangling_reference":
+            assert t["expected_reason"] == "missing_reference"
+            assert column == "related_order_id" and value, t
+            assert problem(ds, column, value, dictionary) is None, t  # conforms: only the reference is wrong
         else:
             expected = {
                 "missing_required": "missing_required",
@@ -324,6 +342,7 @@ def test_ground_truth_points_at_real_defects(
         "duplicate_key",
         "stuck_sensor",
         "stale_delivery",
+        "dangling_reference",
         "messy_valid",
     ):
         assert kinds[kind] > 0, kind
@@ -418,9 +437,57 @@ def test_event_links(out: Path, catalog: Catalog) -> None:
         assert abs(submitted - parse_time(h["report_time"])) <= dt.timedelta(hours=2)
         related += a["related_order_id"] == x["work_order_id"]
     assert 0 < related < len(links)
-    for a in app.values():
-        if a["related_order_id"]:
-            assert a["related_order_id"] in hot
+
+
+def test_dangling_references(out: Path, catalog: Catalog, truth: list[dict[str, str]]) -> None:
+    ds = catalog.get("gov_app_reports")
+    hot = _hotline_ids(out, catalog)
+    with (out / "event_links.csv").open(encoding="utf-8", newline="") as fh:
+        linked = {x["app_report_id"] for x in csv.DictReader(fh)}
+    dangling: set[tuple[str, int, str]] = set()
+    clean_related = 0
+    for f in _files(out):
+        if f["dataset"] != "gov_app_reports":
+            continue
+        found = set()
+        for i, r in enumerate(read_rows(ds, out / f["path"]), 1):
+            ref = r["related_order_id"]
+            if not ref:
+                continue
+            assert re.fullmatch(r"GD\d{14}", ref), ref
+            if ref in hot:
+                clean_related += 1
+            else:
+                found.add((f["path"], i, r["report_id"]))
+                assert r["report_id"] not in linked, "a dangling report is not a linked event"
+                assert ref[2:10] == r["report_id"][3:11], "names a work order of its own day"
+        assert len(found) == defect_count(f["rows"], CONFIG.defect_rate), f["path"]
+        dangling |= found
+    assert clean_related > 0
+    # Ground truth lists exactly the reports whose work order does not exist, and nothing else there.
+    listed = {
+        (t["file"], int(t["row_number"]), t["key"])
+        for t in truth
+        if t["defect"] == "dangling_reference"
+        and t["column"] == "related_order_id"
+        and t["expected_reason"] == "missing_reference"
+    }
+    assert listed == dangling
+    assert all(t["dataset"] == "gov_app_reports" for t in truth if t["defect"] == "dangling_reference")
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["counts"]["gov_app_reports"]["defects"]["dangling_reference"] == len(dangling)
+    assert "dangling_reference" not in manifest["counts"]["hotline_12345"]["defects"]
+
+
+def test_dangling_order_ids_are_never_issued() -> None:
+    rng = np.random.default_rng(1)
+    day = dt.date(2026, 10, 1)
+    for per_day in (1, 200, 2000, 999_998):
+        for _ in range(50):
+            value = dangling_order_id(day, per_day, rng)
+            assert re.fullmatch(r"GD20261001\d{6}", value)
+            assert per_day < int(value[-6:]) <= 999_999
+    assert dangling_order_id(day, 999_999, rng) == "GD20261001000000"  # sequences start at 1
 
 
 def test_population_is_half_a_year_old(out: Path, catalog: Catalog, truth: list[dict[str, str]]) -> None:
