@@ -37,6 +37,7 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")  # no usage statistics: t
 
 import great_expectations.expectations as gxe
 from great_expectations.expectations.expectation import Expectation
+from great_expectations.expectations.metadata_types import FailureSeverity
 
 # Placeholders counted as missing by ``missingValues`` when the rule does not list its own.
 MISSING_PLACEHOLDERS = ["N/A", "NA", "n/a", "null", "NULL", "None", "-", "无", "未知", "不详"]
