@@ -32,6 +32,12 @@ contract_app = typer.Typer(
     help="Data contracts (数据契约, ODCS v3): lint, diff, register, list, show.", no_args_is_help=True
 )
 app.add_typer(contract_app, name="contract")
+quality_app = typer.Typer(help="Quality results (数据质量): scores, rules, history.", no_args_is_help=True)
+app.add_typer(quality_app, name="quality")
+quarantine_app = typer.Typer(
+    help="Quarantined rows (隔离区): list, export for fixing, re-submit.", no_args_is_help=True
+)
+app.add_typer(quarantine_app, name="quarantine")
 # Wide enough for the tables when output goes to a file or CI log rather than a terminal.
 console = Console(width=None if sys.stdout.isatty() else 160)
 err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
@@ -476,3 +482,127 @@ def main() -> None:  # pragma: no cover - console entry point
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(app())
+
+
+@quality_app.command("show")
+def quality_show(
+    dataset: Annotated[str, typer.Argument(help="A registered dataset, e.g. hotline_12345.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    history: Annotated[int, typer.Option(help="How many runs of history to show.")] = 12,
+) -> None:
+    """Latest GB/T 36344 scores, pass rate against the 98.7% target, failing rules, and the history."""
+    from datahub.quality.history import quality_report
+
+    platform = Platform()
+    try:
+        report = quality_report(platform, platform.catalog.get(dataset), history)
+    except DatahubError as exc:
+        raise _fail(exc, as_json) from None
+    if as_json:
+        print(json.dumps(report, ensure_ascii=False, indent=2, default=str))
+        return
+    latest, names = report["latest"], report["dimension_names"]
+    target = report["pass_rate_target"]
+    mark = "✓" if latest["pass_rate"] >= target else "✗"
+    console.print(
+        f"[bold]{report['title']}[/] ({dataset}) ← {latest['source_file']} at {latest['validated_at']}"
+        + (" [bold red]BLOCKED[/]" if latest["blocked"] else ""),
+        highlight=False,
+    )
+    console.print(
+        f"合格率 pass rate {latest['pass_rate']:.2f}% {mark} target {target}% · "
+        f"综合得分 overall {latest['overall_score']:.1f}",
+        highlight=False,
+    )
+    scores = Table(title="维度得分 GB/T 36344 scores")
+    for d in names:
+        scores.add_column(f"{names[d]} {d}", justify="right")
+    scores.add_row(*(f"{latest['scores'][d]:.1f}" if d in latest["scores"] else "-" for d in names))
+    console.print(scores)
+    rules = Table(title="规则 rules")
+    for header in ("rule", "dimension", "level", "column", "result", "failed / evaluated", "sample"):
+        rules.add_column(header)
+    for r in sorted(latest["rules"], key=lambda r: (r["success"], not r["blocking"])):
+        rules.add_row(
+            r["rule"],
+            names.get(r["dimension"], r["dimension"]),
+            "blocking" if r["blocking"] else "warning",
+            r["column"] or "",
+            "[green]pass[/]" if r["success"] else "[red]FAIL[/]",
+            f"{r['failed']:,} / {r['evaluated']:,}",
+            ", ".join(str(x.get("key") or x) for x in r["sample"][:3]),
+        )
+    console.print(rules)
+    trend = Table(title="历史 history")
+    for header in ("validated", "file", "pass rate", "overall", *names):
+        trend.add_column(header, justify="right")
+    for run in report["history"]:
+        trend.add_row(
+            run["validated_at"],
+            run["source_file"],
+            f"{run['pass_rate']:.2f}%",
+            f"{run['overall_score']:.1f}",
+            *(f"{run['scores'][d]:.1f}" if d in run["scores"] else "-" for d in names),
+        )
+    console.print(trend)
+
+
+@quarantine_app.command("list")
+def quarantine_list(
+    dataset: Annotated[str, typer.Argument(help="A registered dataset.")],
+    delivery: Annotated[str | None, typer.Option(help="Only this delivery's rows.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per row.")] = False,
+) -> None:
+    """Quarantined rows with their reasons (personal values masked)."""
+    from datahub.quality.history import quarantined_rows
+
+    platform = Platform()
+    try:
+        rows = quarantined_rows(platform, platform.catalog.get(dataset), delivery)
+    except DatahubError as exc:
+        raise _fail(exc, as_json) from None
+    for row in rows.select("_source_file", "_row_number", "_reasons").iter_rows(named=True):
+        if as_json:
+            print(json.dumps(row, ensure_ascii=False, default=str))
+        else:
+            reasons = "; ".join(f"{r['reason']}:{r['column']}={r['value'] or ''}" for r in row["_reasons"])
+            console.print(f"{row['_source_file']}:{row['_row_number']}  {reasons}", highlight=False)
+
+
+@quarantine_app.command("export")
+def quarantine_export(
+    dataset: Annotated[str, typer.Argument(help="A registered dataset.")],
+    delivery: Annotated[str, typer.Argument(help="The delivery id (see `datahub ingest --json`).")],
+    out: Annotated[Path, typer.Option(help="CSV file to write.")],
+) -> None:
+    """Write a delivery's quarantined rows, as delivered plus their reasons, to a CSV to fix."""
+    from datahub.quality.history import export_quarantine
+
+    platform = Platform()
+    try:
+        n = export_quarantine(platform, platform.catalog.get(dataset), delivery, out)
+    except DatahubError as exc:
+        raise _fail(exc) from None
+    console.print(f"{n:,} rows → {out}", highlight=False)
+
+
+@quarantine_app.command("resubmit")
+def quarantine_resubmit(
+    dataset: Annotated[str, typer.Argument(help="A registered dataset.")],
+    fixed: Annotated[Path, typer.Argument(help="The exported CSV after fixing.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Land fixed rows as a new delivery and run the pipeline on them."""
+    from datahub.pipeline import ingest_file
+    from datahub.quality.history import land_resubmission
+
+    platform = Platform()
+    try:
+        landed = land_resubmission(platform, platform.catalog.get(dataset), fixed)
+        summary = ingest_file(platform, dataset, landed)
+    except DatahubError as exc:
+        raise _fail(exc, as_json) from None
+    if as_json:
+        print(json.dumps(asdict(summary), ensure_ascii=False, indent=2, default=str))
+    else:
+        _print_delivery(summary)

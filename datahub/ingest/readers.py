@@ -215,6 +215,9 @@ def _delimiter_hint(columns: list[str]) -> str:
     return ""
 
 
+RESUBMISSION_SUFFIX = ".resubmission.parquet"
+
+
 def read_delivery(path: Path, dataset: Dataset) -> pl.DataFrame:
     """Read ``path`` as a delivery of ``dataset``; checks that every required column is present."""
     path = Path(path)
@@ -222,7 +225,13 @@ def read_delivery(path: Path, dataset: Dataset) -> pl.DataFrame:
         raise UnreadableDelivery("no such file", file=str(path))
     if path.stat().st_size == 0:
         raise UnreadableDelivery("empty file (0 bytes)", file=str(path), line=1)
-    frame = READERS[dataset.delivery.format](path, dataset)
+    # A fixed quarantine export comes back as Parquet text columns, whatever the department's format.
+    reader = (
+        READERS[DeliveryFormat.parquet]
+        if path.name.endswith(RESUBMISSION_SUFFIX)
+        else READERS[dataset.delivery.format]
+    )
+    frame = reader(path, dataset)
     present = set(frame.columns)
     missing = [c.physical_name for c in dataset.columns if c.required and c.physical_name not in present]
     if missing:

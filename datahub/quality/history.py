@@ -1,0 +1,139 @@
+"""Reading quality back: a dataset's latest scores and failing rules, its history, and its quarantine.
+
+Quarantined rows can be exported for the department to fix (UTF-8 CSV with the delivered column names,
+the row's reasons and its lineage) and re-submitted: the fixed CSV is landed as a resubmission (a
+Parquet file of text columns with the delivered names, read as such whatever the contract's format) and
+goes through the whole pipeline again like any delivery.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+from sqlalchemy import select
+
+from datahub.contracts import Dataset
+from datahub.errors import NotFound, UnreadableDelivery
+from datahub.ingest.readers import RESUBMISSION_SUFFIX
+from datahub.lake.store import write_parquet
+from datahub.metadata import Delivery, QualityRun
+from datahub.platform import Platform
+from datahub.quality.conformity import LINEAGE, REASONS_COLUMN
+from datahub.quality.scores import DIMENSION_NAMES
+
+PASS_RATE_TARGET = 98.7  # percent, the brief's (Guangdong's) target
+REASONS_HEADER = "问题 reasons"
+
+
+def _run_view(run: QualityRun) -> dict[str, Any]:
+    return {
+        "delivery_id": run.delivery_id,
+        "source_file": run.delivery.source_file,
+        "validated_at": run.validated_at.isoformat(timespec="seconds"),
+        "contract_version": run.contract_version,
+        "blocked": run.blocked,
+        "rows_in": run.rows_in,
+        "rows_passed": run.rows_passed,
+        "pass_rate": run.pass_rate,
+        "overall_score": run.overall_score,
+        "scores": {s.dimension: s.score for s in run.scores},
+    }
+
+
+def quality_report(platform: Platform, dataset: Dataset, history: int = 12) -> dict[str, Any]:
+    """The latest run in full (every rule) and the runs before it (scores only), newest first."""
+    with platform.metadata.session() as s:
+        runs = s.scalars(
+            select(QualityRun)
+            .join(Delivery, Delivery.id == QualityRun.delivery_id)
+            .where(QualityRun.dataset == dataset.name)
+            .order_by(Delivery.delivered_at.desc(), QualityRun.id.desc())
+            .limit(history)
+        ).all()
+        if not runs:
+            raise NotFound(f"no quality run for {dataset.name} yet")
+        latest = runs[0]
+        return {
+            "dataset": dataset.name,
+            "title": dataset.title,
+            "pass_rate_target": PASS_RATE_TARGET,
+            "dimension_names": DIMENSION_NAMES,
+            "latest": {
+                **_run_view(latest),
+                "result_path": latest.result_path,
+                "rules": [
+                    {
+                        "rule": r.name,
+                        "check": r.check,
+                        "dimension": r.dimension,
+                        "blocking": r.blocking,
+                        "column": r.column,
+                        "success": r.success,
+                        "evaluated": r.evaluated,
+                        "failed": r.failed,
+                        "observed": r.observed,
+                        "sample": r.sample,
+                    }
+                    for r in latest.rules
+                ],
+            },
+            "history": [_run_view(run) for run in runs],
+        }
+
+
+def quarantined_rows(platform: Platform, dataset: Dataset, delivery_id: str | None = None) -> pl.DataFrame:
+    """Quarantined rows of one delivery (or all) with their reasons; personal values are masked."""
+    files = (
+        [platform.lake.layer_path("quarantine", dataset.name, delivery_id)]
+        if delivery_id
+        else sorted((platform.lake.root / "quarantine" / dataset.name).glob("*.parquet"))
+    )
+    files = [f for f in files if f.is_file()]
+    if not files:
+        raise NotFound(
+            f"no quarantine for {dataset.name}" + (f" delivery {delivery_id}" if delivery_id else "")
+        )
+    return pl.concat([pl.read_parquet(f) for f in files], how="vertical_relaxed")
+
+
+def export_quarantine(platform: Platform, dataset: Dataset, delivery_id: str, out: Path) -> int:
+    """Write a delivery's quarantined rows, as delivered, to a CSV the department can fix."""
+    rows = quarantined_rows(platform, dataset, delivery_id)
+    reasons = rows.get_column(REASONS_COLUMN).list.eval(
+        pl.concat_str(
+            pl.element().struct.field("reason"),
+            pl.lit(":"),
+            pl.element().struct.field("column"),
+            pl.lit("="),
+            pl.element().struct.field("value").fill_null(""),
+        )
+    )
+    physical = [c.physical_name for c in dataset.columns if c.physical_name in rows.columns]
+    table = rows.select(
+        *physical,
+        reasons.list.join("; ").alias(REASONS_HEADER),
+        *(c for c in ("_source_file", "_row_number") if c in rows.columns),
+    )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    table.write_csv(out)
+    return table.height
+
+
+def land_resubmission(platform: Platform, dataset: Dataset, fixed_csv: Path) -> Path:
+    """Land a fixed export as a new delivery of the dataset; returns the landed file."""
+    from datahub.pipeline import landing_dir
+
+    fixed_csv = Path(fixed_csv)
+    if not fixed_csv.is_file():
+        raise UnreadableDelivery("no such file", file=str(fixed_csv))
+    frame = pl.read_csv(fixed_csv, infer_schema=False)
+    frame = frame.drop([c for c in (REASONS_HEADER, *LINEAGE) if c in frame.columns])
+    unknown = sorted(set(frame.columns) - {c.physical_name for c in dataset.columns})
+    if unknown:
+        raise UnreadableDelivery(
+            f"columns not in the contract: {', '.join(unknown)}", file=str(fixed_csv), line=1
+        )
+    target = landing_dir(platform, dataset) / f"{fixed_csv.stem}{RESUBMISSION_SUFFIX}"
+    return write_parquet(frame, target)
