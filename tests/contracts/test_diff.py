@@ -390,18 +390,18 @@ CASES: list[tuple[str, Edit, str, tuple[bool, bool]]] = [
         NEUTRAL,
     ),
     # quality rules and relationships
-    ("rule added", only(col("satisfaction", quality=[STUCK])), "quality_rule_added", TIGHTENING),
+    ("rule added", only(col("is_resolved", quality=[STUCK])), "quality_rule_added", TIGHTENING),
     (
         "rule removed",
-        given(col("satisfaction", quality=[STUCK]), drop("satisfaction", "quality")),
+        given(col("is_resolved", quality=[STUCK]), drop("is_resolved", "quality")),
         "quality_rule_removed",
         NEUTRAL,
     ),
     (
         "rule severity raised",
         given(
-            col("satisfaction", quality=[STUCK]),
-            col("satisfaction", quality=[{**STUCK, "severity": "error"}]),
+            col("is_resolved", quality=[STUCK]),
+            col("is_resolved", quality=[{**STUCK, "severity": "error"}]),
         ),
         "quality_rule_stricter",
         TIGHTENING,
@@ -409,7 +409,7 @@ CASES: list[tuple[str, Edit, str, tuple[bool, bool]]] = [
     (
         "rule severity lowered",
         given(
-            col("satisfaction", quality=[STUCK]), col("satisfaction", quality=[{**STUCK, "severity": "info"}])
+            col("is_resolved", quality=[STUCK]), col("is_resolved", quality=[{**STUCK, "severity": "info"}])
         ),
         "quality_rule_changed",
         NEUTRAL,
