@@ -141,7 +141,10 @@ def check_delivery(
     engine = Engine(
         conformed,
         published=[*lake.current_parts(dataset.name), *earlier_conformed],
-        datasets={name: lake.current_parts(name) for name in reads},
+        datasets={
+            name: (lake.current_parts(name), [c.name for c in platform.catalog.get(name).columns])
+            for name in reads
+        },
         code_tables=platform.settings.dictionary_path / "code_tables",
     )
     flags = lake.layer_path("flags", dataset.name, delivery.id)

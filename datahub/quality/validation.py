@@ -114,7 +114,7 @@ class Engine:
         conformed: Path,
         *,
         published: list[Path] | None = None,
-        datasets: dict[str, list[Path]] | None = None,
+        datasets: dict[str, tuple[list[Path], list[str]]] | None = None,
         code_tables: Path | None = None,
         threads: int = 2,
         memory_limit: str = "1GB",
@@ -131,8 +131,12 @@ class Engine:
             f"CREATE VIEW batch_rows AS SELECT * FROM read_parquet({source}, file_row_number=true)"
         )
         self.con.execute(f"CREATE VIEW published AS {self._scan(published, 'batch')}")
-        for name, parts in (datasets or {}).items():
-            self.con.execute(f"CREATE VIEW {_q(name)} AS {self._scan(parts, None)}")
+        for name, (parts, columns) in (datasets or {}).items():
+            if parts:
+                self.con.execute(f"CREATE VIEW {_q(name)} AS {self._scan(parts, 'batch')}")
+            else:  # not published yet: no rows, but the contract's columns
+                empty = ", ".join(f"NULL::VARCHAR AS {_q(c)}" for c in columns) or "NULL AS missing"
+                self.con.execute(f"CREATE VIEW {_q(name)} AS SELECT {empty} WHERE false")
         if code_tables is not None:  # the dictionary's code tables, as dictionary.<table>
             self.con.execute("CREATE SCHEMA dictionary")
             for table in sorted(code_tables.glob("*.csv")):
@@ -142,7 +146,7 @@ class Engine:
                 )
 
     @staticmethod
-    def _scan(parts: list[Path] | None, empty_like: str | None) -> str:
+    def _scan(parts: list[Path] | None, empty_like: str) -> str:
         if parts:
             return f"SELECT * FROM read_parquet([{_values([str(p) for p in parts])}], union_by_name=true)"
         # Nothing published yet: an empty relation (with the batch's columns when it has to match them).
