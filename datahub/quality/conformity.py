@@ -1,29 +1,39 @@
 """Conformity (规范性): map a raw delivery onto the dictionary, or quarantine each row with its reasons.
 
 For every contract column the raw text is normalised (NFKC folds full-width digits and letters;
-separators in phone numbers go), then checked and typed from the dictionary element behind it:
-required values, types, patterns and check characters, ranges, code tables (by code, Chinese name
-or alias) and crosswalks from local codes to unified codes. Primary keys must be unique within the
-delivery and, for append-mode datasets, new against what is already published.
+separators in phone numbers go) and typed from the dictionary element behind it: numbers, dates and
+times, booleans, codes of a code table (by code, Chinese name or alias) and crosswalks from local
+codes to unified codes. These are polars transforms, one column per core at a time, that touch only
+the values needing a change (the rest keep sharing the raw strings); columns of few distinct values
+(codes, booleans) are normalised and typed once per distinct value.
 
-Everything runs column-wise in polars; Python only sees the distinct values of check-character
-columns. A row with any failure goes to quarantine with every reason found, so a department fixes
-all of a row's problems at once.
+What fails is found by the pandera schema of :mod:`datahub.quality.schema`: required values, types,
+patterns and check characters, ranges, codes, and primary keys that repeat within the delivery or,
+for append-mode datasets, what is already published. A row with any failure goes to quarantine with
+every reason found, so a department fixes all of a row's problems at once.
+
+:func:`conform` works on a frame in memory; :func:`conform_file` streams a raw Parquet file through it
+in batches, with the same result as conforming the whole file at once.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import polars as pl
+import pyarrow.parquet as pq
 
 from datahub.contracts import Column, Dataset
 from datahub.dictionary import Dictionary, ElementType
-from datahub.dictionary.validators import COLUMN_VALIDATORS, NORMALISERS, VALIDATORS
+from datahub.dictionary.validators import NORMALISERS
 from datahub.quality.reasons import Reason
+from datahub.quality.schema import conformity_schema, failures, key_label, typed_keys, typed_name
 
 LINEAGE = ("_source_file", "_row_number", "_ingested_at", "_file_hash")
 REASONS_COLUMN = "_reasons"
@@ -47,12 +57,20 @@ LOCAL_ZONE = "Asia/Shanghai"
 TRUE_WORDS = ("true", "1", "是", "y", "yes", "已办结", "已解决", "t")
 FALSE_WORDS = ("false", "0", "否", "n", "no", "未办结", "未解决", "f")
 
+# NFKC leaves ASCII and the CJK Unified Ideographs as they are: only values with other characters
+# (full-width forms, compatibility ideographs, combining marks…) pay for it.
+NFKC_NEEDED = r"[^\x00-\x7f\x{4e00}-\x{9fff}]"
+ROW_GROUP_ROWS = 131_072  # rows per row group of the conformed and quarantine files
+_SAMPLE = 1024  # values tried with a format before deciding how to parse a column with it
+
 # Masks values of personal columns before they are written into quarantine reasons.
 ValueMasker = Callable[[Column, pl.Series], pl.Series]
 
 
 @dataclass(frozen=True)
 class ConformResult:
+    """Typed rows with their lineage, raw rows with their reasons, and (reason, column, rows) counts."""
+
     conformed: pl.DataFrame
     quarantine: pl.DataFrame
     reason_counts: list[tuple[str, str, int]]
@@ -62,151 +80,266 @@ class ConformResult:
         return self.conformed.height + self.quarantine.height
 
 
-def _normalised(raw: pl.DataFrame, column: Column) -> pl.Series:
-    if column.physical_name not in raw.columns:
-        return pl.Series(column.name, [None] * raw.height, dtype=pl.String)
-    text = raw.get_column(column.physical_name).cast(pl.String)
-    if not column.free_text:
-        # NFKC leaves ASCII as it is: only the values with other characters pay for it.
-        wide = text.str.contains(r"[^\x00-\x7f]").fill_null(False).arg_true()
-        if wide.len():
-            text = text.scatter(wide, text.gather(wide).str.normalize("NFKC"))
-    text = text.str.strip_chars()
-    validator = column.element.validator if column.element else None
-    for pattern, replacement in NORMALISERS.get(validator, ()) if validator else ():
-        text = text.str.replace_all(pattern, replacement)
-    return text.replace("", None).alias(column.name)
+@dataclass(frozen=True)
+class ConformStats:
+    """What :func:`conform_file` wrote: rows in = rows conformed + rows quarantined."""
 
-
-def _parser(fmt: str, column_type: ElementType) -> pl.Expr:
-    v = pl.col("v")
-    if "%z" in fmt or "%:z" in fmt:
-        parsed = (
-            v.str.strptime(pl.Datetime("us", "UTC"), fmt, strict=False)
-            .dt.convert_time_zone(LOCAL_ZONE)
-            .dt.replace_time_zone(None)
-        )
-    elif column_type is ElementType.date and not any(d in fmt for d in ("%H", "%I", "%M", "%S")):
-        return v.str.strptime(pl.Date, fmt, strict=False)
-    else:
-        parsed = v.str.strptime(pl.Datetime("us"), fmt, strict=False)
-    # A timestamp delivered for a date column keeps its date.
-    return parsed.dt.date() if column_type is ElementType.date else parsed
-
-
-def _temporal_parsers(column: Column) -> list[pl.Expr]:
-    """The contract's declared formats first, then the formats departments commonly write."""
-    common = (*DATE_FORMATS, *TIMESTAMP_FORMATS) if column.type is ElementType.date else TIMESTAMP_FORMATS
-    formats = dict.fromkeys((*column.formats, *common, *ZONED_TIMESTAMP_FORMATS))
-    return [_parser(f, column.type) for f in formats]
-
-
-def _parse_temporal(text: pl.Series, column: Column) -> pl.Series:
-    """Each format is tried only on the values no earlier format could parse (usually none)."""
-    frame = text.to_frame("v")
-    parsers = _temporal_parsers(column)
-    result = frame.select(parsers[0]).to_series()
-    for parser in parsers[1:]:
-        todo = (result.is_null() & text.is_not_null()).arg_true()
-        if todo.len() == 0:
-            break
-        parsed = frame[todo].select(parser).to_series()
-        result = result.scatter(todo, parsed)
-    return result
-
-
-def _typed(
-    text: pl.Series, column: Column, dictionary: Dictionary
-) -> tuple[pl.Series, dict[Reason, pl.Series]]:
-    """The typed column and, per reason, a mask of the rows failing it."""
-    failures: dict[Reason, pl.Series] = {}
-    present = text.is_not_null()
-    element = column.element
-    kind = column.type
-    typed: pl.Series
-    if column.crosswalk:
-        mapping = dictionary.crosswalks[column.crosswalk].mapping
-        typed = text.replace_strict(mapping, default=None, return_dtype=pl.String)
-        failures[Reason.unmapped_code] = present & typed.is_null()
-    elif column.code_table:
-        typed = text.replace_strict(
-            dictionary.code_tables[column.code_table].lookup(), default=None, return_dtype=pl.String
-        )
-        failures[Reason.unknown_code] = present & typed.is_null()
-    elif kind in (ElementType.integer, ElementType.decimal):
-        number = text.cast(pl.Float64, strict=False)
-        if kind is ElementType.integer:
-            whole = number.is_not_null() & (number == number.round(0))
-            typed = pl.select(pl.when(whole).then(number).otherwise(None).cast(pl.Int64)).to_series()
-        else:
-            typed = number
-        failures[Reason.invalid_type] = present & typed.is_null()
-        too_small = (number < column.minimum) if column.minimum is not None else None
-        too_big = (number > column.maximum) if column.maximum is not None else None
-        bad = [m.fill_null(False) for m in (too_small, too_big) if m is not None]
-        if bad:
-            out = bad[0] if len(bad) == 1 else bad[0] | bad[1]
-            failures[Reason.out_of_range] = out & typed.is_not_null()
-    elif kind in (ElementType.timestamp, ElementType.date):
-        typed = _parse_temporal(text, column)
-        failures[Reason.invalid_type] = present & typed.is_null()
-    elif kind is ElementType.boolean:
-        lowered = text.str.to_lowercase()
-        typed = pl.select(
-            pl.when(lowered.is_in(TRUE_WORDS)).then(True).when(lowered.is_in(FALSE_WORDS)).then(False)
-        ).to_series()
-        failures[Reason.invalid_type] = present & typed.is_null()
-    else:
-        typed = text
-        bad_format = pl.Series([False] * text.len())
-        for pattern in column.patterns:
-            bad_format = bad_format | (present & ~text.str.contains(f"^(?:{pattern})$").fill_null(True))
-        validator = element.validator if element is not None else None
-        if validator in COLUMN_VALIDATORS:
-            bad_format = bad_format | (present & ~COLUMN_VALIDATORS[validator](text).fill_null(False))
-        elif validator is not None:
-            check = VALIDATORS[validator]
-            distinct = text.drop_nulls().unique()
-            valid = [v for v in distinct.to_list() if check(v)]
-            bad_format = bad_format | (present & ~text.is_in(valid))
-        if column.patterns or validator is not None:
-            failures[Reason.invalid_format] = bad_format
-        lengths = text.str.len_chars()
-        too_long = (lengths > column.max_length) if column.max_length is not None else None
-        too_short = (lengths < column.min_length) if column.min_length is not None else None
-        for mask in (too_long, too_short):
-            if mask is not None:
-                failures[Reason.out_of_range] = failures.get(
-                    Reason.out_of_range, pl.Series([False] * text.len())
-                ) | (present & mask)
-    if column.required:
-        failures[Reason.missing_required] = ~present
-    return typed.alias(column.name), {r: m.fill_null(False) for r, m in failures.items()}
-
-
-def _duplicate_keys(
-    typed: dict[str, pl.Series], keys: tuple[str, ...], published_keys: pl.DataFrame | None
-) -> pl.Series | None:
-    if not keys:
-        return None
-    frame = pl.DataFrame([typed[k] for k in keys])
-    complete = frame.select(pl.all_horizontal(pl.all().is_not_null())).to_series()
-    repeated = ~frame.select(pl.struct(keys).is_first_distinct()).to_series()
-    duplicate = complete & repeated
-    if published_keys is not None and published_keys.height:
-        seen = (
-            frame.with_row_index("_i")
-            .join(published_keys.select(keys).unique(), on=list(keys), how="semi")
-            .get_column("_i")
-        )
-        duplicate = duplicate | pl.Series(range(frame.height)).is_in(seen.implode())
-    return duplicate
+    rows_in: int
+    rows_conformed: int
+    rows_quarantined: int
+    reason_counts: list[tuple[str, str, int]]
 
 
 def _raw_text(raw: pl.DataFrame, column: Column) -> pl.Series:
     if column.physical_name in raw.columns:
         return raw.get_column(column.physical_name).cast(pl.String)
-    return pl.Series([None] * raw.height, dtype=pl.String)
+    return pl.repeat(None, raw.height, dtype=pl.String, eager=True).alias(column.physical_name)
+
+
+def _patched(text: pl.Series, rows: pl.Series, values: pl.Series) -> pl.Series:
+    """``text`` with ``values`` at ``rows``. Series.scatter works in place, so on a copy (which shares
+    the strings of ``text``): the caller's series, a raw column among them, stays as it was."""
+    return text.clone().scatter(rows, values)
+
+
+def _replaced(text: pl.Series, pattern: str, replacement: str) -> pl.Series:
+    """``str.replace_all`` on the values that match, which are few."""
+    hits = text.str.contains(pattern).fill_null(False).arg_true()
+    if hits.len() == 0:
+        return text
+    return _patched(text, hits, text.gather(hits).str.replace_all(pattern, replacement))
+
+
+def _nfkc(text: pl.Series) -> pl.Series:
+    """NFKC on the values that need it; counting bytes against characters finds ASCII values cheaply."""
+    wide = (text.str.len_bytes() != text.str.len_chars()).fill_null(False)
+    if 2 * wide.sum() > text.len():
+        todo = text.str.contains(NFKC_NEEDED).fill_null(False).arg_true()
+    else:
+        todo = wide.arg_true()
+        todo = todo.filter(text.gather(todo).str.contains(NFKC_NEEDED))
+    if todo.len() == 0:
+        return text
+    return _patched(text, todo, text.gather(todo).str.normalize("NFKC"))
+
+
+def _stripped(text: pl.Series) -> pl.Series:
+    """Surrounding whitespace gone; values that had none stay the delivered strings (no copy)."""
+    stripped = text.str.strip_chars()
+    changed = (stripped.str.len_bytes() != text.str.len_bytes()).fill_null(False).arg_true()
+    if changed.len() == 0:
+        return text
+    return _patched(text, changed, stripped.gather(changed))
+
+
+def _normalised(text: pl.Series, column: Column) -> pl.Series:
+    """Only the values that need a change are changed; the others keep sharing the raw strings."""
+    if not column.free_text:
+        text = _nfkc(text)
+    text = _stripped(text)
+    validator = column.element.validator if column.element else None
+    for pattern, replacement in NORMALISERS.get(validator, ()) if validator else ():
+        text = _replaced(text, pattern, replacement)
+    return text.replace("", None)
+
+
+def _parser(fmt: str, column_type: ElementType, cache: bool = True) -> pl.Expr:
+    v = pl.col("v")
+    if "%z" in fmt or "%:z" in fmt:
+        parsed = (
+            v.str.strptime(pl.Datetime("us", "UTC"), fmt, strict=False, cache=cache)
+            .dt.convert_time_zone(LOCAL_ZONE)
+            .dt.replace_time_zone(None)
+        )
+    elif column_type is ElementType.date and not any(d in fmt for d in ("%H", "%I", "%M", "%S")):
+        return v.str.strptime(pl.Date, fmt, strict=False, cache=cache)
+    else:
+        parsed = v.str.strptime(pl.Datetime("us"), fmt, strict=False, cache=cache)
+    # A timestamp delivered for a date column keeps its date.
+    return parsed.dt.date() if column_type is ElementType.date else parsed
+
+
+def _literals(fmt: str) -> list[str]:
+    """Characters a value must contain to parse with ``fmt``: its literals, but for spaces (which match
+    any run of whitespace) and ASCII letters (to stay clear of case rules)."""
+    outside = re.sub(r"%[-_0^#]?[.:]?[0-9]*[A-Za-z+%]", "", fmt)
+    return list(dict.fromkeys(ch for ch in outside if not (ch.isspace() or (ch.isascii() and ch.isalpha()))))
+
+
+def _temporal_formats(column: Column) -> list[str]:
+    """The contract's declared formats first, then the formats departments commonly write."""
+    common = (*DATE_FORMATS, *TIMESTAMP_FORMATS) if column.type is ElementType.date else TIMESTAMP_FORMATS
+    return list(dict.fromkeys((*column.formats, *common, *ZONED_TIMESTAMP_FORMATS)))
+
+
+def _parse_temporal(text: pl.Series, column: Column) -> pl.Series:
+    """Each format is tried only on the values no earlier format could parse.
+
+    While those are many (a whole column written in the second format) a sample of them decides how:
+    all parsed at once if the format fits the sample (with polars' cache of parsed values when the
+    sample repeats itself, as sorted or periodic times do), else only the values holding the format's
+    literals (``-``, ``/``, ``年``…), since no other value can parse. Once they are few, the formats
+    left see those values alone.
+    """
+    frame = text.to_frame("v")
+    result = frame.head(0).select(_parser(TIMESTAMP_FORMATS[0], column.type)).to_series()
+    result = result.extend_constant(None, text.len())
+    todo = text.is_not_null().arg_true()  # rows no format has parsed yet
+    for fmt in _temporal_formats(column):
+        if todo.len() == 0:
+            break
+        parser = _parser(fmt, column.type)
+        tried = todo
+        if 4 * todo.len() > text.len():
+            sample = frame[todo.head(_SAMPLE)]
+            if 2 * sample.select(parser).null_count().item() < sample.height:
+                cached = _parser(fmt, column.type, cache=2 * sample.n_unique() < sample.height)
+                result = result.fill_null(frame.select(cached).to_series())
+                todo = todo.filter(result.gather(todo).is_null())
+                continue
+            if literals := _literals(fmt):
+                # The first literal on the whole column (no copy), the others on what is left.
+                tried = todo.filter(text.str.contains(literals[0], literal=True).gather(todo))
+                for literal in literals[1:]:
+                    tried = tried.filter(text.gather(tried).str.contains(literal, literal=True))
+        parsed = frame[tried].select(parser).to_series()
+        hits = parsed.is_not_null()
+        if hits.any():
+            result = result.scatter(tried.filter(hits), parsed.filter(hits))
+            todo = todo.filter(result.gather(todo).is_null())
+    return result
+
+
+def _typed(text: pl.Series, column: Column, dictionary: Dictionary) -> pl.Series:
+    """The value the dictionary element makes of the normalised text; null where it makes none."""
+    if column.crosswalk:
+        mapping = dictionary.crosswalks[column.crosswalk].mapping
+        return text.replace_strict(mapping, default=None, return_dtype=pl.String)
+    if column.code_table:
+        lookup = dictionary.code_tables[column.code_table].lookup()
+        return text.replace_strict(lookup, default=None, return_dtype=pl.String)
+    kind = column.type
+    if kind in (ElementType.integer, ElementType.decimal):
+        number = text.cast(pl.Float64, strict=False)
+        if kind is ElementType.decimal:
+            return number
+        whole = number.is_not_null() & (number == number.round(0))
+        return pl.select(pl.when(whole).then(number).cast(pl.Int64, strict=False)).to_series()
+    if kind in (ElementType.timestamp, ElementType.date):
+        return _parse_temporal(text, column)
+    if kind is ElementType.boolean:
+        lowered = text.str.to_lowercase()
+        return pl.select(
+            pl.when(lowered.is_in(TRUE_WORDS)).then(True).when(lowered.is_in(FALSE_WORDS)).then(False)
+        ).to_series()
+    return text
+
+
+def _repeats_values(column: Column) -> bool:
+    return bool(column.crosswalk or column.code_table) or column.type is ElementType.boolean
+
+
+def _prepared(raw: pl.DataFrame, column: Column, dictionary: Dictionary) -> tuple[pl.Series, pl.Series]:
+    """The column's normalised text and its typed value."""
+    text = _raw_text(raw, column)
+    if _repeats_values(column):
+        distinct = text.unique()
+        if 2 * distinct.len() <= text.len():
+            normalised = _normalised(distinct, column)
+            lookup = pl.DataFrame(
+                [
+                    distinct.alias("__raw__"),
+                    normalised.alias(column.name),
+                    _typed(normalised, column, dictionary).alias(typed_name(column.name)),
+                ]
+            )
+            out = text.to_frame("__raw__").join(lookup, on="__raw__", how="left", maintain_order="left")
+            return out.get_column(column.name), out.get_column(typed_name(column.name))
+    normalised = _normalised(text, column).alias(column.name)
+    return normalised, _typed(normalised, column, dictionary).alias(typed_name(column.name))
+
+
+def checked_frame(raw: pl.DataFrame, dataset: Dataset, dictionary: Dictionary) -> pl.DataFrame:
+    """The frame :func:`conformity_schema` validates, made from a raw delivery."""
+    # Columns are independent and polars releases the GIL: prepare them on every core at once.
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        prepared = list(pool.map(lambda c: _prepared(raw, c, dictionary), dataset.columns))
+    frame = pl.DataFrame([series for pair in prepared for series in pair])
+    if len(dataset.key_columns) > 1:
+        parts = [pl.col(k).fill_null("") for k in dataset.key_columns]
+        frame = frame.with_columns(pl.concat_str(parts, separator="|").alias(key_label(dataset)))
+    return frame
+
+
+def _shown(raw: pl.DataFrame, column: Column, rows: pl.Series, mask_value: ValueMasker | None) -> pl.Series:
+    """The delivered values of ``column`` in ``rows``, masked when it holds personal data."""
+    if column.physical_name in raw.columns:
+        values = raw.get_column(column.physical_name).gather(rows).cast(pl.String)
+    else:
+        values = pl.repeat(None, rows.len(), dtype=pl.String, eager=True)
+    return mask_value(column, values) if mask_value is not None else values
+
+
+def _quarantine(
+    raw: pl.DataFrame, dataset: Dataset, cases: pl.DataFrame, mask_value: ValueMasker | None
+) -> pl.DataFrame:
+    """The failing raw rows, each with its reasons; values are read and masked for those rows alone."""
+    if cases.height == 0:
+        return raw.clear().with_columns(pl.Series(REASONS_COLUMN, [], dtype=REASONS_DTYPE))
+    parts = []
+    for (label, reason), group in cases.partition_by("column", "reason", as_dict=True).items():
+        rows = group.get_column("index")
+        if reason == Reason.duplicate_key:
+            keys = pl.DataFrame([_shown(raw, dataset.column(k), rows, None) for k in dataset.key_columns])
+            values = keys.select(pl.concat_str(pl.all().fill_null(""), separator="|")).to_series()
+        else:
+            values = _shown(raw, dataset.column(str(label)), rows, mask_value)
+        parts.append(group.with_columns(values.cast(pl.String).alias("value")))
+    reasons = (
+        pl.concat(parts)
+        .sort("index", "rank")
+        .group_by("index", maintain_order=True)
+        .agg(pl.struct("reason", "column", "value").alias(REASONS_COLUMN))
+    )
+    return raw.gather(reasons.get_column("index")).with_columns(
+        reasons.get_column(REASONS_COLUMN).cast(REASONS_DTYPE)
+    )
+
+
+def _reason_counts(ranked: dict[tuple[str, str], tuple[int, int]]) -> list[tuple[str, str, int]]:
+    """Most rows first; checks with as many rows in the order they are listed."""
+    order = sorted(ranked.items(), key=lambda item: (-item[1][1], item[1][0]))
+    return [(reason, column, rows) for (reason, column), (_, rows) in order]
+
+
+def _conform_batch(
+    raw: pl.DataFrame,
+    dataset: Dataset,
+    dictionary: Dictionary,
+    published_keys: pl.DataFrame | None,
+    mask_value: ValueMasker | None,
+) -> tuple[ConformResult, dict[tuple[str, str], tuple[int, int]], pl.DataFrame]:
+    """The result, its counts as (reason, column) -> (rank of the check, rows), and the first
+    occurrence of every complete key (which later rows must not repeat)."""
+    frame = checked_frame(raw, dataset, dictionary)
+    cases = failures(frame, conformity_schema(dataset, dictionary, published_keys=published_keys))
+    row = pl.int_range(pl.len())
+    keys = dataset.key_columns
+    first_keys = pl.DataFrame()
+    if keys:
+        duplicates = cases.filter(pl.col("reason") == Reason.duplicate_key).get_column("index")
+        first_keys = frame.select(pl.col(typed_name(k)).alias(k) for k in keys).filter(
+            pl.all_horizontal(pl.col(k).is_not_null() for k in keys), ~row.is_in(duplicates.implode())
+        )
+    lineage = [raw.get_column(c) for c in LINEAGE if c in raw.columns]
+    conformed = pl.DataFrame(
+        [*(frame.get_column(typed_name(c.name)).alias(c.name) for c in dataset.columns), *lineage]
+    ).filter(~row.is_in(cases.get_column("index").implode()))
+    del frame  # the largest frame of a batch: gone before quarantine values are masked
+    counted = cases.group_by("reason", "column", "rank").len().iter_rows()
+    ranked = {(reason, column): (rank, rows) for reason, column, rank, rows in counted}
+    result = ConformResult(conformed, _quarantine(raw, dataset, cases, mask_value), _reason_counts(ranked))
+    return result, ranked, first_keys
 
 
 def conform(
@@ -222,52 +355,93 @@ def conform(
     A reason names the unified column (``a|b`` for a composite key) and carries the delivered value,
     masked when the column holds personal data.
     """
-    typed: dict[str, pl.Series] = {}
-    # (reason, column label, failing rows, the delivered values to show)
-    checks: list[tuple[Reason, str, pl.Series, Callable[[pl.DataFrame], pl.Series]]] = []
-    # Columns are independent and polars releases the GIL: check them on every core at once.
-    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-        outcomes = list(pool.map(lambda c: _typed(_normalised(raw, c), c, dictionary), dataset.columns))
-    for column, (series, failures) in zip(dataset.columns, outcomes, strict=True):
-        typed[column.name] = series
+    result, _, _ = _conform_batch(raw, dataset, dictionary, published_keys, mask_value)
+    return result
 
-        def shown(rows: pl.DataFrame, column: Column = column) -> pl.Series:
-            value = _raw_text(rows, column)
-            return mask_value(column, value) if mask_value is not None else value
 
-        checks.extend((reason, column.name, mask, shown) for reason, mask in failures.items())
+@contextmanager
+def _parquet_sink(
+    path: Path, plain_columns: frozenset[str] = frozenset()
+) -> Iterator[Callable[[pl.DataFrame], None]]:
+    """Append frames to one Parquet file (zstd) that appears at ``path``, whole, only when the block
+    succeeds. Columns of many distinct values (names, addresses, free text) skip dictionary encoding,
+    which would only be thrown away."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    writer: pq.ParquetWriter | None = None
+
+    def append(frame: pl.DataFrame) -> None:
+        nonlocal writer
+        if writer is None:
+            dictionary = [name for name in frame.columns if name not in plain_columns]
+            schema = frame.head(0).to_arrow().schema
+            writer = pq.ParquetWriter(tmp, schema, compression="zstd", use_dictionary=dictionary)
+        # A row group at a time, so only that much of the frame is ever copied into Arrow.
+        for part in frame.iter_slices(ROW_GROUP_ROWS):
+            writer.write_table(part.to_arrow())
+
+    try:
+        yield append
+    except BaseException:
+        if writer is not None:
+            writer.close()
+        tmp.unlink(missing_ok=True)
+        raise
+    if writer is not None:
+        writer.close()
+    os.replace(tmp, path)
+
+
+def conform_file(
+    raw_path: Path,
+    dataset: Dataset,
+    dictionary: Dictionary,
+    *,
+    conformed_path: Path,
+    quarantine_path: Path,
+    published_keys: pl.DataFrame | None = None,
+    mask_value: ValueMasker | None = None,
+    batch_rows: int = 500_000,
+) -> ConformStats:
+    """:func:`conform` over a raw Parquet file, ``batch_rows`` rows at a time, into two Parquet files.
+
+    Keys seen in earlier batches count as published for later ones, so a key's first occurrence in
+    the file wins wherever the batches are cut. Each output is written under a temporary name and
+    renamed into place when the whole file is done.
+    """
+    if batch_rows < 1:
+        raise ValueError("batch_rows must be at least 1")
     keys = dataset.key_columns
-    duplicates = _duplicate_keys(typed, keys, published_keys)
-    if duplicates is not None:
-        key_columns = [dataset.column(k) for k in keys]
-
-        def key_values(rows: pl.DataFrame) -> pl.Series:
-            parts = pl.DataFrame([_raw_text(rows, c).alias(c.name) for c in key_columns])
-            return parts.select(pl.concat_str(pl.all().fill_null(""), separator="|")).to_series()
-
-        checks.append((Reason.duplicate_key, "|".join(keys), duplicates, key_values))
-
-    failed = pl.Series("failed", [False] * raw.height)
-    for _, _, mask, _ in checks:
-        failed = failed | mask
-    lineage = [c for c in LINEAGE if c in raw.columns]
-    conformed = pl.DataFrame([*typed.values(), *(raw.get_column(c) for c in lineage)]).filter(~failed)
-
-    # Reasons are built for the failing rows only: values are read and masked for those alone.
-    quarantine = raw.filter(failed)
-    reason_items = []
-    counts = []
-    for reason, label, mask, values in checks:
-        n = int(mask.sum())
-        if not n:
-            continue
-        counts.append((reason.value, label, n))
-        item = pl.struct(reason=pl.lit(reason.value), column=pl.lit(label), value=pl.lit(values(quarantine)))
-        reason_items.append(pl.when(pl.lit(mask.filter(failed))).then(item).otherwise(None))
-    if reason_items:
-        reasons = quarantine.select(pl.concat_list(reason_items).list.drop_nulls().alias(REASONS_COLUMN))
-        quarantine = quarantine.with_columns(reasons.get_column(REASONS_COLUMN))
-    else:
-        quarantine = quarantine.with_columns(pl.Series(REASONS_COLUMN, [], dtype=REASONS_DTYPE))
-    counts.sort(key=lambda item: -item[2])
-    return ConformResult(conformed, quarantine, counts)
+    known = [typed_keys(dataset, published_keys)] if keys and published_keys is not None else []
+    ranked: dict[tuple[str, str], tuple[int, int]] = {}
+    rows_in = rows_conformed = 0
+    scan = pl.scan_parquet(raw_path)
+    total = scan.select(pl.len()).collect().item()
+    # Free text, names, identifiers: hardly a value repeats.
+    plain = frozenset(
+        c.name for c in dataset.columns if c.type is ElementType.string and not (c.code_table or c.crosswalk)
+    )
+    with (
+        _parquet_sink(Path(conformed_path), plain) as write_conformed,
+        _parquet_sink(Path(quarantine_path)) as write_quarantine,
+    ):
+        # An empty file still gives one (empty) batch, so both outputs get their schema.
+        for offset in range(0, max(total, 1), batch_rows):
+            seen = pl.concat(known, rechunk=False) if known else None
+            raw = scan.slice(offset, batch_rows).collect()
+            rows_in += raw.height
+            result, batch_ranked, first_keys = _conform_batch(raw, dataset, dictionary, seen, mask_value)
+            rows_conformed += result.conformed.height
+            write_conformed(result.conformed)
+            write_quarantine(result.quarantine)
+            del raw, result  # nothing of this batch is held while the next one is read
+            for check, (rank, rows) in batch_ranked.items():
+                ranked[check] = (rank, ranked.get(check, (rank, 0))[1] + rows)
+            if keys:
+                known.append(first_keys)
+    return ConformStats(
+        rows_in=rows_in,
+        rows_conformed=rows_conformed,
+        rows_quarantined=rows_in - rows_conformed,
+        reason_counts=_reason_counts(ranked),
+    )

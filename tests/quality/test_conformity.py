@@ -1,13 +1,38 @@
 from __future__ import annotations
 
-from datetime import datetime
+import os
+import random
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pytest
+from pandera.errors import SchemaErrors
+from polars.testing import assert_frame_equal
 
-from datahub.contracts import Catalog
-from datahub.dictionary import Dictionary
-from datahub.quality.conformity import REASONS_COLUMN, conform
+from datahub.contracts import Catalog, Dataset
+from datahub.dictionary import Dictionary, ElementType
+from datahub.dictionary.validators import is_cn_resident_id
+from datahub.quality.conformity import (
+    REASONS_COLUMN,
+    REASONS_DTYPE,
+    ConformResult,
+    ConformStats,
+    checked_frame,
+    conform,
+    conform_file,
+)
+from datahub.quality.reasons import Reason
+from datahub.quality.schema import (
+    CHECKED_REASONS,
+    FAILURES_SCHEMA,
+    _resident_ids_valid,
+    conformity_schema,
+    failures,
+    typed_dtype,
+    typed_name,
+)
 from tests.hotline_rows import VALID_PHONE, valid_row
 
 
@@ -63,6 +88,23 @@ def test_traditional_district_alias_resolves(dictionary: Dictionary, catalog: Ca
     row = valid_row(dictionary) | {"所属区": alias, "所属街道": street.code}
     result = conform(_raw([row]), catalog.get("hotline_12345"), dictionary)
     assert result.conformed.item(0, "district_code") == district.code
+
+
+def test_repeated_values_are_normalised_once_and_the_raw_frame_is_left_as_it_was(
+    dictionary: Dictionary, catalog: Catalog
+) -> None:
+    district = next(iter(dictionary.codes("district").values()))
+    rows = [
+        valid_row(dictionary, n) | {"所属区": f" {district.name_zh}", "是否解决": "是 "} for n in range(1, 9)
+    ]
+    rows[3] |= {"所属区": "\u3000" + district.name_zh}  # an ideographic space: NFKC makes it a space
+    raw = _raw(rows)
+    before = raw.clone()
+    result = conform(raw, catalog.get("hotline_12345"), dictionary)
+    assert result.quarantine.height == 0
+    assert set(result.conformed.get_column("district_code")) == {district.code}
+    assert result.conformed.get_column("is_resolved").to_list() == [True] * 8
+    assert_frame_equal(raw, before)
 
 
 @pytest.mark.parametrize(
@@ -192,3 +234,267 @@ schema:
         (5, "out_of_range", "code"),
         (5, "duplicate_key", "id"),
     }
+
+
+# --------------------------------------------------------------------------- the pandera schema
+
+
+def test_every_contract_gets_a_schema_from_its_contract_and_the_dictionary(
+    dictionary: Dictionary, catalog: Catalog
+) -> None:
+    for dataset in catalog:
+        schema = conformity_schema(dataset, dictionary)
+        label = "|".join(dataset.key_columns)
+        expected = {c.name for c in dataset.columns} | {typed_name(c.name) for c in dataset.columns} | {label}
+        assert set(schema.columns) == expected, dataset.name
+        for column in dataset.columns:
+            checks = [check.name for check in schema.columns[column.name].checks]
+            assert set(checks) <= set(CHECKED_REASONS), (dataset.name, column.name)
+            assert (Reason.missing_required in checks) == column.required
+            if column.crosswalk:
+                assert Reason.unmapped_code in checks
+            elif column.code_table:
+                assert Reason.unknown_code in checks
+            elif column.type is not ElementType.string:
+                assert Reason.invalid_type in checks
+            elif column.patterns or (column.element and column.element.validator):
+                assert Reason.invalid_format in checks
+            typed = schema.columns[typed_name(column.name)]
+            assert typed.dtype.type == typed_dtype(column)
+            assert not typed.checks
+        assert [c.name for c in schema.columns[label].checks][-1] == Reason.duplicate_key
+        # An empty delivery with every column passes its own schema.
+        raw = pl.DataFrame(schema=dict.fromkeys((c.physical_name for c in dataset.columns), pl.String))
+        assert failures(checked_frame(raw, dataset, dictionary), schema).is_empty()
+
+
+def test_failure_cases_map_onto_every_reason(dictionary: Dictionary, catalog: Catalog) -> None:
+    dataset = catalog.get("hotline_12345")
+    rows = [
+        valid_row(dictionary, 1),
+        valid_row(dictionary, 2) | {"联系电话": ""},
+        valid_row(dictionary, 3) | {"受理时间": "待补录"},
+        valid_row(dictionary, 4) | {"身份证号": "110105194912310021"},
+        valid_row(dictionary, 5) | {"满意度": "9"},
+        valid_row(dictionary, 6) | {"所属区": "火星区"},
+        valid_row(dictionary, 7) | {"诉求分类": "ZZ000"},
+        valid_row(dictionary, 1),
+        valid_row(dictionary, 8),
+    ]
+    published = pl.DataFrame({"work_order_id": ["GD20261001000008"]})
+    schema = conformity_schema(dataset, dictionary, published_keys=published)
+    cases = failures(checked_frame(_raw(rows), dataset, dictionary), schema)
+    assert cases.schema == FAILURES_SCHEMA
+    assert cases.select("index", "column", "reason").rows() == [
+        (1, "caller_phone", "missing_required"),
+        (2, "report_time", "invalid_type"),
+        (3, "caller_id_number", "invalid_format"),
+        (4, "satisfaction", "out_of_range"),
+        (5, "district_code", "unknown_code"),
+        (6, "event_category", "unmapped_code"),
+        (7, "work_order_id", "duplicate_key"),
+        (8, "work_order_id", "duplicate_key"),
+    ]
+    assert set(cases.get_column("reason")) == set(CHECKED_REASONS)
+
+
+def test_a_frame_the_schema_does_not_describe_is_an_error(dictionary: Dictionary, catalog: Catalog) -> None:
+    dataset = catalog.get("hotline_12345")
+    frame = checked_frame(_raw([valid_row(dictionary)]), dataset, dictionary)
+    broken = frame.with_columns(pl.col(typed_name("satisfaction")).cast(pl.String))
+    with pytest.raises(SchemaErrors):
+        failures(broken, conformity_schema(dataset, dictionary))
+
+
+def test_resident_ids_are_checked_as_the_validator_checks_them() -> None:
+    rng = random.Random(11)
+    values: list[str | None] = [
+        None,
+        "",
+        "11010519491231002X",
+        "11010519491231002x",
+        "110105194912310021",
+        "11010519491331002X",  # month 13
+        "110105190002290015",  # 1900 was no leap year
+        "110105200002290011",
+        "000000194912310021",  # no such region
+        "11010500000101001X",  # year 0
+        "1101051949123100",
+        "ABCDEFGHIJKLMNOPQR",
+        "\u0661" * 18,  # Arabic-Indic digits are digits to Python
+        " 11010519491231002X",
+    ]
+    for _ in range(3000):
+        region = rng.choice(["110105", "440305", "310101", "999999"])
+        year = rng.choice([1900, 1949, 1996, 2000, 2024, 2100])
+        born = f"{year:04d}{rng.randint(0, 13):02d}{rng.randint(0, 32):02d}"
+        body = f"{region}{born}{rng.randint(0, 999):03d}"
+        values.append(body + rng.choice("0123456789X"))
+    got = _resident_ids_valid(pl.Series(values, dtype=pl.String)).to_list()
+    assert got == [v is not None and is_cn_resident_id(v) for v in values]
+    assert any(got) and not all(got)
+
+
+def test_a_timestamp_takes_the_first_format_that_parses_it(dictionary: Dictionary, catalog: Catalog) -> None:
+    from datahub.quality.conformity import _parse_temporal, _parser, _temporal_formats
+
+    column = catalog.get("hotline_12345").column("report_time")
+    rng = random.Random(5)
+    written = [
+        "2026/10/01 08:23:11",
+        "2026-10-01 08:23:11",
+        "2026-10-01T08:23:11",
+        "2026-10-01 08:23:11.250",
+        "2026年10月01日 08:23",
+        "2026-10-01T08:23:11+08:00",
+        "2026-02-30 10:00:00",
+        "待补录",
+        None,
+    ]
+    # Mostly one format, as a department writes it, with every other form sprinkled in.
+    values = [rng.choice(written) if rng.random() < 0.2 else "2026/10/01 08:23:11" for _ in range(400)]
+    text = pl.Series(values, dtype=pl.String)
+    first_that_parses = text.to_frame("v").select(
+        pl.coalesce(_parser(f, column.type) for f in _temporal_formats(column))
+    )
+    assert _parse_temporal(text, column).to_list() == first_that_parses.to_series().to_list()
+
+
+# --------------------------------------------------------------------------- conform_file in batches
+
+
+def _messy_rows(dictionary: Dictionary) -> list[dict[str, str]]:
+    rows = [valid_row(dictionary, n) for n in range(1, 41)]
+    rows[3] |= {"联系电话": "123"}
+    rows[5] |= {"满意度": "0", "诉求分类": "nope"}
+    rows[8] = valid_row(dictionary, 2) | {"满意度": "3"}  # first occurrence in the first batch of 7
+    rows[9] |= {"受理时间": "2026-10-01T08:23:11+08:00"}
+    rows[15] = valid_row(dictionary, 4)  # the key of a row quarantined for its phone
+    rows[22] |= {"工单编号": "GD20261001000005", "所属区": "火星区"}
+    rows[30] |= {"身份证号": "110105194912310021", "来电人": ""}
+    rows[35] = valid_row(dictionary, 36)
+    rows[36] = valid_row(dictionary, 36)
+    rows[39] |= {"工单编号": ""}
+    return rows
+
+
+def _conform_both_ways(
+    tmp_path: Path, raw: pl.DataFrame, dataset: Dataset, dictionary: Dictionary, **options: Any
+) -> tuple[ConformResult, ConformStats, pl.DataFrame, pl.DataFrame]:
+    raw_path = tmp_path / "raw.parquet"
+    raw.write_parquet(raw_path)
+    stats = conform_file(
+        raw_path,
+        dataset,
+        dictionary,
+        conformed_path=tmp_path / "out" / "conformed.parquet",
+        quarantine_path=tmp_path / "out" / "quarantine.parquet",
+        batch_rows=7,
+        **options,
+    )
+    whole = conform(raw, dataset, dictionary, **options)
+    conformed = pl.read_parquet(tmp_path / "out" / "conformed.parquet")
+    quarantine = pl.read_parquet(tmp_path / "out" / "quarantine.parquet")
+    return whole, stats, conformed, quarantine
+
+
+def test_conform_file_in_batches_is_conform_on_the_whole_file(
+    tmp_path: Path, dictionary: Dictionary, catalog: Catalog
+) -> None:
+    from datahub.privacy.policy import mask_for_quarantine
+
+    dataset = catalog.get("hotline_12345")
+    raw = _raw(_messy_rows(dictionary))
+    published = pl.DataFrame({"work_order_id": ["GD20261001000033"]})
+    whole, stats, conformed, quarantine = _conform_both_ways(
+        tmp_path, raw, dataset, dictionary, published_keys=published, mask_value=mask_for_quarantine
+    )
+    assert_frame_equal(conformed, whole.conformed)
+    assert_frame_equal(quarantine, whole.quarantine)
+    assert stats == ConformStats(
+        rows_in=40,
+        rows_conformed=whole.conformed.height,
+        rows_quarantined=whole.quarantine.height,
+        reason_counts=whole.reason_counts,
+    )
+    duplicates = quarantine.filter(
+        pl.col(REASONS_COLUMN).list.eval(pl.element().struct.field("reason") == "duplicate_key").list.any()
+    )
+    assert duplicates.get_column("_row_number").to_list() == [9, 16, 23, 33, 37]
+    assert quarantine.get_column("_row_number").to_list() == [4, 6, 9, 16, 23, 31, 33, 37, 40]
+    assert sorted(os.listdir(tmp_path / "out")) == ["conformed.parquet", "quarantine.parquet"]
+
+
+def test_conform_file_writes_the_same_schema_when_nothing_is_quarantined(
+    tmp_path: Path, dictionary: Dictionary, catalog: Catalog
+) -> None:
+    dataset = catalog.get("hotline_12345")
+    raw = _raw([valid_row(dictionary, n) for n in range(1, 10)])
+    whole, stats, conformed, quarantine = _conform_both_ways(tmp_path, raw, dataset, dictionary)
+    assert (stats.rows_in, stats.rows_conformed, stats.rows_quarantined) == (9, 9, 0)
+    assert_frame_equal(conformed, whole.conformed)
+    assert quarantine.is_empty()
+    assert quarantine.schema == {**raw.schema, REASONS_COLUMN: REASONS_DTYPE}
+
+
+def test_conform_file_of_an_empty_raw_file(tmp_path: Path, dictionary: Dictionary, catalog: Catalog) -> None:
+    dataset = catalog.get("hotline_12345")
+    raw = _raw([valid_row(dictionary)]).clear()
+    whole, stats, conformed, quarantine = _conform_both_ways(tmp_path, raw, dataset, dictionary)
+    assert stats == ConformStats(rows_in=0, rows_conformed=0, rows_quarantined=0, reason_counts=[])
+    assert conformed.schema == whole.conformed.schema
+    assert quarantine.schema == whole.quarantine.schema
+
+
+def test_conform_file_leaves_nothing_behind_when_it_fails(
+    tmp_path: Path, dictionary: Dictionary, catalog: Catalog
+) -> None:
+    def failing_mask(column: Any, values: pl.Series) -> pl.Series:
+        raise RuntimeError("masking is down")
+
+    raw = _raw(_messy_rows(dictionary))
+    with pytest.raises(RuntimeError, match="masking is down"):
+        _conform_both_ways(tmp_path, raw, catalog.get("hotline_12345"), dictionary, mask_value=failing_mask)
+    assert os.listdir(tmp_path / "out") == []
+
+
+def test_composite_keys_are_duplicates_across_batches(tmp_path: Path, dictionary: Dictionary) -> None:
+    from datahub.contracts import load_contract
+
+    path = tmp_path / "stock.odcs.yaml"
+    path.write_text(
+        """apiVersion: v3.1.0
+kind: DataContract
+id: stock
+version: 1.0.0
+status: active
+schema:
+  - name: stock
+    properties:
+      - {name: site, logicalType: string, required: true, primaryKey: true, primaryKeyPosition: 1}
+      - {name: day, logicalType: date, required: true, primaryKey: true, primaryKeyPosition: 2}
+      - {name: count, logicalType: integer, logicalTypeOptions: {minimum: 0}}
+""",
+        encoding="utf-8",
+    )
+    (dataset,) = load_contract(path, dictionary)
+    days = ["2026-10-01", "2026/10/02", "2026-10-03"]
+    rows = [{"site": f"S{n}", "day": days[n % 3], "count": str(n)} for n in range(20)]
+    rows[17] = {"site": "S1", "day": "2026-10-02", "count": "-1"}  # row 2's key, written another way
+    rows[18] = {"site": "S1", "day": "", "count": "1"}
+    published = pl.DataFrame({"site": ["S0"], "day": [date(2026, 10, 1)]})
+    whole, stats, conformed, quarantine = _conform_both_ways(
+        tmp_path, _raw(rows), dataset, dictionary, published_keys=published
+    )
+    assert_frame_equal(conformed, whole.conformed)
+    assert_frame_equal(quarantine, whole.quarantine)
+    assert stats.reason_counts == whole.reason_counts
+    reasons = {
+        (row["_row_number"], r["reason"], r["column"], r["value"])
+        for row in quarantine.iter_rows(named=True)
+        for r in row[REASONS_COLUMN]
+    }
+    assert (18, "duplicate_key", "site|day", "S1|2026-10-02") in reasons
+    assert (18, "out_of_range", "count", "-1") in reasons
+    assert (19, "missing_required", "day", "") in reasons
+    assert (1, "duplicate_key", "site|day", "S0|2026-10-01") in reasons
