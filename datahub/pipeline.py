@@ -32,7 +32,7 @@ from datahub.metadata.models import QualityRun
 from datahub.platform import Platform
 from datahub.privacy.policy import desensitise, mask_for_quarantine
 from datahub.quality.checking import check_delivery
-from datahub.quality.conformity import conform
+from datahub.quality.conformity import conform_file
 
 STAGES = ("raw", "conformed", "checked", "published")
 # Per stage: the status a delivery waits in, and the status that claims it for one process.
@@ -280,21 +280,20 @@ def to_conformed(platform: Platform, dataset: Dataset, delivery_id: str) -> None
     """Conform to the dictionary; failing rows go to quarantine with their reasons."""
     delivery = _load(platform, delivery_id)
     timings = dict(delivery.timings or {})
-    raw = pl.read_parquet(platform.lake.layer_path("raw", dataset.name, delivery_id))
     before = _accepted_before(platform, dataset)
-    with _timed(timings, "conform"):
-        result = conform(
-            raw,
+    lake = platform.lake
+    with _timed(timings, "conform"):  # in batches, straight from the raw file into the two layers
+        result = conform_file(
+            lake.layer_path("raw", dataset.name, delivery_id),
             dataset,
             platform.dictionary,
+            conformed_path=lake.layer_path("conformed", dataset.name, delivery_id),
+            quarantine_path=lake.layer_path("quarantine", dataset.name, delivery_id),
             published_keys=before.select(dataset.key_columns).collect()
             if before is not None and dataset.key_columns
             else None,
             mask_value=mask_for_quarantine,
         )
-    with _timed(timings, "write_conformed"):
-        platform.lake.write_layer("conformed", dataset.name, delivery_id, result.conformed)
-        platform.lake.write_layer("quarantine", dataset.name, delivery_id, result.quarantine)
     with platform.metadata.session() as s:
         for reason, column, rows in result.reason_counts:
             s.add(QuarantineReason(delivery_id=delivery_id, reason=reason, column=column, rows=rows))
@@ -302,7 +301,7 @@ def to_conformed(platform: Platform, dataset: Dataset, delivery_id: str) -> None
             update(Delivery)
             .where(Delivery.id == delivery_id)
             .values(
-                status=DeliveryStatus.conformed, rows_quarantined=result.quarantine.height, timings=timings
+                status=DeliveryStatus.conformed, rows_quarantined=result.rows_quarantined, timings=timings
             )
         )
 
