@@ -32,6 +32,7 @@ import pyarrow.parquet as pq
 from datahub.contracts import Column, Dataset
 from datahub.dictionary import Dictionary, ElementType
 from datahub.dictionary.validators import NORMALISERS
+from datahub.lake.store import write_parquet
 from datahub.quality.reasons import Reason
 from datahub.quality.schema import conformity_schema, failures, key_label, typed_keys, typed_name
 
@@ -402,8 +403,12 @@ def conform_file(
     published_keys: pl.DataFrame | None = None,
     mask_value: ValueMasker | None = None,
     batch_rows: int = 500_000,
+    whole_file_rows: int = 1_000_000,
 ) -> ConformStats:
     """:func:`conform` over a raw Parquet file, ``batch_rows`` rows at a time, into two Parquet files.
+
+    A file of at most ``whole_file_rows`` rows is conformed at once and written by polars (faster);
+    larger files stream in batches so memory stays bounded (10M hotline rows peak at about 1.5 GB).
 
     Keys seen in earlier batches count as published for later ones, so a key's first occurrence in
     the file wins wherever the batches are cut. Each output is written under a temporary name and
@@ -421,6 +426,18 @@ def conform_file(
     plain = frozenset(
         c.name for c in dataset.columns if c.type is ElementType.string and not (c.code_table or c.crosswalk)
     )
+    if total <= whole_file_rows:  # one batch: polars writes both files, on every core
+        raw = scan.collect()
+        seen = pl.concat(known, rechunk=False) if known else None
+        result, batch_ranked, _ = _conform_batch(raw, dataset, dictionary, seen, mask_value)
+        write_parquet(result.conformed, Path(conformed_path), fast=True)
+        write_parquet(result.quarantine, Path(quarantine_path), fast=True)
+        return ConformStats(
+            rows_in=raw.height,
+            rows_conformed=result.conformed.height,
+            rows_quarantined=result.quarantine.height,
+            reason_counts=_reason_counts(batch_ranked),
+        )
     with (
         _parquet_sink(Path(conformed_path), plain) as write_conformed,
         _parquet_sink(Path(quarantine_path)) as write_quarantine,

@@ -390,6 +390,7 @@ def _conform_both_ways(
         conformed_path=tmp_path / "out" / "conformed.parquet",
         quarantine_path=tmp_path / "out" / "quarantine.parquet",
         batch_rows=7,
+        whole_file_rows=0,  # force batches
         **options,
     )
     whole = conform(raw, dataset, dictionary, **options)
