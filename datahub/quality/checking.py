@@ -78,12 +78,14 @@ def previous_rows(platform: Platform, dataset: Dataset, delivery: Delivery) -> i
         return s.scalars(query).first()
 
 
-def suite_for(platform: Platform, dataset: Dataset, delivery: Delivery, conformed: Path) -> list[Rule]:
+def suite_for(
+    platform: Platform, dataset: Dataset, delivery: Delivery, conformed: Path, received: list[str]
+) -> list[Rule]:
     rows, nulls = null_counts(conformed)
     context = SuiteContext(
         rows=rows,
         null_counts=nulls,
-        received_columns=received_columns(platform.lake.layer_path("raw", dataset.name, delivery.id)),
+        received_columns=received,
         delivered_at=delivery.delivered_at,
         previous_rows=previous_rows(platform, dataset, delivery),
     )
@@ -136,7 +138,8 @@ def check_delivery(
     lake = platform.lake
     conformed = lake.layer_path("conformed", dataset.name, delivery.id)
     quarantine = lake.layer_path("quarantine", dataset.name, delivery.id)
-    rules = suite_for(platform, dataset, delivery, conformed)
+    received = received_columns(lake.layer_path("raw", dataset.name, delivery.id))
+    rules = suite_for(platform, dataset, delivery, conformed, received)
     reads = sorted({name for rule in rules for name in rule.reads})
     engine = Engine(
         conformed,
@@ -153,14 +156,13 @@ def check_delivery(
             engine,
             rules,
             suite_name=f"{dataset.name}@{dataset.version}",
-            received_columns=received_columns(lake.layer_path("raw", dataset.name, delivery.id)),
+            received_columns=received,
             key_columns=dataset.key_columns,
             mask=_masker(dataset),
             flags_path=flags,
             meta={"dataset": dataset.name, "delivery_id": delivery.id, "source_file": delivery.source_file},
         )
         by_dimension = _quarantined_by_dimension(engine, quarantine)
-        flagged_rows = int(engine.scalar(f"SELECT count(DISTINCT _row_number) FROM read_parquet('{flags}')"))
     finally:
         engine.close()
     blocking = [r.name for r in validation.blocking_failures]
@@ -170,7 +172,7 @@ def check_delivery(
         rows_in=rows_in,
         quarantined_by_dimension=by_dimension,
         rules=validation.rules,
-        rows_failed=rows_in if blocking else quarantined + flagged_rows,
+        rows_failed=rows_in if blocking else quarantined + validation.flagged_rows,
         published=not blocking,
     )
     result_path = lake.root / "quality" / dataset.name / f"{delivery.id}.json"
@@ -193,7 +195,7 @@ def check_delivery(
             rows_in=rows_in,
             rows_validated=rows_in - quarantined,
             rows_quarantined=quarantined,
-            rows_flagged=flagged_rows,
+            rows_flagged=validation.flagged_rows,
             rows_passed=scores.rows_passed,
             pass_rate=scores.pass_rate,
             overall_score=scores.overall,

@@ -31,6 +31,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from datahub.contracts import Dataset
+from datahub.quality import sql
 from datahub.quality.rules import DATAHUB_RULES, CompiledRule, RuleError, compile_rule
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")  # no usage statistics: this machine is offline
@@ -101,16 +102,6 @@ class Rule:
     reads: tuple[str, ...] = field(default_factory=tuple)
 
 
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _lit(value: Any) -> str:
-    if isinstance(value, str):
-        return "'" + value.replace("'", "''") + "'"
-    return repr(value)
-
-
 def _at_most(rule: CompiledRule, looked_at: int) -> float | None:
     """GX ``mostly`` equivalent to 'failing values {operator} threshold' over ``looked_at`` values."""
     operator, threshold = rule.operator, rule.threshold
@@ -150,7 +141,7 @@ def _row_count_bounds(rule: CompiledRule) -> dict[str, int]:
 
 def _comparison_sql(operator: str, threshold: Any) -> str:
     if operator.endswith("Between"):
-        inside = f"value BETWEEN {_lit(threshold[0])} AND {_lit(threshold[1])}"
+        inside = f"value BETWEEN {sql.literal(threshold[0])} AND {sql.literal(threshold[1])}"
         return inside if operator == "mustBeBetween" else f"NOT ({inside})"
     symbol = {
         "mustBe": "=",
@@ -160,7 +151,7 @@ def _comparison_sql(operator: str, threshold: Any) -> str:
         "mustBeLessThan": "<",
         "mustBeLessOrEqualTo": "<=",
     }[operator]
-    return f"value {symbol} {_lit(threshold)}"
+    return f"value {symbol} {sql.literal(threshold)}"
 
 
 def odcs_query(query: str, column: str | None) -> str:
@@ -168,7 +159,7 @@ def odcs_query(query: str, column: str | None) -> str:
     for placeholder in ("${object}", "{object}"):
         query = query.replace(placeholder, BATCH)
     for placeholder in ("${property}", "{property}"):
-        query = query.replace(placeholder, _q(column) if column else placeholder)
+        query = query.replace(placeholder, sql.name(column) if column else placeholder)
     return query
 
 
@@ -176,7 +167,7 @@ def stuck_query(column: str, group: str, order: str, min_hours: float, min_readi
     """Rows of this delivery inside a run of one repeated value per device lasting ``min_hours`` or more
     and at least ``min_readings`` readings; the readings published during the ``min_hours`` before the
     delivery are prepended so a run may begin in an earlier delivery."""
-    g, t, v = _q(group), _q(order), _q(column)
+    g, t, v = sql.name(group), sql.name(order), sql.name(column)
     return f"""
 WITH cur AS (SELECT * FROM {BATCH}),
 readings AS (
@@ -198,10 +189,10 @@ FROM runs JOIN spans USING (g, run) WHERE runs.current
 
 def reference_query(column: str, dataset: str, key: str) -> str:
     """Rows whose ``column`` names a ``key`` that does not exist in ``dataset``."""
-    c = _q(column)
+    c = sql.name(column)
     return (
         f"SELECT * FROM {BATCH} b WHERE b.{c} IS NOT NULL AND NOT EXISTS "
-        f"(SELECT 1 FROM {_q(dataset)} r WHERE r.{_q(key)} = b.{c})"
+        f"(SELECT 1 FROM {sql.name(dataset)} r WHERE r.{sql.name(key)} = b.{c})"
     )
 
 

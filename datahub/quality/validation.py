@@ -26,6 +26,7 @@ from great_expectations.core import ExpectationSuiteValidationResult
 from great_expectations.core.expectation_validation_result import ExpectationValidationResult
 from great_expectations.validator.validation_statistics import calc_validation_statistics
 
+from datahub.quality import sql
 from datahub.quality.expectations import Rule
 
 RESULT_FORMAT = {"result_format": "SUMMARY", "partial_unexpected_count": 20}
@@ -62,32 +63,20 @@ class Validation:
     result: dict[str, Any]  # GX ExpectationSuiteValidationResult JSON
     suite: dict[str, Any]  # GX ExpectationSuite JSON
     rules: list[RuleOutcome]
-    flagged_rows: int
+    flagged_rows: int  # distinct rows some failing rule flagged
 
     @property
     def blocking_failures(self) -> list[RuleOutcome]:
         return [r for r in self.rules if r.blocking and not r.success]
 
 
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _lit(value: Any) -> str:
-    if isinstance(value, str):
-        return "'" + value.replace("'", "''") + "'"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return repr(value)
-
-
 def _values(items: list[Any]) -> str:
-    return ", ".join(_lit(v) for v in items)
+    return ", ".join(sql.literal(v) for v in items)
 
 
 def predicate(kind: str, kw: dict[str, Any]) -> str | None:
     """SQL selecting the rows a map expectation counts as unexpected (GX semantics: nulls are not)."""
-    c = _q(kw["column"]) if "column" in kw else ""
+    c = sql.name(kw["column"]) if "column" in kw else ""
     if kind == "expect_column_values_to_not_be_null":
         return f"{c} IS NULL"
     if kind == "expect_column_values_to_be_in_set":
@@ -95,13 +84,13 @@ def predicate(kind: str, kw: dict[str, Any]) -> str | None:
     if kind == "expect_column_values_to_not_be_in_set":
         return f"{c} IS NOT NULL AND {c} IN ({_values(kw['value_set'])})"
     if kind == "expect_column_values_to_match_regex":
-        return f"{c} IS NOT NULL AND NOT regexp_matches(CAST({c} AS VARCHAR), {_lit(kw['regex'])})"
+        return f"{c} IS NOT NULL AND NOT regexp_matches(CAST({c} AS VARCHAR), {sql.literal(kw['regex'])})"
     if kind == "expect_column_values_to_be_between":
         bounds = []
         if kw.get("min_value") is not None:
-            bounds.append(f"{c} {'>' if kw.get('strict_min') else '>='} {_lit(kw['min_value'])}")
+            bounds.append(f"{c} {'>' if kw.get('strict_min') else '>='} {sql.literal(kw['min_value'])}")
         if kw.get("max_value") is not None:
-            bounds.append(f"{c} {'<' if kw.get('strict_max') else '<='} {_lit(kw['max_value'])}")
+            bounds.append(f"{c} {'<' if kw.get('strict_max') else '<='} {sql.literal(kw['max_value'])}")
         return f"{c} IS NOT NULL AND NOT ({' AND '.join(bounds) or 'true'})"
     return None
 
@@ -122,10 +111,10 @@ class Engine:
         self.con = duckdb.connect()
         self._tmp = tempfile.TemporaryDirectory(prefix="datahub-duckdb-")
         self.con.execute(f"SET threads={int(threads)}")
-        self.con.execute(f"SET memory_limit={_lit(memory_limit)}")
-        self.con.execute(f"SET temp_directory={_lit(self._tmp.name)}")
+        self.con.execute(f"SET memory_limit={sql.literal(memory_limit)}")
+        self.con.execute(f"SET temp_directory={sql.literal(self._tmp.name)}")
         self.con.execute("SET preserve_insertion_order=false")
-        source = _lit(str(conformed))
+        source = sql.literal(str(conformed))
         self.con.execute(f"CREATE VIEW batch AS SELECT * FROM read_parquet({source})")
         self.con.execute(
             f"CREATE VIEW batch_rows AS SELECT * FROM read_parquet({source}, file_row_number=true)"
@@ -133,16 +122,16 @@ class Engine:
         self.con.execute(f"CREATE VIEW published AS {self._scan(published, 'batch')}")
         for name, (parts, columns) in (datasets or {}).items():
             if parts:
-                self.con.execute(f"CREATE VIEW {_q(name)} AS {self._scan(parts, 'batch')}")
+                self.con.execute(f"CREATE VIEW {sql.name(name)} AS {self._scan(parts, 'batch')}")
             else:  # not published yet: no rows, but the contract's columns
-                empty = ", ".join(f"NULL::VARCHAR AS {_q(c)}" for c in columns) or "NULL AS missing"
-                self.con.execute(f"CREATE VIEW {_q(name)} AS SELECT {empty} WHERE false")
+                empty = ", ".join(f"NULL::VARCHAR AS {sql.name(c)}" for c in columns) or "NULL AS missing"
+                self.con.execute(f"CREATE VIEW {sql.name(name)} AS SELECT {empty} WHERE false")
         if code_tables is not None:  # the dictionary's code tables, as dictionary.<table>
             self.con.execute("CREATE SCHEMA dictionary")
             for table in sorted(code_tables.glob("*.csv")):
                 self.con.execute(
-                    f"CREATE VIEW dictionary.{_q(table.stem)} AS "
-                    f"SELECT * FROM read_csv({_lit(str(table))}, header=true)"
+                    f"CREATE VIEW dictionary.{sql.name(table.stem)} AS "
+                    f"SELECT * FROM read_csv({sql.literal(str(table))}, header=true)"
                 )
 
     @staticmethod
@@ -173,7 +162,7 @@ class _Metrics:
 
 
 def _aggregate(engine: Engine, rules: list[Rule], columns: list[str]) -> _Metrics:
-    select = ["count(*) AS n", *(f"count({_q(c)}) AS {_q('nonnull:' + c)}" for c in columns)]
+    select = ["count(*) AS n", *(f"count({sql.name(c)}) AS {sql.name('nonnull:' + c)}" for c in columns)]
     names: list[tuple[str, int, str]] = []
     for i, rule in enumerate(rules):
         kind, kw = rule.expectation.expectation_type, rule.expectation.configuration.kwargs
@@ -182,7 +171,7 @@ def _aggregate(engine: Engine, rules: list[Rule], columns: list[str]) -> _Metric
             select.append(f"count(*) FILTER (WHERE {where}) AS x{i}")
             names.append((f"x{i}", i, "unexpected"))
         if kind == "expect_column_max_to_be_between":
-            select.append(f"max({_q(kw['column'])}) AS m{i}")
+            select.append(f"max({sql.name(kw['column'])}) AS m{i}")
             names.append((f"m{i}", i, "max"))
     cursor = engine.con.execute(f"SELECT {', '.join(select)} FROM batch")
     row = dict(zip([d[0] for d in cursor.description], cursor.fetchall()[0], strict=True))
@@ -193,7 +182,7 @@ def _aggregate(engine: Engine, rules: list[Rule], columns: list[str]) -> _Metric
     for i, rule in enumerate(rules):
         kind, kw = rule.expectation.expectation_type, rule.expectation.configuration.kwargs
         if kind == "expect_column_values_to_be_unique":
-            c = _q(kw["column"])
+            c = sql.name(kw["column"])
             metrics.per_rule[i] = {
                 "unexpected": engine.scalar(
                     f"SELECT coalesce(sum(k), 0) FROM (SELECT count(*) AS k FROM batch "
@@ -201,8 +190,8 @@ def _aggregate(engine: Engine, rules: list[Rule], columns: list[str]) -> _Metric
                 )
             }
         elif kind == "expect_compound_columns_to_be_unique":
-            cols = ", ".join(_q(c) for c in kw["column_list"])
-            any_present = " OR ".join(f"{_q(c)} IS NOT NULL" for c in kw["column_list"])
+            cols = ", ".join(sql.name(c) for c in kw["column_list"])
+            any_present = " OR ".join(f"{sql.name(c)} IS NOT NULL" for c in kw["column_list"])
             metrics.per_rule[i] = {
                 "filtered": engine.scalar(f"SELECT count(*) FROM batch WHERE {any_present}"),
                 "unexpected": engine.scalar(
@@ -226,12 +215,12 @@ def _failing_rows_sql(rule: Rule, engine: Engine) -> str | None:
     if where:
         return f"SELECT * FROM batch_rows WHERE {where}"
     if kind == "expect_column_values_to_be_unique":
-        c = _q(kw["column"])
+        c = sql.name(kw["column"])
         return (
             f"SELECT * FROM batch_rows WHERE {c} IN (SELECT {c} FROM batch GROUP BY {c} HAVING count(*) > 1)"
         )
     if kind == "expect_compound_columns_to_be_unique":
-        cols = ", ".join(_q(c) for c in kw["column_list"])
+        cols = ", ".join(sql.name(c) for c in kw["column_list"])
         return (
             f"SELECT * FROM batch_rows WHERE ({cols}) IN "
             f"(SELECT ({cols}) FROM batch GROUP BY {cols} HAVING count(*) > 1)"
@@ -310,9 +299,9 @@ def validate(
     outcomes: list[RuleOutcome] = []
     flag_queries: list[str] = []
     keys = [k for k in key_columns if k in batch_columns]
-    key_sql = (
-        "concat_ws('|', " + ", ".join(f"CAST({_q(k)} AS VARCHAR)" for k in keys) + ")" if keys else "NULL"
-    )
+    key_sql = "concat_ws('|', " + ", ".join(f"CAST({sql.name(k)} AS VARCHAR)" for k in keys) + ")"
+    if not keys:
+        key_sql = "NULL"
     for i, rule in enumerate(rules):
         kind, kw = rule.expectation.expectation_type, rule.expectation.configuration.kwargs
         failing_sql = _failing_rows_sql(rule, engine)
@@ -324,7 +313,7 @@ def validate(
         sample: list[tuple[int, Any]] = []
         failing_keys: list[dict[str, Any]] = []
         if failing_sql and unexpected:
-            shown = [_q(c) for c in kw["column_list"]] if "column_list" in kw else [_q(kw["column"])]
+            shown = [sql.name(c) for c in kw.get("column_list") or [kw["column"]]]
             cursor = engine.con.execute(
                 f"SELECT file_row_number, {key_sql} AS key, {', '.join(shown)} FROM ({failing_sql}) "
                 f"ORDER BY file_row_number LIMIT {SAMPLE}"
@@ -338,10 +327,7 @@ def validate(
                     values = mask(kw["column"], values)
                 sample = [(r[0], v) for r, v in zip(rows, values, strict=True)]
             failing_keys = [{"key": r[1], "row": r[0]} for r in rows]
-            flag_queries.append(
-                f"SELECT {_lit(rule.name)} AS rule, {_lit(rule.check)} AS check, _source_file, _row_number, "
-                f"{key_sql} AS key FROM ({failing_sql})"
-            )
+            flag_queries.append(_flag_select(rule, key_sql, failing_sql))
         if kind == "unexpected_rows_expectation" and unexpected:
             found = metrics.per_rule[i]["rows"]
             failing_keys = [
@@ -351,10 +337,7 @@ def validate(
             if found and {"_source_file", "_row_number"} <= set(found[0]):
                 query = engine.query(kw["unexpected_rows_query"])
                 key = key_sql if set(keys) <= set(found[0]) else "NULL"
-                flag_queries.append(
-                    f"SELECT {_lit(rule.name)} AS rule, {_lit(rule.check)} AS check, _source_file, "
-                    f"_row_number, {key} AS key FROM ({query})"
-                )
+                flag_queries.append(_flag_select(rule, key, query))
         result = _evaluate(rule, _gx_values(rule, metrics, i, sample, received_columns))
         results.append(result)
         body = result.result or {}
@@ -386,9 +369,13 @@ def validate(
             "SELECT NULL::VARCHAR AS rule, NULL::VARCHAR AS check, NULL::VARCHAR AS _source_file, "
             "NULL::BIGINT AS _row_number, NULL::VARCHAR AS key WHERE false"
         )
-        engine.con.execute(f"COPY ({union}) TO {_lit(str(tmp))} (FORMAT parquet, COMPRESSION zstd)")
+        engine.con.execute(f"COPY ({union}) TO {sql.literal(str(tmp))} (FORMAT parquet, COMPRESSION zstd)")
         tmp.replace(flags_path)
-        flagged = int(engine.scalar(f"SELECT count(*) FROM read_parquet({_lit(str(flags_path))})"))
+        flagged = int(
+            engine.scalar(
+                f"SELECT count(DISTINCT _row_number) FROM read_parquet({sql.literal(str(flags_path))})"
+            )
+        )
     statistics = calc_validation_statistics(results)
     suite_result = ExpectationSuiteValidationResult(
         success=statistics.success,
@@ -403,6 +390,14 @@ def validate(
         meta={"great_expectations_version": gx.__version__, **(meta or {})},
     )
     return Validation(suite_result.to_json_dict(), suite.to_json_dict(), outcomes, flagged)
+
+
+def _flag_select(rule: Rule, key: str, rows: str) -> str:
+    """The flags-file rows (rule, check, lineage, key) for the rows a rule's query returns."""
+    return (
+        f"SELECT {sql.literal(rule.name)} AS rule, {sql.literal(rule.check)} AS check, "
+        f"_source_file, _row_number, {key} AS key FROM ({rows})"
+    )
 
 
 def _plain(value: Any) -> Any:
