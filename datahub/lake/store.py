@@ -47,12 +47,17 @@ def _atomic_write_bytes(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
+FAST_STATISTICS = {"min": False, "max": False, "distinct_count": False, "null_count": True}
+
+
 def write_parquet(frame: pl.DataFrame, path: Path, *, fast: bool = False) -> Path:
-    """Write a Parquet file so that no reader ever sees half of it. ``fast``: the lightest zstd level,
-    for working layers a later stage reads once (a third faster to write, about the same size)."""
+    """Write a Parquet file so that no reader ever sees half of it. ``fast``: for working layers a
+    later stage reads once, the lightest zstd level and null counts as the only statistics (a third
+    faster to write, about the same size)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    frame.write_parquet(tmp, compression="zstd", compression_level=1 if fast else None, statistics=True)
+    statistics = FAST_STATISTICS if fast else True
+    frame.write_parquet(tmp, compression="zstd", compression_level=1 if fast else None, statistics=statistics)
     os.replace(tmp, path)
     return path
 

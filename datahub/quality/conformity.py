@@ -103,14 +103,6 @@ def _patched(text: pl.Series, rows: pl.Series, values: pl.Series) -> pl.Series:
     return text.clone().scatter(rows, values)
 
 
-def _replaced(text: pl.Series, pattern: str, replacement: str) -> pl.Series:
-    """``str.replace_all`` on the values that match, which are few."""
-    hits = text.str.contains(pattern).fill_null(False).arg_true()
-    if hits.len() == 0:
-        return text
-    return _patched(text, hits, text.gather(hits).str.replace_all(pattern, replacement))
-
-
 def _nfkc(text: pl.Series) -> pl.Series:
     """NFKC on the values that need it; counting bytes against characters finds ASCII values cheaply."""
     wide = (text.str.len_bytes() != text.str.len_chars()).fill_null(False)
@@ -139,8 +131,14 @@ def _normalised(text: pl.Series, column: Column) -> pl.Series:
         text = _nfkc(text)
     text = _stripped(text)
     validator = column.element.validator if column.element else None
-    for pattern, replacement in NORMALISERS.get(validator, ()) if validator else ():
-        text = _replaced(text, pattern, replacement)
+    if rules := NORMALISERS.get(validator, ()) if validator else ():
+        # One scan finds the values any rule changes (few); a value no rule matches stays as it is.
+        hits = text.str.contains("|".join(f"(?:{p})" for p, _ in rules)).fill_null(False).arg_true()
+        if hits.len():
+            changed = text.gather(hits)
+            for pattern, replacement in rules:
+                changed = changed.str.replace_all(pattern, replacement)
+            text = _patched(text, hits, changed)
     return text.replace("", None)
 
 
@@ -174,9 +172,12 @@ def _temporal_formats(column: Column) -> list[str]:
 
 
 def _parse_temporal(text: pl.Series, column: Column) -> pl.Series:
-    """Each format is tried only on the values no earlier format could parse.
+    """Each format is tried only on the values no earlier format could parse. On a column of many values
+    the formats are tried in the order of how many of a sample each parses (declared formats first
+    among equals): every format reads year, month and day in that order, so a value two formats
+    parse gets the same timestamp from both, and the order only decides how much work is done.
 
-    While those are many (a whole column written in the second format) a sample of them decides how:
+    While the values left are many (a column written in two formats) a sample of them decides how:
     all parsed at once if the format fits the sample (with polars' cache of parsed values when the
     sample repeats itself, as sorted or periodic times do), else only the values holding the format's
     literals (``-``, ``/``, ``年``…), since no other value can parse. Once they are few, the formats
@@ -186,7 +187,12 @@ def _parse_temporal(text: pl.Series, column: Column) -> pl.Series:
     result = frame.head(0).select(_parser(TIMESTAMP_FORMATS[0], column.type)).to_series()
     result = result.extend_constant(None, text.len())
     todo = text.is_not_null().arg_true()  # rows no format has parsed yet
-    for fmt in _temporal_formats(column):
+    formats = _temporal_formats(column)
+    if 4 * todo.len() > text.len():
+        sample = frame[todo.head(_SAMPLE)]
+        misses = {fmt: sample.select(_parser(fmt, column.type)).null_count().item() for fmt in formats}
+        formats.sort(key=misses.__getitem__)
+    for fmt in formats:
         if todo.len() == 0:
             break
         parser = _parser(fmt, column.type)
@@ -319,15 +325,17 @@ def _conform_batch(
     dictionary: Dictionary,
     published_keys: pl.DataFrame | None,
     mask_value: ValueMasker | None,
+    *,
+    last: bool = False,
 ) -> tuple[ConformResult, dict[tuple[str, str], tuple[int, int]], pl.DataFrame]:
     """The result, its counts as (reason, column) -> (rank of the check, rows), and the first
-    occurrence of every complete key (which later rows must not repeat)."""
+    occurrence of every complete key (which later rows must not repeat; none for the ``last`` batch)."""
     frame = checked_frame(raw, dataset, dictionary)
     cases = failures(frame, conformity_schema(dataset, dictionary, published_keys=published_keys))
     row = pl.int_range(pl.len())
     keys = dataset.key_columns
     first_keys = pl.DataFrame()
-    if keys:
+    if keys and not last:
         duplicates = cases.filter(pl.col("reason") == Reason.duplicate_key).get_column("index")
         first_keys = frame.select(pl.col(typed_name(k)).alias(k) for k in keys).filter(
             pl.all_horizontal(pl.col(k).is_not_null() for k in keys), ~row.is_in(duplicates.implode())
@@ -356,7 +364,7 @@ def conform(
     A reason names the unified column (``a|b`` for a composite key) and carries the delivered value,
     masked when the column holds personal data.
     """
-    result, _, _ = _conform_batch(raw, dataset, dictionary, published_keys, mask_value)
+    result, _, _ = _conform_batch(raw, dataset, dictionary, published_keys, mask_value, last=True)
     return result
 
 
@@ -429,7 +437,7 @@ def conform_file(
     if total <= whole_file_rows:  # one batch: polars writes both files, on every core
         raw = scan.collect()
         seen = pl.concat(known, rechunk=False) if known else None
-        result, batch_ranked, _ = _conform_batch(raw, dataset, dictionary, seen, mask_value)
+        result, batch_ranked, _ = _conform_batch(raw, dataset, dictionary, seen, mask_value, last=True)
         write_parquet(result.conformed, Path(conformed_path), fast=True)
         write_parquet(result.quarantine, Path(quarantine_path), fast=True)
         return ConformStats(
