@@ -10,6 +10,9 @@ mobile_phone    every digit but the last four becomes ``*``          ``*******56
 resident_id     first six and last four kept                         ``110105********002X``
 person_name     surname kept (two characters if compound)            ``张*``, ``欧阳**``
 address         kept up to the first 街道/镇/路/街, else six characters  ``北京市朝阳区建国路***``
+email           first character of the local part and domain kept    ``z*******@163.com``
+ip              kept to the second ``.`` or ``:``, then a ``*`` a group  ``192.168.*.*``
+plate           province and issuing authority kept                  ``京A*****``
 generic         first and last characters kept                       ``a****f``
 ==============  ===================================================  ========================
 
@@ -24,30 +27,11 @@ one). Phones with separators keep them (``+** ***-****-5678``); cards can use th
 :func:`mask_value` masks one value in Python; :func:`mask_column` is the same rules as polars
 expressions for whole columns; tests hold the two equal.
 
-How :func:`scan_text_column` masks identifiers in a million free texts in seconds:
-
-1. Pieces, in polars: each text is cut into the maximal runs of ASCII or full-width digits (with check
-   characters ``X`` and single spaces or hyphens between digit groups), called tokens, and the text
-   between them. Every span a recognizer can match lies inside one token, and the recognizers'
-   look-arounds only inspect characters a token absorbs, so a recognizer finds the same spans in a
-   token as in the whole text.
-2. Screening, in polars: the distinct tokens are counted, and each recognizer's
-   :attr:`~NormalisedPatternRecognizer.screening_regex` (its patterns without look-arounds) drops
-   the tokens none of its patterns can match: dates, amounts, hotlines, work-order numbers.
-3. Validation, in Python, once per distinct screened token, by the analyzer's own recognizer
-   instances, so patterns and checks live in one place: a token one pattern matches whole (most of
-   them) is decided by :meth:`~NormalisedPatternRecognizer.validate_result` and masked with the column
-   rules of :func:`mask_column`; any other token goes through
-   :meth:`~NormalisedPatternRecognizer.find_valid_spans` and :func:`mask_value` span by span.
-4. Replacement, in polars: every piece that is a valid token is swapped for its masked form and the
-   pieces are joined again. Swapping whole pieces, rather than searching the texts for the tokens
-   (``str.replace_many``), can never mask digits inside a longer number that failed validation, and
-   does not build an Aho-Corasick automaton over up to a million distinct identifiers, which alone
-   takes seconds.
-
-Counts per entity are each token's occurrences times the identifiers it holds.
+Free text is masked in place (:func:`scan_text_column`): the scanner of :mod:`datahub.privacy.scanner`
+finds the entities of each distinct text, :func:`resolve` keeps the ones that do not overlap (higher
+score, then longer, first), and each is masked with the rule of its entity (``ENTITY_MASK_KIND``).
 :func:`presidio_mask_text` masks one text through Presidio's analyzer and anonymizer with the same
-recognizers and masks; tests hold the two paths equal.
+recognizers, resolution and masks; tests hold the two paths equal.
 """
 
 from __future__ import annotations
@@ -55,7 +39,7 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import polars as pl
@@ -64,11 +48,31 @@ from presidio_anonymizer.entities import InvalidParamError, OperatorConfig, Reco
 from presidio_anonymizer.operators import Operator, OperatorType
 
 from datahub.privacy.analyzer import LANGUAGE, build_analyzer
-from datahub.privacy.recognizers.base import CHECK_X, DIGIT, SEPARATOR, NormalisedPatternRecognizer
+from datahub.privacy.scanner import Finding, in_slices, scan_texts
 
-MASK_KINDS: tuple[str, ...] = ("mobile_phone", "resident_id", "person_name", "address", "generic")
+MASK_KINDS: tuple[str, ...] = (
+    "mobile_phone",
+    "resident_id",
+    "person_name",
+    "address",
+    "email",
+    "ip",
+    "plate",
+    "generic",
+)
 
-ENTITY_MASK_KIND: dict[str, str] = {"CN_MOBILE": "mobile_phone", "CN_RESIDENT_ID": "resident_id"}
+ENTITY_MASK_KIND: dict[str, str] = {
+    "CN_RESIDENT_ID": "resident_id",
+    "CN_USCC": "generic",
+    "CN_MOBILE": "mobile_phone",
+    "CN_LANDLINE": "mobile_phone",  # the last four digits, like every number people dial
+    "CN_BANK_CARD": "mobile_phone",  # the last four digits, as banks print them
+    "EMAIL_ADDRESS": "email",
+    "IP_ADDRESS": "ip",
+    "CN_LICENSE_PLATE": "plate",
+    "PERSON": "person_name",
+    "CN_ADDRESS": "address",
+}
 """The mask each recognized entity gets inside free text."""
 
 COMPOUND_SURNAMES: frozenset[str] = frozenset(
@@ -85,11 +89,15 @@ _STRIP = " \t\r\n"
 _ADDRESS_PREFIX = "(?s)^.*?(?:" + "|".join(ADDRESS_UNITS) + ")"
 _ADDRESS_PREFIX_RE = re.compile(_ADDRESS_PREFIX)
 _LAST_FOUR_DIGITS = "[0-9](?:[^0-9]*[0-9]){3}[^0-9]*$"
-_CANDIDATE = f"[{DIGIT}](?:[{DIGIT}{CHECK_X}]|[{SEPARATOR}][{DIGIT}])*"
-_PIECE = f"{_CANDIDATE}|[^{DIGIT}]+"
 _ASCII_DIGITS = frozenset("0123456789")
 _DIGITS_TO_STARS = str.maketrans(dict.fromkeys("0123456789", "*"))
-_ROWS_PER_SLICE = 50_000
+_EMAIL = "(?s)^(.*)(@[^@]*)$"
+_EMAIL_RE = re.compile(_EMAIL)
+_IP = "(?s)^([^.:]*[.:][^.:]*[.:])(.*)$"
+_IP_RE = re.compile(_IP)
+_ALNUM_RUN = "[0-9A-Za-z]+"
+_ALNUM_RUN_RE = re.compile(_ALNUM_RUN)
+_ALNUM_RE = re.compile("[0-9A-Za-z]")
 
 
 def _normalise(value: str) -> str:
@@ -129,11 +137,34 @@ def _mask_generic(value: str) -> str:
     return _keep(value, 1, 1) if len(value) > 2 else _keep(value, 0)
 
 
+def _mask_email(value: str) -> str:
+    parts = _EMAIL_RE.match(value)
+    if parts is None:
+        return _mask_generic(value)
+    local, domain = parts.groups()
+    return _keep(local, 1 if len(local) > 1 else 0) + domain
+
+
+def _mask_ip(value: str) -> str:
+    parts = _IP_RE.match(value)
+    if parts is None:
+        return _mask_generic(value)
+    head, rest = parts.groups()
+    return head + _ALNUM_RUN_RE.sub("*", rest)
+
+
+def _mask_plate(value: str) -> str:
+    return value[:2] + _ALNUM_RE.sub("*", value[2:])
+
+
 _MASKERS: dict[str, Callable[[str], str]] = {
     "mobile_phone": _mask_phone,
     "resident_id": _mask_resident_id,
     "person_name": _mask_person_name,
     "address": _mask_address,
+    "email": _mask_email,
+    "ip": _mask_ip,
+    "plate": _mask_plate,
     "generic": _mask_generic,
 }
 
@@ -192,11 +223,30 @@ def _generic_expr(value: pl.Expr) -> pl.Expr:
     return _keep_expr(value, kept, kept)
 
 
+def _email_expr(value: pl.Expr) -> pl.Expr:
+    local, domain = value.str.extract(_EMAIL, 1), value.str.extract(_EMAIL, 2)
+    masked = _keep_expr(local, pl.when(local.str.len_chars() > 1).then(1).otherwise(0)) + domain
+    return pl.when(local.is_null()).then(_generic_expr(value)).otherwise(masked)
+
+
+def _ip_expr(value: pl.Expr) -> pl.Expr:
+    head, rest = value.str.extract(_IP, 1), value.str.extract(_IP, 2)
+    masked = head + rest.str.replace_all(_ALNUM_RUN, "*")
+    return pl.when(head.is_null()).then(_generic_expr(value)).otherwise(masked)
+
+
+def _plate_expr(value: pl.Expr) -> pl.Expr:
+    return value.str.head(2) + value.str.slice(2).str.replace_all("[0-9A-Za-z]", "*")
+
+
 _MASK_EXPRS: dict[str, Callable[[pl.Expr], pl.Expr]] = {
     "mobile_phone": _phone_expr,
     "resident_id": _resident_id_expr,
     "person_name": _person_name_expr,
     "address": _address_expr,
+    "email": _email_expr,
+    "ip": _ip_expr,
+    "plate": _plate_expr,
     "generic": _generic_expr,
 }
 
@@ -205,20 +255,9 @@ def _as_strings(series: pl.Series) -> pl.Series:
     return series if series.dtype == pl.String else series.cast(pl.String)
 
 
-def _in_slices(frame: pl.DataFrame, query: Callable[[pl.LazyFrame], pl.LazyFrame]) -> pl.LazyFrame:
-    """``query`` over row slices of ``frame``, run in parallel and concatenated in row order.
-
-    polars runs a string kernel over a column on one thread; slices give every core a share.
-    """
-    count = max(1, min(pl.thread_pool_size(), frame.height // _ROWS_PER_SLICE))
-    size = max(1, -(-frame.height // count))
-    starts = range(0, max(frame.height, 1), size)
-    return pl.concat([query(frame.slice(start, size).lazy()) for start in starts], parallel=True)
-
-
 def _mask_strings(strings: pl.Series, kind: str) -> pl.Series:
     value = pl.col("value").str.normalize("NFKC").str.strip_chars(_STRIP)
-    query = _in_slices(
+    query = in_slices(
         strings.to_frame("value"),
         lambda rows: rows.with_columns(value).select(_MASK_EXPRS[kind](pl.col("value"))),
     )
@@ -241,118 +280,42 @@ def mask_column(series: pl.Series, kind: str) -> pl.Series:
     return masked.alias(series.name)
 
 
-@functools.cache
-def _recognizers() -> tuple[NormalisedPatternRecognizer, ...]:
-    """The analyzer's own recognizer instances, so that both masking paths share patterns and checks."""
-    return tuple(
-        r for r in build_analyzer().registry.recognizers if isinstance(r, NormalisedPatternRecognizer)
-    )
+def resolve(findings: Iterable[Finding]) -> list[Finding]:
+    """The findings to mask: where two overlap, the higher score wins, then the longer, then the first."""
+    kept: list[Finding] = []
+    for finding in sorted(findings, key=lambda f: (-f.score, f.start - f.end, f.start)):
+        if all(finding.end <= other.start or other.end <= finding.start for other in kept):
+            kept.append(finding)
+    return sorted(kept, key=lambda f: f.start)
 
 
-def _mask_identifiers(token: str, recognizers: list[NormalisedPatternRecognizer]) -> tuple[str, list[str]]:
-    """``token`` with every valid identifier masked, and the entity of each identifier found."""
-    found = sorted(
-        (start, end, recognizer.ENTITY)
-        for recognizer in recognizers
-        for start, end in recognizer.find_valid_spans(token)
-    )
+def mask_text(text: str, findings: Iterable[Finding]) -> str:
+    """``text`` with every resolved finding masked by the rule of its entity."""
     pieces: list[str] = []
     position = 0
-    for start, end, entity in found:
-        pieces += [token[position:start], mask_value(ENTITY_MASK_KIND[entity], token[start:end])]
-        position = end
-    pieces.append(token[position:])
-    return "".join(pieces), [entity for _, _, entity in found]
-
-
-def _mask_whole_tokens(
-    candidates: pl.DataFrame, recognizer: NormalisedPatternRecognizer, counts: dict[str, int]
-) -> pl.DataFrame:
-    """Tokens one of ``recognizer``'s patterns matches whole, checked one by one and masked as a column.
-
-    Returns the valid tokens with their masks, and adds their occurrences to ``counts``.
-    """
-    checks = list(map(recognizer.validate_result, candidates.get_column("token").to_list()))
-    valid = candidates.filter(pl.Series(checks, dtype=pl.Boolean))
-    counts[recognizer.ENTITY] += int(valid.get_column("count").sum())
-    masked = _mask_strings(valid.get_column("token"), ENTITY_MASK_KIND[recognizer.ENTITY])
-    return valid.select("token", masked.alias("masked"))
-
-
-def _mask_other_tokens(
-    candidates: pl.DataFrame, recognizers: tuple[NormalisedPatternRecognizer, ...], counts: dict[str, int]
-) -> pl.DataFrame:
-    """Tokens holding a match elsewhere than whole (or several recognizers' matches), searched span by span.
-
-    Returns the tokens holding a valid identifier with their masks, and adds the identifiers to ``counts``.
-    """
-    valid: list[str] = []
-    masked: list[str] = []
-    tokens, occurrences = candidates.get_column("token").to_list(), candidates.get_column("count").to_list()
-    hits = zip(
-        *(candidates.get_column(f"screen_{i}").to_list() for i in range(len(recognizers))), strict=True
-    )
-    for token, times, screened in zip(tokens, occurrences, hits, strict=True):
-        replacement, entities = _mask_identifiers(
-            token, [r for r, hit in zip(recognizers, screened, strict=True) if hit]
-        )
-        if entities:
-            valid.append(token)
-            masked.append(replacement)
-            for entity in entities:
-                counts[entity] += times
-    return pl.DataFrame({"token": valid, "masked": masked}, schema={"token": pl.String, "masked": pl.String})
+    for finding in resolve(findings):
+        span = text[finding.start : finding.end]
+        pieces += [text[position : finding.start], mask_value(ENTITY_MASK_KIND[finding.type], span)]
+        position = finding.end
+    pieces.append(text[position:])
+    return "".join(pieces)
 
 
 def scan_text_column(series: pl.Series) -> tuple[pl.Series, dict[str, int]]:
-    """Free texts with every valid mobile number and resident id masked, and how many of each.
-
-    See the module docstring for how this stays vectorised.
-    """
+    """Free texts with every entity the recognizers find masked in place, and how many of each type."""
     texts = _as_strings(series)
     counts = dict.fromkeys(ENTITY_MASK_KIND, 0)
-    recognizers = _recognizers()
-    screens = [pl.col(f"screen_{i}") for i in range(len(recognizers))]
-    wholes = [pl.col(f"whole_{i}") for i in range(len(recognizers))]
-    pieces = _in_slices(
-        texts.to_frame("text"), lambda rows: rows.select(pieces=pl.col("text").str.extract_all(_PIECE))
-    ).collect()
-    candidates = (
-        _in_slices(
-            pieces,
-            lambda rows: rows.select(token=pl.col("pieces").explode()).filter(
-                pl.col("token").str.contains(f"^[{DIGIT}]")
-            ),
-        )
-        .group_by("token")
-        .len("count")
-        .with_columns(
-            pl.col("token").str.contains(r.screening_regex).alias(f"screen_{i}")
-            for i, r in enumerate(recognizers)
-        )
-        .filter(pl.any_horizontal(screens))
-        .with_columns(
-            pl.col("token").str.contains(r.whole_match_regex).alias(f"whole_{i}")
-            for i, r in enumerate(recognizers)
-        )
-        .collect()
-    )
-    alone = pl.sum_horizontal(screens) == 1
-    replacements = pl.concat(
-        [
-            *(
-                _mask_whole_tokens(candidates.filter(alone & whole), r, counts)
-                for r, whole in zip(recognizers, wholes, strict=True)
-            ),
-            _mask_other_tokens(candidates.filter(~(alone & pl.any_horizontal(wholes))), recognizers, counts),
-        ]
-    )
-    if replacements.is_empty():
+    found = scan_texts(texts)
+    if not found:
         return texts, counts
-    old, new = replacements.get_column("token"), replacements.get_column("masked")
-    # One pass rather than slices: each slice would build its own table of the replacements.
-    masked = pieces.get_column("pieces").list.eval(pl.element().replace(old, new)).list.join("")
-    return masked.alias(series.name), counts
+    resolved = {text: resolve(findings) for text, findings in found.items()}
+    old = pl.Series(list(resolved), dtype=pl.String)
+    new = pl.Series([mask_text(text, findings) for text, findings in resolved.items()], dtype=pl.String)
+    times = texts.to_frame("text").filter(pl.col("text").is_in(old.implode())).group_by("text").len()
+    for text, occurrences in times.iter_rows():
+        for finding in resolved[text]:
+            counts[finding.type] += occurrences
+    return texts.replace(old, new).alias(series.name), counts
 
 
 class CnMaskOperator(Operator):
@@ -387,11 +350,13 @@ def _anonymizer() -> AnonymizerEngine:
 def presidio_mask_text(text: str) -> str:
     """One text masked through Presidio's analyzer and anonymizer, as :func:`scan_text_column` masks it.
 
-    Adjacent entities separated by spaces stay separate (``merge_entities_with_spaces=False``):
+    The analyzer's results are resolved as :func:`resolve` does before the anonymizer sees them, and
+    adjacent entities separated by spaces stay separate (``merge_entities_with_spaces=False``):
     Presidio would otherwise mask two phone numbers in a row as one value.
     """
     found = build_analyzer().analyze(text=text, language=LANGUAGE, entities=list(ENTITY_MASK_KIND))
-    results = [RecognizerResult(r.entity_type, r.start, r.end, r.score) for r in found]
+    kept = resolve(Finding(r.entity_type, r.start, r.end, r.score) for r in found)
+    results = [RecognizerResult(f.type, f.start, f.end, f.score) for f in kept]
     operators = {
         entity: OperatorConfig(CnMaskOperator.NAME, {CnMaskOperator.KIND: kind})
         for entity, kind in ENTITY_MASK_KIND.items()

@@ -9,16 +9,19 @@ import pytest
 from faker import Faker
 from presidio_anonymizer.entities import InvalidParamError
 
-from datahub.privacy import masking
+from datahub.privacy import scanner
 from datahub.privacy.analyzer import build_analyzer
 from datahub.privacy.masking import (
+    ENTITY_MASK_KIND,
     MASK_KINDS,
     CnMaskOperator,
     mask_column,
     mask_value,
     presidio_mask_text,
+    resolve,
     scan_text_column,
 )
+from datahub.privacy.scanner import Finding
 
 
 @pytest.mark.parametrize(
@@ -48,6 +51,16 @@ from datahub.privacy.masking import (
         ("address", "江苏省昆山市周市镇青阳北路1号", "江苏省昆山市周市镇******"),  # the first unit wins
         ("address", "北京市朝阳区某某小区5号楼", "北京市朝阳区*******"),  # no unit: the first six kept
         ("address", "幸福里5号", "幸福里5*"),  # short and no unit: the last character at least
+        ("email", "zhangwei@163.com", "z*******@163.com"),
+        ("email", "a@qq.com", "*@qq.com"),  # one character: nothing of the local part shown
+        ("email", "ｗａｎｇ＠ｇｍａｉｌ．ｃｏｍ", "w***@gmail.com"),  # full width normalised first
+        ("email", "no-at-sign", "n********n"),  # not an address: the generic rule
+        ("ip", "192.168.1.20", "192.168.*.*"),
+        ("ip", "2001:db8:85a3::8a2e:370:7334", "2001:db8:*::*:*:*"),
+        ("ip", "localhost", "l*******t"),
+        ("plate", "京A12345", "京A*****"),
+        ("plate", "沪B·3C5D7", "沪B·*****"),
+        ("plate", "粤BD12345", "粤B******"),
         ("generic", "abcdef", "a****f"),
         ("generic", "ab", "**"),
         ("generic", "", ""),
@@ -59,12 +72,19 @@ def test_mask_value_shapes(kind: str, value: str, masked: str) -> None:
 
 def test_unknown_kind_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown mask kind"):
-        mask_value("email", "a@b.c")
+        mask_value("nonsense", "a@b.c")
     with pytest.raises(ValueError, match="unknown mask kind"):
-        mask_column(pl.Series(["a"]), "email")
+        mask_column(pl.Series(["a"]), "nonsense")
 
 
 VALUES = [
+    "zhangwei@163.com",
+    "a@qq.com",
+    "x@y@z",
+    "192.168.1.20",
+    "::1",
+    "京A12345",
+    "粤B·D1234",
     "13812345678",
     "+86 138-1234-5678",
     "１３８　１２３４　５６７８",
@@ -166,14 +186,20 @@ def _texts(count: int) -> list[str]:
 
 @pytest.mark.parametrize("rows_per_slice", [50_000, 7], ids=["one slice", "parallel slices"])
 def test_scan_text_column_agrees_with_presidio(rows_per_slice: int, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(masking, "_ROWS_PER_SLICE", rows_per_slice)
+    monkeypatch.setattr(scanner, "_ROWS_PER_SLICE", rows_per_slice)
     texts = _texts(400)
     masked, counts = scan_text_column(pl.Series("remark", texts))
     assert masked.name == "remark"
     assert masked.to_list() == [presidio_mask_text(text) for text in texts]
     analyzer = build_analyzer()
-    found = [r.entity_type for text in texts for r in analyzer.analyze(text, language="zh")]
-    assert counts == {"CN_MOBILE": found.count("CN_MOBILE"), "CN_RESIDENT_ID": found.count("CN_RESIDENT_ID")}
+    found = [
+        f.type
+        for text in texts
+        for f in resolve(
+            Finding(r.entity_type, r.start, r.end, r.score) for r in analyzer.analyze(text, "zh")
+        )
+    ]
+    assert counts == {entity: found.count(entity) for entity in ENTITY_MASK_KIND}
     assert counts["CN_MOBILE"] > 100 and counts["CN_RESIDENT_ID"] > 50
 
 
@@ -198,14 +224,15 @@ def test_scan_text_column_examples(text: str, masked: str) -> None:
 
 def test_scan_text_column_counts_every_occurrence() -> None:
     texts = ["电话13812345678", "电话13812345678", "13812345678和11010519491231002X", "无"]
-    assert scan_text_column(pl.Series(texts))[1] == {"CN_MOBILE": 3, "CN_RESIDENT_ID": 1}
+    counts = scan_text_column(pl.Series(texts))[1]
+    assert {k: v for k, v in counts.items() if v} == {"CN_MOBILE": 3, "CN_RESIDENT_ID": 1}
 
 
 def test_scan_text_column_passes_through_none_empty_and_clean_text() -> None:
     texts = [None, "", "无号码", "多行\n文本 😀 ＡＢＣ １２３", "  ", "12345"]
     masked, counts = scan_text_column(pl.Series("t", texts))
     assert masked.to_list() == texts
-    assert counts == {"CN_MOBILE": 0, "CN_RESIDENT_ID": 0}
+    assert counts == dict.fromkeys(ENTITY_MASK_KIND, 0)
     assert scan_text_column(pl.Series("t", [None, "电话13812345678"]))[0].to_list() == [
         None,
         "电话*******5678",
@@ -216,6 +243,6 @@ def test_scan_text_column_passes_through_none_empty_and_clean_text() -> None:
 def test_mask_operator_validates_its_kind() -> None:
     CnMaskOperator().validate({"kind": "mobile_phone"})
     with pytest.raises(InvalidParamError):
-        CnMaskOperator().validate({"kind": "email"})
+        CnMaskOperator().validate({"kind": "nonsense"})
     with pytest.raises(InvalidParamError):
         CnMaskOperator().validate(None)

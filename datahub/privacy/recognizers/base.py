@@ -11,9 +11,9 @@ from __future__ import annotations
 import re
 import unicodedata
 from abc import abstractmethod
-from typing import ClassVar
+from typing import Any, ClassVar, NamedTuple, Protocol
 
-from presidio_analyzer import Pattern, PatternRecognizer
+from presidio_analyzer import EntityRecognizer, Pattern, PatternRecognizer, RecognizerResult
 
 DIGIT = "0-9０-９"
 """ASCII and full-width digits, for use inside a character class."""
@@ -26,6 +26,70 @@ SEPARATOR = " \\-－"
 
 NOT_AFTER_DIGIT = f"(?<![{DIGIT}])"
 NOT_BEFORE_DIGIT = f"(?![{DIGIT}])"
+
+HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+"""CJK ideographs (extension A, the unified block, compatibility ideographs), inside a character class."""
+
+
+class Span(NamedTuple):
+    """What a recognizer found: Python string offsets (end exclusive) and Presidio's score."""
+
+    start: int
+    end: int
+    score: float
+
+
+class Scanning(Protocol):
+    """What the column scanner of :mod:`datahub.privacy.scanner` needs of a recognizer.
+
+    ``find`` must report exactly what the recognizer's Presidio ``analyze`` reports for the same
+    text; ``prefilter`` is a regex polars can run (no look-arounds) that matches every text in which
+    ``find`` can find anything, so texts it does not match are never looked at in Python.
+    """
+
+    ENTITY: ClassVar[str]
+
+    def find(self, text: str) -> list[Span]: ...
+
+    @property
+    def prefilter(self) -> str: ...
+
+
+class TextRecognizer(EntityRecognizer):
+    """A recognizer written as Python code over the text rather than as patterns (names, addresses).
+
+    Subclasses set ``ENTITY`` and ``CONTEXT`` and implement :meth:`find` and :attr:`prefilter`;
+    Presidio's :meth:`analyze` is :meth:`find`, so the analyzer and the column scanner share it.
+    """
+
+    ENTITY: ClassVar[str]
+    CONTEXT: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, supported_language: str = "zh") -> None:
+        super().__init__(
+            supported_entities=[self.ENTITY],
+            name=type(self).__name__,
+            supported_language=supported_language,
+            context=list(self.CONTEXT),
+        )
+
+    def load(self) -> None:
+        """Nothing to load: every resource ships with the package and is read on first use."""
+
+    @abstractmethod
+    def find(self, text: str) -> list[Span]:
+        """Every span of this entity in ``text``."""
+
+    @property
+    @abstractmethod
+    def prefilter(self) -> str:
+        """A polars regex matching every text in which :meth:`find` can find anything."""
+
+    def analyze(self, text: str, entities: list[str], nlp_artifacts: Any = None) -> list[RecognizerResult]:
+        if self.ENTITY not in entities:
+            return []
+        return [RecognizerResult(self.ENTITY, start, end, score) for start, end, score in self.find(text)]
+
 
 _LOOKBEHIND = re.compile(r"\(\?<!\[([^\]]*)\]\)")
 _LOOKAHEAD = re.compile(r"\(\?!\[([^\]]*)\]\)")
@@ -73,6 +137,14 @@ class NormalisedPatternRecognizer(PatternRecognizer):
     def validate_result(self, pattern_text: str) -> bool:
         """Whether the match is valid once NFKC has turned full-width digits and letters into ASCII."""
         return self.is_valid(unicodedata.normalize("NFKC", pattern_text))
+
+    def find(self, text: str) -> list[Span]:
+        """The spans Presidio's ``analyze`` reports: validated matches, scored as Presidio scores them."""
+        return [Span(start, end, EntityRecognizer.MAX_SCORE) for start, end in self.find_valid_spans(text)]
+
+    @property
+    def prefilter(self) -> str:
+        return self.screening_regex
 
     def find_valid_spans(self, text: str) -> list[tuple[int, int]]:
         """The spans :meth:`analyze` would report for ``text``, without Presidio's result objects.
