@@ -33,7 +33,9 @@ from tests.fixtures.pii_corpus import ENTITY_TYPES, Sample, generate  # noqa: E4
 FUZZY = ("PERSON", "CN_ADDRESS")
 TARGETS = {
     **dict.fromkeys(("CN_RESIDENT_ID", "CN_USCC", "CN_BANK_CARD"), (0.99, 0.99)),
-    **dict.fromkeys(("CN_MOBILE", "CN_LANDLINE", "EMAIL_ADDRESS", "IP_ADDRESS", "CN_LICENSE_PLATE"), (0.98, 0.98)),
+    **dict.fromkeys(
+        ("CN_MOBILE", "CN_LANDLINE", "EMAIL_ADDRESS", "IP_ADDRESS", "CN_LICENSE_PLATE"), (0.98, 0.98)
+    ),
     "PERSON": (0.85, 0.90),
     "CN_ADDRESS": (None, 0.85),
 }

@@ -64,6 +64,9 @@ class _Linter:
             self.add(f"{where}.ownerDepartment", f"'{custom['ownerDepartment']}' is not a department code")
         if "sharingClass" in custom and custom["sharingClass"] not in SharingClass.__members__.values():
             self.add(f"{where}.sharingClass", f"must be one of {', '.join(SharingClass)}")
+        k = custom.get("kAnonymity")
+        if k is not None and not (isinstance(k, int) and not isinstance(k, bool) and k >= 1):
+            self.add(f"{where}.kAnonymity", "must be a whole number of at least 1")
         if "channel" in custom and custom["channel"] not in self.dictionary.codes("channel"):
             self.add(f"{where}.channel", f"'{custom['channel']}' is not a channel code")
         delivery = custom.get("delivery")

@@ -10,6 +10,7 @@ from open_data_contract_standard.model import OpenDataContractStandard, SchemaPr
 from pydantic import ValidationError
 
 from datahub.contracts.model import (
+    DEFAULT_K,
     LOGICAL_TO_ELEMENT,
     Column,
     Dataset,
@@ -71,6 +72,8 @@ def _default_desensitise(column_type: ElementType, personal: PersonalClass, free
         return Desensitise.scan
     if personal is PersonalClass.direct_identifier:
         return Desensitise.mask
+    if personal is PersonalClass.quasi_identifier:
+        return Desensitise.generalise
     return Desensitise.keep
 
 
@@ -149,6 +152,9 @@ def load_contract(path: Path, dictionary: Dictionary) -> list[Dataset]:
             publish_mode=PublishMode(delivery_raw.get("publishMode", "append")),
             sheet=delivery_raw.get("sheet"),
         )
+        k = int(custom.get("kAnonymity", DEFAULT_K))
+        if k < 1:
+            raise ValueError(f"kAnonymity must be at least 1, not {k}")
     except ValueError as exc:
         raise ContractError(str(exc), file=file, path="customProperties") from exc
     owner = custom.get("ownerDepartment")
@@ -179,6 +185,7 @@ def load_contract(path: Path, dictionary: Dictionary) -> list[Dataset]:
                 path=Path(path),
                 contract=contract,
                 raw=raw,
+                k_anonymity=k,
             )
         )
     return datasets

@@ -3,7 +3,8 @@
 ODCS carries what it has fields for (names, types, required, primary keys, SLAs); what it has not
 goes into ``customProperties`` (documented in docs/contracts.md):
 
-contract level   ownerDepartment, sharingClass, channel, delivery {format, encoding, publishMode, sheet}
+contract level   ownerDepartment, sharingClass, channel, delivery {format, encoding, publishMode, sheet},
+                 kAnonymity (the k its quasi-identifiers must reach when shared; default 5)
 property level   dictionaryElement, crosswalk, desensitise
 """
 
@@ -42,6 +43,12 @@ class Desensitise(StrEnum):
     mask = "mask"  # keep the shape, hide the middle (phones and cards keep their last four digits)
     redact = "redact"  # drop the value
     scan = "scan"  # free text: detect personal data inside and mask it in place
+    pseudonym = "pseudonym"  # a keyed token (HMAC-SHA256): the same value gives the same token everywhere
+    generalise = "generalise"  # coarser: an address to its street, a birth date to its year, an age to a band
+
+
+DEFAULT_K = 5
+"""The k a dataset's quasi-identifiers must reach when shared, unless its contract says otherwise."""
 
 
 LOGICAL_TO_ELEMENT = {
@@ -102,6 +109,7 @@ class Dataset:
     path: Path
     contract: OpenDataContractStandard = field(repr=False, compare=False)
     raw: dict[str, Any] = field(repr=False, compare=False, default_factory=dict)
+    k_anonymity: int = DEFAULT_K
 
     @property
     def key_columns(self) -> tuple[str, ...]:

@@ -150,7 +150,9 @@ def _random_token(rng: random.Random) -> str:
     return rng.choice("1１") + "".join(rng.choice(alphabet) for _ in range(length - 1))
 
 
-@pytest.mark.parametrize("recognizer_class", ALL_RECOGNIZERS)
+@pytest.mark.parametrize(
+    "recognizer_class", [r for r in ALL_RECOGNIZERS if issubclass(r, NormalisedPatternRecognizer)]
+)
 def test_fast_paths_agree_with_presidio(recognizer_class: type[NormalisedPatternRecognizer]) -> None:
     """The regexes polars runs and the lean span finder must agree with Presidio's own matching."""
     recognizer = recognizer_class()
@@ -162,8 +164,7 @@ def test_fast_paths_agree_with_presidio(recognizer_class: type[NormalisedPattern
     tokens += real + [f"{a} {b}" for a, b in itertools.pairwise(real)] + [f"{a}-1" for a in real]
     tokens += ["86 138 1234 5678", "11010519491231002x", "110105491231002", "1381234567８"]
     screened = pl.Series(tokens).str.contains(recognizer.screening_regex).to_list()
-    whole = pl.Series(tokens).str.contains(recognizer.whole_match_regex).to_list()
-    for token, is_screened, is_whole in zip(tokens, screened, whole, strict=True):
+    for token, is_screened in zip(tokens, screened, strict=True):
         # Presidio's engine (the `regex` package) and flags, without validation
         matches = [
             regex.search(p.regex, token, flags=recognizer.global_regex_flags) for p in recognizer.patterns
@@ -171,9 +172,6 @@ def test_fast_paths_agree_with_presidio(recognizer_class: type[NormalisedPattern
         assert is_screened == any(matches), token
         valid = sorted((r.start, r.end) for r in recognizer.analyze(token, [recognizer.ENTITY]))
         assert sorted(recognizer.find_valid_spans(token)) == valid, token
-        if is_whole:
-            # a pattern matching the whole token is its only match: validate_result alone decides
-            assert valid == ([(0, len(token))] if recognizer.validate_result(token) else []), token
 
 
 def test_analyzer_is_offline_and_holds_only_our_recognizers() -> None:

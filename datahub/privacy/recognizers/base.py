@@ -99,10 +99,10 @@ class NormalisedPatternRecognizer(PatternRecognizer):
     """A pattern recognizer whose matches are validated on their NFKC form.
 
     Subclasses set ``ENTITY``, ``PATTERNS`` and ``CONTEXT`` and implement :meth:`is_valid`. Each
-    pattern matches a fixed shape and is bounded by the single-class look-arounds above (digits may
-    not touch a match), which is what lets the column scanner in :mod:`datahub.privacy.masking`
-    screen candidates in polars (:attr:`screening_regex`, :attr:`whole_match_regex`) and then call
-    the very checks Presidio calls (:meth:`validate_result`, :meth:`find_valid_spans`).
+    pattern is bounded by single-class look-arounds (digits may not touch a match), which polars
+    cannot run but :attr:`screening_regex` can stand in for, so the column scanner of
+    :mod:`datahub.privacy.scanner` screens texts in polars and then calls the very checks Presidio
+    calls (:meth:`find`: the patterns and :meth:`validate_result`).
     """
 
     ENTITY: ClassVar[str]
@@ -177,12 +177,3 @@ class NormalisedPatternRecognizer(PatternRecognizer):
         end but not whether one exists.
         """
         return "(?i)" + "|".join(self._without_lookarounds(r"(?:^|[^\1])", r"(?:[^\1]|$)"))
-
-    @property
-    def whole_match_regex(self) -> str:
-        """A regex for polars matching a text that some pattern matches from its first to its last character.
-
-        The patterns match fixed shapes bounded by digit look-arounds, so such a match is the only one
-        the pattern finds in the text, and :meth:`validate_result` of the whole text decides it.
-        """
-        return "(?i)^(?:" + "|".join(self._without_lookarounds("", "")) + ")$"

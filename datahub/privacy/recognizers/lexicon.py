@@ -70,7 +70,7 @@ SURNAMES: frozenset[str] = frozenset(
 """Common single-character surnames, less those mostly written as words (区门楼来都但由时位)."""
 
 HONORIFICS: tuple[str, ...] = (
-    *("先生", "女士", "小姐", "师傅", "老师", "阿姨", "大爷", "大妈", "大姐", "大哥", "老人", "同志"),
+    *("先生", "女士", "小姐", "师傅", "老师", "阿姨", "大爷", "大妈", "大姐", "大哥", "同志"),
     *("医生", "律师", "经理", "主任", "书记", "警官", "同学"),
 )
 """Words that follow a person's name (张伟先生); with a surname alone (王先生) they name no one."""
@@ -269,9 +269,13 @@ def common_words() -> frozenset[str]:
 
 @functools.cache
 def known_words() -> frozenset[str]:
-    """Every word of two or three characters in jieba's dictionary that is not a person's name."""
+    """Words of two or three characters in jieba's dictionary that are not a private person's name:
+    every word not tagged as a name, and the frequent ones tagged as names, which are words (谢谢,
+    明白, 阳光) or the names of the famous."""
     return frozenset(
-        w for w, (_, tag) in _jieba_words().items() if 2 <= len(w) <= 3 and not tag.startswith("nr")
+        word
+        for word, (frequency, tag) in _jieba_words().items()
+        if 2 <= len(word) <= 3 and (not tag.startswith("nr") or frequency >= 500)
     )
 
 

@@ -29,7 +29,8 @@ from datahub.privacy.recognizers.lexicon import (
 _HAN = re.compile(f"[{HAN}]")
 PLACE_ENDS = (*PLACE_UNITS, *ADMIN_UNITS, "附近", "一带", "沿线", "周边", "门口")
 _BEFORE_NAME = frozenset("和与及跟同向对给让叫找请被把将由据为是的在有")
-_SENTENCE_START = "(?:^|(?<=[，。；：,;:！!？?\\s]))"
+_PUNCTUATION = "，。；：,;:！!？?"
+_SENTENCE_START = f"(?:^|(?<=[{_PUNCTUATION}\\s]))"
 
 
 def _alternatives(words: tuple[str, ...]) -> str:
@@ -84,16 +85,20 @@ class PersonRecognizer(TextRecognizer):
 
     @property
     def prefilter(self) -> str:
-        return "|".join(any_form(word) for word in (*PERSON_CUES, *HONORIFICS))
+        words = "|".join(any_form(word) for word in (*PERSON_CUES, *HONORIFICS, *WEAK_CUES))
+        surnames = "".join(
+            sorted({any_form(c).strip("[]") for c in SURNAMES | {s[0] for s in COMPOUND_SURNAMES}})
+        )
+        return f"{words}|(?:^|[{_PUNCTUATION}\\s])[{surnames}]"
 
     def _given(self, char: str) -> bool:
         return bool(_HAN.match(char)) and char not in NOT_GIVEN and char in given_name_characters()
 
     @staticmethod
     def _starts_word(text: str, at: int) -> bool:
-        """Whether a frequent word starts at ``at`` that does not also end at it (for a second given
-        character: 拖欠 in 邵东拖欠 starts a word, 建国 in 王建国 is a name)."""
-        words = common_words()
+        """Whether a word starts at ``at`` that does not also end at it (for a second given character:
+        拖欠 in 邵东拖欠 starts a word, 建国 in 王建国 is a name)."""
+        words = known_words()
         return text[at : at + 2] in words and text[at - 1 : at + 1] not in words
 
     def _ends_name(self, text: str, end: int) -> bool:
@@ -108,7 +113,6 @@ class PersonRecognizer(TextRecognizer):
             and all(self._given(c) for c in given)
             and name not in common_words()
             and name[: surname + 1] not in common_words()
-            and given not in common_words()
             and not name.endswith(PLACE_ENDS)
         )
 
