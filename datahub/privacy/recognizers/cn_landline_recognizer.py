@@ -62,12 +62,11 @@ class CnLandlineRecognizer(NormalisedPatternRecognizer):
 
     Which four-digit area codes exist comes from the CN metadata of the ``phonenumbers`` package
     (libphonenumber): :meth:`is_valid` requires that it knows fixed-line numbers under the area code.
-    When the area code is set apart (``0513-7891413``, ``(0592)7885 9920``) the subscriber length
-    it knows for the city is deliberately not required: a number written with a digit more or less
-    than its city uses today (an old 7-digit number, a slip) still points at a line, and for a leak
-    scanner a miss costs more than a false alarm. An unseparated 11- or 12-digit run starting with
-    ``0`` is ambiguous (it may be an order or account number): it must be a valid fixed-line number
-    of its city to the last digit, and gets a lower score.
+    The subscriber length it knows for each city is deliberately not required: a number written
+    with a digit more or less than its city uses today (an old 7-digit number, a slip) still points
+    at a line, and for a leak scanner a miss costs more than a false alarm. An unseparated 11- or
+    12-digit run starting with ``0`` is ambiguous (it may be an order or account number); it is
+    accepted when it passes these checks, like every other shape, with a lower score.
 
     Accepted shapes: ``010-62345678``, ``0571 87654321``, ``01062345678``, ``(021)5432 1234``,
     ``（０２１）５４３２１２３４``, ``0755 8888 6666``, ``0755-8888-6666``, and with the country code
@@ -144,6 +143,4 @@ class CnLandlineRecognizer(NormalisedPatternRecognizer):
         subscriber = national[3:]
         if len(subscriber) not in (7, 8) or subscriber[:1] not in _SUBSCRIBER_FIRST:
             return False
-        if digits == normalised:  # one unseparated run: its length must be the one its city uses
-            return _is_fixed_line(national)
         return _is_area_code(national[:3])
