@@ -38,6 +38,10 @@ quarantine_app = typer.Typer(
     help="Quarantined rows (隔离区): list, export for fixing, re-submit.", no_args_is_help=True
 )
 app.add_typer(quarantine_app, name="quarantine")
+pii_app = typer.Typer(
+    help="Personal data (个人信息): find it in texts, audit what is published.", no_args_is_help=True
+)
+app.add_typer(pii_app, name="pii")
 # Wide enough for the tables when output goes to a file or CI log rather than a terminal.
 console = Console(width=None if sys.stdout.isatty() else 160)
 err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
@@ -606,3 +610,84 @@ def quarantine_resubmit(
         print(json.dumps(asdict(summary), ensure_ascii=False, indent=2, default=str))
     else:
         _print_delivery(summary)
+
+
+def _jsonl_texts(path: Path) -> list[tuple[Any, str]]:
+    """(id, text) of every line of a JSON-lines file; a bad line is an error naming file, line and field."""
+    from datahub.errors import InputError
+
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot be read: {exc}", file=str(path)) from None
+    items = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"not JSON: {exc.msg}", file=str(path), path=f"line {number}") from None
+        if not isinstance(item, dict) or not isinstance(item.get("text"), str):
+            raise InputError('needs a string field "text"', file=str(path), path=f"line {number}.text")
+        items.append((item.get("id"), item["text"]))
+    return items
+
+
+@pii_app.command("scan")
+def pii_scan(
+    text: Annotated[str | None, typer.Option("--text", help="One text to scan.")] = None,
+    jsonl: Annotated[
+        Path | None, typer.Option("--jsonl", help='A file of JSON lines {"id": ..., "text": ...}.')
+    ] = None,
+    min_score: Annotated[float, typer.Option("--min-score", help="Only entities scored this or more.")] = 0.0,
+    entity: Annotated[
+        list[str] | None, typer.Option("--entity", help="Only these entity types (repeat the option).")
+    ] = None,
+) -> None:
+    """Print {"id", "entities": [{"type", "start", "end", "text", "score"}]} per text (offsets: Python
+    string positions, end exclusive)."""
+    import polars as pl
+
+    from datahub.errors import InputError
+    from datahub.privacy.scanner import scan_texts
+
+    try:
+        if (text is None) == (jsonl is None):
+            raise InputError("give exactly one of --text and --jsonl")
+        items = [(None, text)] if text is not None else _jsonl_texts(jsonl)  # type: ignore[arg-type]
+        found = scan_texts(pl.Series([t for _, t in items], dtype=pl.String), entity)
+    except (DatahubError, ValueError) as exc:
+        raise _fail(exc if isinstance(exc, DatahubError) else InputError(str(exc))) from None
+    for item_id, item_text in items:
+        entities = [f.as_dict(item_text) for f in found.get(item_text, []) if f.score >= min_score]
+        print(json.dumps({"id": item_id, "entities": entities}, ensure_ascii=False))
+
+
+@pii_app.command("audit")
+def pii_audit(
+    dataset: Annotated[str | None, typer.Argument(help="One dataset (default: every dataset).")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Scan the published snapshots for direct identifiers: exit 0 when there are none, 1 on a finding."""
+    from datahub.privacy.leaks import audit_published
+
+    platform = Platform()
+    try:
+        datasets = [platform.catalog.get(dataset)] if dataset else list(platform.catalog)
+        audits = audit_published(platform, datasets)
+    except DatahubError as exc:
+        raise _fail(exc, as_json) from None
+    leaking = [a for a in audits if a.leaks]
+    if as_json:
+        print(json.dumps([a.as_dict() for a in audits], ensure_ascii=False, indent=2))
+    else:
+        table = Table(title="个人信息泄露审计 PII audit of published snapshots")
+        for name in ("dataset", "version", "rows", "finding"):
+            table.add_column(name)
+        for a in audits:
+            findings = "; ".join(f"{x.column}: {x.rows:,} {x.entity} e.g. {x.sample}" for x in a.leaks)
+            table.add_row(a.dataset, a.version or "-", f"{a.rows:,}", findings or ("none" if a.rows else "-"))
+        console.print(table)
+    if leaking:
+        raise typer.Exit(code=1)

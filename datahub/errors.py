@@ -61,6 +61,13 @@ class UnreadableDelivery(DatahubError):
         super().__init__(message, file=file, path=path if path else (f"line {line}" if line else None))
 
 
+class InputError(DatahubError):
+    """Input given to a command that cannot be used; names the file, line and field when there are any."""
+
+    code = "invalid_input"
+    http_status = 422
+
+
 class Forbidden(DatahubError):
     """The caller may not do this (e.g. register a contract owned by another department)."""
 

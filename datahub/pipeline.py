@@ -28,11 +28,13 @@ from datahub.errors import UnreadableDelivery
 from datahub.files import file_sha256
 from datahub.ingest.readers import read_delivery
 from datahub.metadata import Delivery, DeliveryStatus, QuarantineReason, Snapshot
-from datahub.metadata.models import QualityRun
+from datahub.metadata.models import QualityRun, RuleResult
 from datahub.platform import Platform
-from datahub.privacy.policy import desensitise, mask_for_quarantine
-from datahub.quality.checking import check_delivery
+from datahub.privacy.leaks import Leak, find_leaks
+from datahub.privacy.policy import Desensitised, desensitise, mask_for_quarantine
+from datahub.quality.checking import check_delivery, hold
 from datahub.quality.conformity import conform_file
+from datahub.quality.reasons import Reason
 
 STAGES = ("raw", "conformed", "checked", "published")
 # Per stage: the status a delivery waits in, and the status that claims it for one process.
@@ -306,13 +308,48 @@ def to_conformed(platform: Platform, dataset: Dataset, delivery_id: str) -> None
         )
 
 
+PII_LEAK_RULE = "pii_leak"
+"""The blocking check before every publication: no direct identifier in what would be shared."""
+
+
 def to_published(platform: Platform, dataset: Dataset, delivery_id: str) -> None:
-    """Desensitise the conformed rows and publish them as a new immutable snapshot version."""
+    """Desensitise the conformed rows and publish them as a new immutable snapshot version.
+
+    Rows withheld for k-anonymity go to quarantine (reason ``k_anonymity``); a direct identifier
+    left in what would be shared blocks the publication (the leak scan), holding every row in
+    quarantine while the current snapshot stays. Both results join the delivery's quality run.
+    """
     delivery = _load(platform, delivery_id)
     timings = dict(delivery.timings or {})
     conformed = pl.read_parquet(platform.lake.layer_path("conformed", dataset.name, delivery_id))
     with _timed(timings, "desensitise"):
-        shared, masked = desensitise(conformed, dataset)
+        result = desensitise(conformed, dataset, platform.settings.secret_key)
+    with _timed(timings, "leak_scan"):
+        leaks = find_leaks(result.frame, dataset)
+    _record_privacy(platform, dataset, delivery_id, result, leaks, rows=conformed.height)
+    rows_quarantined = delivery.rows_quarantined or 0
+    if leaks:
+        hold(platform, dataset, delivery_id, Reason.blocked_by_rule, PII_LEAK_RULE)
+        found = ", ".join(f"{leak.column}: {leak.rows} {leak.entity}" for leak in leaks)
+        _save(
+            platform,
+            delivery_id,
+            status=DeliveryStatus.blocked,
+            rows_published=0,
+            rows_quarantined=rows_quarantined + conformed.height,
+            reconciled=True,
+            finished_at=_now(),
+            timings=timings,
+            desensitised=result.counts,
+            error=f"blocked by {PII_LEAK_RULE}: {found}",
+        )
+        return
+    if result.k_anonymity is not None and result.withheld.len():
+        withheld = conformed.get_column("_row_number").gather(result.withheld)
+        label = ", ".join(result.k_anonymity.levels)
+        hold(platform, dataset, delivery_id, Reason.k_anonymity, label, withheld)
+        rows_quarantined += withheld.len()
+    shared = result.frame
     with _timed(timings, "publish"):
         manifest = platform.lake.publish(
             dataset.name,
@@ -322,7 +359,7 @@ def to_published(platform: Platform, dataset: Dataset, delivery_id: str) -> None
             contract_version=dataset.version,
         )
     rows_in = delivery.rows_in or 0
-    reconciled = rows_in == shared.height + (delivery.rows_quarantined or 0)
+    reconciled = rows_in == shared.height + rows_quarantined
     with platform.metadata.session() as s:
         s.execute(update(Snapshot).where(Snapshot.dataset == dataset.name).values(is_current=False))
         s.add(
@@ -344,13 +381,61 @@ def to_published(platform: Platform, dataset: Dataset, delivery_id: str) -> None
             .values(
                 status=DeliveryStatus.published,
                 rows_published=shared.height,
+                rows_quarantined=rows_quarantined,
                 reconciled=reconciled,
                 snapshot_version=manifest.version,
                 finished_at=_now(),
                 timings=timings,
-                desensitised=masked,
+                desensitised=result.counts,
             )
         )
+
+
+def _record_privacy(
+    platform: Platform, dataset: Dataset, delivery_id: str, result: Desensitised, leaks: list[Leak], rows: int
+) -> None:
+    """The k-anonymity reached and the leak scan, as rules of the delivery's quality run."""
+    rules = [
+        RuleResult(
+            name=PII_LEAK_RULE,
+            check="pii_leak_scan",
+            dimension="accessibility",
+            blocking=True,
+            column=", ".join(sorted({leak.column for leak in leaks})) or None,
+            success=not leaks,
+            evaluated=rows - result.withheld.len(),
+            failed=sum(leak.rows for leak in leaks),
+            observed=[leak.as_dict() for leak in leaks],
+            sample=[{"column": leak.column, "value": leak.sample} for leak in leaks[:20]],
+        )
+    ]
+    k = result.k_anonymity
+    if k is not None:
+        rules.append(
+            RuleResult(
+                name="k_anonymity",
+                check="k_anonymity",
+                dimension="accessibility",
+                blocking=False,
+                column=", ".join(k.levels),
+                success=k.k_reached >= k.k_required,
+                evaluated=rows,
+                failed=k.rows_suppressed,
+                observed={
+                    "k_required": k.k_required,
+                    "k_before": k.k_before,
+                    "k_reached": k.k_reached,
+                    "rows_withheld": k.rows_suppressed,
+                    "levels": k.levels,
+                },
+                sample=[],
+            )
+        )
+    with platform.metadata.session() as s:
+        run = s.execute(select(QualityRun).where(QualityRun.delivery_id == delivery_id)).scalar_one_or_none()
+        if run is None:
+            return
+        run.rules = [r for r in run.rules if r.name not in {rule.name for rule in rules}] + rules
 
 
 def to_checked(platform: Platform, dataset: Dataset, delivery_id: str) -> None:

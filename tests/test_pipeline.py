@@ -11,6 +11,7 @@ from datahub import pipeline
 from datahub.errors import NotFound, UnreadableDelivery
 from datahub.metadata import Delivery
 from datahub.platform import Platform
+from datahub.privacy.policy import pseudonym
 from tests.hotline_rows import VALID_ID, VALID_PHONE, valid_row, write_hotline
 
 
@@ -44,10 +45,13 @@ def test_ingest_reconciles_and_publishes_masked_rows(platform: Platform, tmp_pat
     assert published.height == 17
     text = published.write_csv()
     assert VALID_PHONE not in text and VALID_ID not in text
-    assert published.item(0, "caller_phone").endswith(VALID_PHONE[-4:])
+    # the contract asks for a pseudonym: the same keyed token for the same number, everywhere
+    assert set(published.get_column("caller_phone")) == {pseudonym(VALID_PHONE, platform.settings.secret_key)}
+    assert published.item(0, "caller_id_number").endswith(VALID_ID[-4:])
     with platform.metadata.session() as s:
         masked = s.get(Delivery, summary.delivery_id).desensitised  # type: ignore[union-attr]
-    assert masked["caller_phone:masked"] == 17
+    assert masked["caller_phone:pseudonymised"] == 17
+    assert masked["caller_id_number:masked"] == 17
     assert masked["complaint_text:CN_MOBILE"] == 17
     quarantine = pl.read_parquet(platform.lake.layer_path("quarantine", "hotline_12345", summary.delivery_id))
     assert sorted(quarantine.get_column("_row_number").to_list()) == [3, 6, 10]

@@ -486,14 +486,23 @@ def _classification(at: _At, old: Doc, new: Doc) -> Iterator[Change]:
     yield _make(kind, at.field("classification"), was, now)
 
 
-_STRENGTH = {Desensitise.keep: 0, Desensitise.scan: 1, Desensitise.mask: 2, Desensitise.redact: 3}
+# How much of a value consumers lose: a pseudonym hides the value as a mask does (and links it).
+_STRENGTH = {
+    Desensitise.keep: 0,
+    Desensitise.scan: 1,
+    Desensitise.generalise: 1,
+    Desensitise.mask: 2,
+    Desensitise.pseudonym: 2,
+    Desensitise.redact: 3,
+}
 
 
 def _desensitise_range(prop: Doc, method: Any) -> tuple[int, int] | None:
     """The weakest and strongest method that can apply; None for an unknown method.
 
     Without an explicit method the loader's default applies: with a dictionary element it depends on the
-    element (keep, scan for free text, mask for direct identifiers), without one string columns are scanned.
+    element (keep, scan for free text, mask for direct identifiers, generalise for quasi-identifiers),
+    without one string columns are scanned.
     """
     if method is not None:
         strength = _STRENGTH.get(method)

@@ -1,19 +1,70 @@
-"""Per-column desensitisation policy: which masking each column of a dataset gets, from its contract.
+"""Per-column desensitisation policy from the contract, and k-anonymity of what is shared.
 
-The contract's ``desensitise`` property (or the default from the dictionary's personal-data class)
-chooses the method; the dictionary element chooses the shape of the mask.
+The contract's ``desensitise`` property (or the default from the dictionary's personal-data class:
+free text is scanned, direct identifiers masked, quasi-identifiers generalised) chooses the method:
+
+==========  =========================================================================================
+keep        shared as it is
+mask        the shape stays, the middle goes (:mod:`datahub.privacy.masking`; phones and cards keep
+            their last four digits)
+pseudonym   a keyed token, HMAC-SHA256 of the value under the platform's secret key: the same value
+            gives the same token in every dataset and run, so consumers can link events without
+            seeing the value, and nobody without the key can compute or reverse it
+generalise  coarser: an address to its street, a birth date to its year, an age to a five-year band
+redact      the value is dropped
+scan        free text: every entity the recognizers find is masked in place
+==========  =========================================================================================
+
+Then k-anonymity (GB/T 37964): the quasi-identifiers that are shared (kept or generalised) must put
+every row among at least ``k`` alike (the contract's ``kAnonymity``, default 5).
+:func:`~datahub.privacy.kanonymity.enforce_k_anonymity` generalises them further, starting from the
+level the policy chose, and withholds the rows of the classes still too small; the caller accounts
+for them, so rows in = shared + withheld + quarantined.
 """
 
 from __future__ import annotations
+
+import hashlib
+import hmac
+import unicodedata
+from dataclasses import dataclass
 
 import polars as pl
 
 from datahub.contracts import Column, Dataset, Desensitise
 from datahub.dictionary import PersonalClass, Validator
+from datahub.privacy.kanonymity import (
+    Generaliser,
+    KAnonymityResult,
+    address_generaliser,
+    age_generaliser,
+    date_generaliser,
+    enforce_k_anonymity,
+    suppress_generaliser,
+)
 from datahub.privacy.masking import mask_column, scan_text_column
 
 _KIND_BY_VALIDATOR = {Validator.cn_mobile: "mobile_phone", Validator.cn_resident_id: "resident_id"}
-_KIND_BY_ELEMENT = {"person_name": "person_name", "address": "address"}
+_KIND_BY_ELEMENT = {
+    "person_name": "person_name",
+    "address": "address",
+    "email": "email",
+    "license_plate": "plate",
+}
+
+PSEUDONYM_LENGTH = 20
+"""Characters of a pseudonym: 80 bits of the HMAC, so two people share a token with odds of 1 in 10^24."""
+
+_HEX_AS_LETTERS = str.maketrans("0123456789abcdef", "abcdefghijklmnop")
+
+# The generaliser of each quasi-identifier element and the level ``generalise`` means for it.
+_GENERALISERS = {
+    "address": (address_generaliser, 1),  # to the street
+    "birth_date": (date_generaliser, 2),  # to the year
+    "age": (age_generaliser, 1),  # to a five-year band
+}
+
+ROW = "__row__"
 
 
 def mask_kind(column: Column) -> str:
@@ -26,26 +77,113 @@ def mask_kind(column: Column) -> str:
     return _KIND_BY_ELEMENT.get(element.id, "generic")
 
 
-def desensitise(frame: pl.DataFrame, dataset: Dataset) -> tuple[pl.DataFrame, dict[str, int]]:
-    """The frame as it may be shared, and how many values of each kind were masked."""
+def pseudonym(value: str, key: bytes) -> str:
+    """The token of ``value`` (NFKC-normalised and stripped first, so ``１３８…`` and ``138…`` agree).
+
+    Hex written with the letters a-p: a token holds no digit, so it can never look like a phone
+    number, an id or any other identifier to the leak scanner.
+    """
+    normalised = unicodedata.normalize("NFKC", value).strip()
+    digest = hmac.new(key, normalised.encode("utf-8"), hashlib.sha256).hexdigest()
+    return digest[:PSEUDONYM_LENGTH].translate(_HEX_AS_LETTERS)
+
+
+def pseudonym_column(series: pl.Series, key: bytes) -> pl.Series:
+    """:func:`pseudonym` of every value, computed once per distinct value; ``None`` stays ``None``."""
+    strings = series if series.dtype == pl.String else series.cast(pl.String)
+    distinct = strings.drop_nulls().unique()
+    tokens = pl.Series([pseudonym(v, key) for v in distinct.to_list()], dtype=pl.String)
+    return strings.replace_strict(distinct, tokens, default=None, return_dtype=pl.String).alias(series.name)
+
+
+class _From:
+    """A generaliser whose level 0 is ``base``'s level ``start`` (what the policy already chose)."""
+
+    def __init__(self, base: Generaliser, start: int) -> None:
+        self.base, self.start = base, start
+        self.name = base.name
+        self.levels = base.levels - start
+
+    def apply(self, values: pl.Series, level: int) -> pl.Series:
+        return self.base.apply(values, level + self.start)
+
+
+def _generaliser(column: Column) -> tuple[Generaliser, int]:
+    factory, level = _GENERALISERS.get(column.element.id if column.element else "", (suppress_generaliser, 0))
+    return factory(), level if column.desensitise is Desensitise.generalise else 0
+
+
+def quasi_identifiers(dataset: Dataset) -> list[Column]:
+    """The quasi-identifier columns that are shared in a recognisable form (kept or generalised)."""
+    return [
+        c
+        for c in dataset.columns
+        if c.personal_class is PersonalClass.quasi_identifier
+        and c.desensitise in (Desensitise.keep, Desensitise.generalise)
+    ]
+
+
+@dataclass(frozen=True)
+class Desensitised:
+    """A frame as it may be shared, the input rows withheld for k-anonymity, and what was done."""
+
+    frame: pl.DataFrame
+    withheld: pl.Series  # row positions in the input
+    counts: dict[str, int]
+    k_anonymity: KAnonymityResult | None
+
+
+def _k_anonymous(
+    frame: pl.DataFrame, dataset: Dataset
+) -> tuple[pl.DataFrame, pl.Series, KAnonymityResult | None]:
+    quasi = {c.name: _From(*_generaliser(c)) for c in quasi_identifiers(dataset) if c.name in frame.columns}
+    rows = pl.int_range(frame.height, eager=True, dtype=pl.UInt32).alias(ROW)
+    if not quasi:
+        return frame, rows.clear(), None
+    result = enforce_k_anonymity(frame.with_columns(rows), quasi, k=dataset.k_anonymity)
+    kept = result.frame.get_column(ROW)
+    # Each quasi-identifier from its delivered values at the level reached (level 0 being the
+    # level the policy chose, which a frame already k-anonymous would otherwise come back without).
+    original = frame[kept]
+    shared = result.frame.drop(ROW).with_columns(
+        quasi[name].apply(original.get_column(name), level).alias(name)
+        for name, level in result.levels.items()
+    )
+    return shared, rows.filter(~rows.is_in(kept.implode())), result
+
+
+def desensitise(frame: pl.DataFrame, dataset: Dataset, key: bytes) -> Desensitised:
+    """The frame as it may be shared (see the module docstring), and how many values each method changed."""
+    shared, withheld, k_result = _k_anonymous(frame, dataset)
     counts: dict[str, int] = {}
+    if k_result is not None:
+        counts["k_anonymity:withheld"] = withheld.len()
+        for name, level in k_result.levels.items():
+            counts[f"{name}:generalised"] = int(shared.get_column(name).is_not_null().sum())
+            counts[f"{name}:extra_levels"] = level
     replaced = []
     for column in dataset.columns:
-        if column.name not in frame.columns or column.desensitise is Desensitise.keep:
+        if column.name not in shared.columns:
             continue
-        series = frame.get_column(column.name)
-        if column.desensitise is Desensitise.redact:
-            out = pl.Series(column.name, [None] * frame.height, dtype=series.dtype)
-            counts[f"{column.name}:redacted"] = int(series.is_not_null().sum())
-        elif column.desensitise is Desensitise.mask:
+        series = shared.get_column(column.name)
+        present = int(series.is_not_null().sum())
+        method = column.desensitise
+        if method is Desensitise.redact:
+            out = pl.Series(column.name, [None] * shared.height, dtype=series.dtype)
+            counts[f"{column.name}:redacted"] = present
+        elif method is Desensitise.mask:
             out = mask_column(series.cast(pl.String), mask_kind(column))
-            counts[f"{column.name}:masked"] = int(series.is_not_null().sum())
-        else:
+            counts[f"{column.name}:masked"] = present
+        elif method is Desensitise.pseudonym:
+            out = pseudonym_column(series, key)
+            counts[f"{column.name}:pseudonymised"] = present
+        elif method is Desensitise.scan:
             out, found = scan_text_column(series.cast(pl.String))
-            for entity, n in found.items():
-                counts[f"{column.name}:{entity}"] = n
+            counts.update({f"{column.name}:{entity}": n for entity, n in found.items() if n})
+        else:  # keep, or generalise (done with k-anonymity above)
+            continue
         replaced.append(out.alias(column.name))
-    return frame.with_columns(replaced), counts
+    return Desensitised(shared.with_columns(replaced), withheld, counts, k_result)
 
 
 def mask_for_quarantine(column: Column, values: pl.Series) -> pl.Series:

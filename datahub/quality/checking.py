@@ -116,15 +116,25 @@ def _quarantined_by_dimension(engine: Engine, quarantine: Path) -> dict[str, int
     return {dim: int(n) for dim, n in rows}
 
 
-def _hold(platform: Platform, dataset: Dataset, delivery_id: str, rules: list[str]) -> None:
-    """Move a blocked delivery's conformed rows, as delivered, into its quarantine."""
+def hold(
+    platform: Platform,
+    dataset: Dataset,
+    delivery_id: str,
+    reason: Reason,
+    label: str,
+    row_numbers: pl.Series | None = None,
+) -> None:
+    """Add conformed rows of a delivery (all of them, or those with these ``_row_number`` values), as
+    delivered, to its quarantine with ``reason``, reported under ``label`` (the rules, the check)."""
     lake = platform.lake
-    conformed = pl.scan_parquet(lake.layer_path("conformed", dataset.name, delivery_id))
+    conformed = pl.scan_parquet(lake.layer_path("conformed", dataset.name, delivery_id)).select("_row_number")
+    if row_numbers is not None:
+        conformed = conformed.filter(pl.col("_row_number").is_in(row_numbers.implode()))
     raw = pl.scan_parquet(lake.layer_path("raw", dataset.name, delivery_id))
-    reason = [{"reason": Reason.blocked_by_rule.value, "column": ", ".join(rules), "value": None}]
+    reasons = [{"reason": reason.value, "column": label, "value": None}]
     held = (
-        raw.join(conformed.select("_row_number"), on="_row_number", how="semi")
-        .with_columns(pl.lit(reason, dtype=REASONS_DTYPE).alias(REASONS_COLUMN))
+        raw.join(conformed, on="_row_number", how="semi")
+        .with_columns(pl.lit(reasons, dtype=REASONS_DTYPE).alias(REASONS_COLUMN))
         .collect()
     )
     quarantine_path = lake.layer_path("quarantine", dataset.name, delivery_id)
@@ -182,7 +192,7 @@ def check_delivery(
         json.dumps(validation.suite, ensure_ascii=False, indent=1), encoding="utf-8"
     )
     if blocking:
-        _hold(platform, dataset, delivery.id, blocking)
+        hold(platform, dataset, delivery.id, Reason.blocked_by_rule, ", ".join(blocking))
     now = _now()
     with platform.metadata.session() as s:
         run = QualityRun(

@@ -16,6 +16,7 @@ class Reason(StrEnum):
     unmapped_code = "unmapped_code"  # a department's local code with no crosswalk entry
     duplicate_key = "duplicate_key"  # the primary key occurred earlier in the delivery or is published
     blocked_by_rule = "blocked_by_rule"  # the row was valid, but a blocking rule failed on its delivery
+    k_anonymity = "k_anonymity"  # withheld from sharing: its quasi-identifiers would single it out
 
 
 # GB/T 36344 dimension of each conformity reason (blocked rows count against the rule that blocked them).
