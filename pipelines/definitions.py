@@ -67,7 +67,11 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
                 description="Every night: the cross-dataset status of every dataset.",
             )
         ],
-        resources={"platform": PlatformResource(home=str(platform.settings.var))},
+        resources={
+            "platform": PlatformResource(
+                home=str(platform.settings.var), demo_mode=platform.settings.demo_mode
+            )
+        },
     )
 
 

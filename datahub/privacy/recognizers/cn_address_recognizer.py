@@ -10,6 +10,7 @@ from datahub.privacy.recognizers.base import HAN, Span, TextRecognizer
 from datahub.privacy.recognizers.lexicon import (
     ADDRESS_PARTS,
     ADMIN_UNITS,
+    DIRECTIONS,
     PLACE_UNITS,
     STOP,
     any_form,
@@ -19,6 +20,8 @@ from datahub.privacy.recognizers.lexicon import (
 
 _HAN = re.compile(f"[{HAN}]")
 _NUMBER = "[0-9]+(?:-[0-9]+)*"
+_PHASE = re.compile("(?:[一二三四五六七八九十0-9]{1,2}期|[东西南北中]区)$")
+_ROADS = frozenset(("大道", "大街", "路", "街"))
 _MAX_NAME = 5  # characters of a place name before its unit (中山北 of 中山北路, 阳光 of 阳光花园)
 
 
@@ -77,22 +80,28 @@ class CnAddressRecognizer(TextRecognizer):
             start, end = before, start
         return start
 
-    @staticmethod
-    def _word_start(text: str, end: int, unit: str) -> int | None:
-        longest = 0
-        for length in range(1, min(_MAX_NAME, end) + 1):
-            char = text[end - length]
-            if char in STOP or not _HAN.match(char):
-                break
-            longest = length
+    @classmethod
+    def _word_start(cls, text: str, end: int, unit: str) -> int | None:
+        """The longest two-to-five-character ending that the dictionary knows as a place word (alone or
+        with its unit), else the last two characters unless they hold punctuation or a function word;
+        a direction before a road unit belongs to the name (兰州北路, 重庆东大道)."""
+        if text[end - 1 : end] in DIRECTIONS and unit in _ROADS:
+            return cls._word_start(text, end - 1, unit)
         words = place_words()
-        for length in range(longest, 1, -1):
+        best = None
+        for length in range(2, min(_MAX_NAME, end) + 1):
             name = text[end - length : end]
+            if not _HAN.match(name[0]):
+                break
             if name in words or name + unit in words:
-                return end - length
-        return end - 2 if longest >= 2 else None
+                best = end - length
+        if best is None and end >= 2 and all(_HAN.match(c) and c not in STOP for c in text[end - 2 : end]):
+            best = end - 2
+        return best
 
     def _start(self, text: str, numbers: int) -> int | None:
+        if phase := _PHASE.search(text, 0, numbers):  # 丽景雅苑二期13号楼, 香樟嘉园东区22栋
+            numbers = phase.start()
         unit = self._unit_before(text, numbers, PLACE_UNITS)
         if unit is None:
             return None

@@ -160,9 +160,13 @@ FOLLOWERS: tuple[str, ...] = (
 PLACE_UNITS: tuple[str, ...] = (
     *("大道", "大街", "胡同", "路", "街", "巷", "弄", "里", "道"),
     *("小区", "花园", "家园", "公寓", "新村", "社区", "大厦", "广场", "中心", "山庄", "别墅", "宿舍"),
+    *("雅苑", "名苑", "花苑", "嘉园", "佳园", "华庭", "豪庭", "新城", "名城", "名都", "公馆", "华府"),
     *("苑", "园", "庭", "府", "城", "院", "村", "湾", "坊", "寓", "阁", "邸", "居"),
 )
-"""Words ending the name of a road, a lane or a residential compound, longest first where one ends another."""
+"""Words ending the name of a road, a lane or a residential compound (the longest that ends a name wins)."""
+
+DIRECTIONS = "东西南北中"
+"""Direction characters between a road's name and its unit (中山北路, 重庆东大道)."""
 
 ADMIN_UNITS: tuple[str, ...] = (
     "自治区",
@@ -201,9 +205,9 @@ ADDRESS_PARTS: tuple[str, ...] = (
 
 STOP = frozenset(
     "，。、；：:;,.!！?？（）()【】[]「」“”\"' \t\r\n　"
-    "的了在是和与及或我你他她它们这那有被把将向对从到于住位址点处近旁边经过沿往说称"
+    "的了在是和与及或我你他她它们这那有被把将向对从到于住说称"
 )
-"""Characters a place name never holds: punctuation and words that come before an address (住在, 位于)."""
+"""Characters a place name never holds: punctuation and words that come before an address (住在, 在)."""
 
 _FULL_WIDTH = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
 
