@@ -48,7 +48,14 @@ from presidio_anonymizer.entities import InvalidParamError, OperatorConfig, Reco
 from presidio_anonymizer.operators import Operator, OperatorType
 
 from datahub.privacy.analyzer import LANGUAGE, build_analyzer
-from datahub.privacy.scanner import Finding, in_slices, scan_texts
+from datahub.privacy.scanner import (
+    Finding,
+    by_position,
+    disjoint,
+    in_slices,
+    no_cycle_collection,
+    transform_texts,
+)
 
 MASK_KINDS: tuple[str, ...] = (
     "mobile_phone",
@@ -282,11 +289,14 @@ def mask_column(series: pl.Series, kind: str) -> pl.Series:
 
 def resolve(findings: Iterable[Finding]) -> list[Finding]:
     """The findings to mask: where two overlap, the higher score wins, then the longer, then the first."""
+    ordered = sorted(findings, key=by_position)
+    if disjoint(ordered):
+        return ordered
     kept: list[Finding] = []
-    for finding in sorted(findings, key=lambda f: (-f.score, f.start - f.end, f.start)):
+    for finding in sorted(ordered, key=lambda f: (-f.score, f.start - f.end, f.start)):
         if all(finding.end <= other.start or other.end <= finding.start for other in kept):
             kept.append(finding)
-    return sorted(kept, key=lambda f: f.start)
+    return sorted(kept, key=by_position)
 
 
 def mask_text(text: str, findings: Iterable[Finding]) -> str:
@@ -301,20 +311,26 @@ def mask_text(text: str, findings: Iterable[Finding]) -> str:
     return "".join(pieces)
 
 
+def _masked(text: str, findings: list[Finding]) -> tuple[str, tuple[str, ...]]:
+    """The text masked, and the type of each entity masked in it (module level: it runs in workers)."""
+    kept = resolve(findings)
+    return mask_text(text, kept), tuple(f.type for f in kept)
+
+
 def scan_text_column(series: pl.Series) -> tuple[pl.Series, dict[str, int]]:
     """Free texts with every entity the recognizers find masked in place, and how many of each type."""
     texts = _as_strings(series)
     counts = dict.fromkeys(ENTITY_MASK_KIND, 0)
-    found = scan_texts(texts)
-    if not found:
-        return texts, counts
-    resolved = {text: resolve(findings) for text, findings in found.items()}
-    old = pl.Series(list(resolved), dtype=pl.String)
-    new = pl.Series([mask_text(text, findings) for text, findings in resolved.items()], dtype=pl.String)
-    times = texts.to_frame("text").filter(pl.col("text").is_in(old.implode())).group_by("text").len()
-    for text, occurrences in times.iter_rows():
-        for finding in resolved[text]:
-            counts[finding.type] += occurrences
+    with no_cycle_collection():
+        found = transform_texts(texts, _masked)
+        if not found:
+            return texts, counts
+        old = pl.Series(list(found), dtype=pl.String)
+        new = pl.Series([masked for masked, _ in found.values()], dtype=pl.String)
+        times = texts.to_frame("text").filter(pl.col("text").is_in(old.implode())).group_by("text").len()
+        for text, occurrences in times.iter_rows():
+            for entity in found[text][1]:
+                counts[entity] += occurrences
     return texts.replace(old, new).alias(series.name), counts
 
 

@@ -6,7 +6,7 @@ and the reason the pipeline should give), ``event_links.csv`` (app reports that 
 a hotline call) and ``manifest.json``. See docs/synth.md.
 """
 
-from datahub.synth.generator import generate, generate_hotline_file
+from datahub.synth.generator import generate, generate_hotline_file, hotline_table
 from datahub.synth.model import DATASETS, DEFECT_REASONS, SynthConfig, SynthFile, SynthResult
 
 __all__ = [
@@ -17,4 +17,5 @@ __all__ = [
     "SynthResult",
     "generate",
     "generate_hotline_file",
+    "hotline_table",
 ]

@@ -284,16 +284,15 @@ def generate(
     return run.write_side_files(names)
 
 
-def generate_hotline_file(
-    path: Path,
+def hotline_table(
     rows: int,
     start: dt.date,
     dictionary: Dictionary,
     catalog: Catalog,
     seed: int = 1,
     defect_rate: float = 0.01,
-) -> Path:
-    """One hotline CSV of exactly ``rows`` rows (for throughput benchmarks), with defects, no side files."""
+) -> tuple[Table, dt.date]:
+    """Exactly ``rows`` hotline rows with defects (for benchmarks), and the day of the last row."""
     if rows < 1:
         raise ValueError("rows must be at least 1")
     days_needed = math.ceil(rows / 500_000)  # daily sequence numbers have six digits
@@ -308,6 +307,20 @@ def generate_hotline_file(
         world, ds, days, per_day, [0] * days_needed, _rng(config, "hotline_12345", 0, "rows")
     )
     Injector(world, _rng(config, "hotline_12345", start, "defects"), defect_rate, start.year).inject(table)
+    return table, days[-1]
+
+
+def generate_hotline_file(
+    path: Path,
+    rows: int,
+    start: dt.date,
+    dictionary: Dictionary,
+    catalog: Catalog,
+    seed: int = 1,
+    defect_rate: float = 0.01,
+) -> Path:
+    """One hotline CSV of exactly ``rows`` rows (for throughput benchmarks), with defects, no side files."""
+    table, last_day = hotline_table(rows, start, dictionary, catalog, seed, defect_rate)
     path = Path(path)
-    write_table(table, path, days[-1])
+    write_table(table, path, last_day)
     return path

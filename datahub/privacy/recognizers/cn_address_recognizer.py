@@ -18,11 +18,19 @@ from datahub.privacy.recognizers.lexicon import (
     place_words,
 )
 
-_HAN = re.compile(f"[{HAN}]")
+_HAN_RUN = re.compile(f"[{HAN}]+$")
 _NUMBER = "[0-9]+(?:-[0-9]+)*"
 _PHASE = re.compile("(?:[一二三四五六七八九十0-9]{1,2}期|[东西南北中]区)$")
 _ROADS = frozenset(("大道", "大街", "路", "街"))
+_PLACES = frozenset(PLACE_UNITS)
+_PLACES_AND_AREAS = frozenset(PLACE_UNITS + ADMIN_UNITS)
+_UNIT_LENGTHS = sorted({len(u) for u in _PLACES_AND_AREAS}, reverse=True)
 _MAX_NAME = 5  # characters of a place name before its unit (中山北 of 中山北路, 阳光 of 阳光花园)
+
+
+def _joins(gap: str) -> bool:
+    """Whether the text between two numbered parts is a place name (all Han, no stop character)."""
+    return bool(_HAN_RUN.fullmatch(gap)) and STOP.isdisjoint(gap)
 
 
 class CnAddressRecognizer(TextRecognizer):
@@ -63,9 +71,12 @@ class CnAddressRecognizer(TextRecognizer):
         return "[0-9０-９A-Za-zＡ-Ｚａ-ｚ](?:" + "|".join(any_form(c) for c in firsts) + ")"
 
     @staticmethod
-    def _unit_before(text: str, end: int, units: tuple[str, ...]) -> str | None:
-        matches = [unit for unit in units if text.endswith(unit, 0, end)]
-        return max(matches, key=len) if matches else None
+    def _unit_before(text: str, end: int, units: frozenset[str]) -> str | None:
+        """The longest of ``units`` ending at ``end``."""
+        for length in _UNIT_LENGTHS:
+            if length <= end and (unit := text[end - length : end]) in units:
+                return unit
+        return None
 
     @classmethod
     def _name_start(cls, text: str, end: int, unit: str) -> int | None:
@@ -73,7 +84,7 @@ class CnAddressRecognizer(TextRecognizer):
 
         A name that is a unit itself (花园 of 阳光花园小区) has a name of its own before it."""
         start = cls._word_start(text, end, unit)
-        while start is not None and text[start:end] in PLACE_UNITS:
+        while start is not None and text[start:end] in _PLACES:
             before = cls._word_start(text, start, text[start:end])
             if before is None:
                 break
@@ -88,28 +99,26 @@ class CnAddressRecognizer(TextRecognizer):
         if text[end - 1 : end] in DIRECTIONS and unit in _ROADS:
             return cls._word_start(text, end - 1, unit)
         words = place_words()
+        han = _HAN_RUN.search(text, max(end - _MAX_NAME, 0), end)  # the Han characters ending at end
         best = None
-        for length in range(2, min(_MAX_NAME, end) + 1):
-            name = text[end - length : end]
-            if not _HAN.match(name[0]):
-                break
-            if name in words or name + unit in words:
-                best = end - length
-        if best is None and end >= 2 and all(_HAN.match(c) and c not in STOP for c in text[end - 2 : end]):
+        for start in range(end - 2, han.start() - 1 if han else end, -1):
+            if text[start:end] in words or text[start:end] + unit in words:
+                best = start
+        if best is None and han and han.start() <= end - 2 and STOP.isdisjoint(text[end - 2 : end]):
             best = end - 2
         return best
 
     def _start(self, text: str, numbers: int) -> int | None:
-        if phase := _PHASE.search(text, 0, numbers):  # 丽景雅苑二期13号楼, 香樟嘉园东区22栋
+        if phase := _PHASE.search(text, max(numbers - 3, 0), numbers):  # 丽景雅苑二期13号, 嘉园东区22栋
             numbers = phase.start()
-        unit = self._unit_before(text, numbers, PLACE_UNITS)
+        unit = self._unit_before(text, numbers, _PLACES)
         if unit is None:
             return None
         start = self._name_start(text, numbers - len(unit), unit)
         if start is None:
             return None
         for _ in range(6):  # areas and compounds before: 北京市朝阳区, 阳光花园小区
-            unit = self._unit_before(text, start, ADMIN_UNITS + PLACE_UNITS)
+            unit = self._unit_before(text, start, _PLACES_AND_AREAS)
             if unit is None:
                 break
             before = self._name_start(text, start - len(unit), unit)
@@ -126,11 +135,7 @@ class CnAddressRecognizer(TextRecognizer):
             if start is None:
                 continue
             gap = folded[spans[-1].end : start] if spans else None
-            if (
-                gap is not None
-                and len(gap) <= _MAX_NAME
-                and all(_HAN.match(c) and c not in STOP for c in gap)
-            ):
+            if gap is not None and (not gap or (len(gap) <= _MAX_NAME and _joins(gap))):
                 start = spans.pop().start  # 文三路478号华星时代广场A座: one address
             spans.append(Span(start, numbers.end(), self.SCORE))
         return spans

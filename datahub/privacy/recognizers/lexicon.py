@@ -9,7 +9,7 @@ packages, so nothing is downloaded:
   words of two or more characters tell where a place name starts (``人民`` of ``市民反映人民路``).
 - zhconv's ``zhcdict.json``: the traditional characters with a one-character simplified form.
 
-:func:`fold` maps a text character for character (full-width ASCII to ASCII, traditional to
+:func:`fold` maps a text character for character (full-width digits and letters to ASCII, traditional to
 simplified), so offsets into the folded text are offsets into the original.
 """
 
@@ -20,6 +20,8 @@ import json
 import re
 from collections import Counter
 from importlib import resources
+
+from datahub.privacy.recognizers.base import HAN
 
 COMPOUND_SURNAMES: frozenset[str] = frozenset(
     [
@@ -209,7 +211,11 @@ STOP = frozenset(
 )
 """Characters a place name never holds: punctuation and words that come before an address (住在, 在)."""
 
-_FULL_WIDTH = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
+# Full-width digits and letters (１３８, ＡＢ); full-width punctuation, in nearly every Chinese text,
+# stays as it is, and the recognizers accept both forms of what they look for.
+_FULL_WIDTH = {
+    code: code - 0xFEE0 for code in (*range(0xFF10, 0xFF1A), *range(0xFF21, 0xFF3B), *range(0xFF41, 0xFF5B))
+}
 
 
 @functools.cache
@@ -220,9 +226,16 @@ def _fold_table() -> dict[int, int]:
     return table | _FULL_WIDTH
 
 
+@functools.cache
+def _foldable() -> frozenset[str]:
+    return frozenset(map(chr, _fold_table()))
+
+
+@functools.lru_cache(maxsize=16)  # each recognizer folds the same text in turn
 def fold(text: str) -> str:
-    """``text`` with full-width ASCII made ASCII and traditional characters simplified, one for one."""
-    return text.translate(_fold_table())
+    """``text`` with full-width digits, letters and hyphens made ASCII and traditional characters
+    simplified, one for one (most texts have nothing to fold, as the set of their characters tells)."""
+    return text if _foldable().isdisjoint(text) else text.translate(_fold_table())
 
 
 @functools.cache
@@ -258,7 +271,8 @@ def given_name_characters() -> frozenset[str]:
     for word, (_, tag) in _jieba_words().items():
         if tag.startswith("nr") and 2 <= len(word) <= 4:
             counts.update(word[2:] if word[:2] in COMPOUND_SURNAMES else word[1:])
-    return frozenset(c for c, n in counts.items() if n >= 2 and c not in NOT_GIVEN)
+    han = re.compile(f"[{HAN}]")
+    return frozenset(c for c, n in counts.items() if n >= 2 and c not in NOT_GIVEN and han.match(c))
 
 
 @functools.cache
