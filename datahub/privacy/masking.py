@@ -108,7 +108,9 @@ _ALNUM_RE = re.compile("[0-9A-Za-z]")
 
 
 def _normalise(value: str) -> str:
-    return unicodedata.normalize("NFKC", value).strip(_STRIP)
+    if not unicodedata.is_normalized("NFKC", value):  # most values are: checking is cheaper
+        value = unicodedata.normalize("NFKC", value)
+    return value.strip(_STRIP)
 
 
 def _keep(value: str, head: int, tail: int = 0) -> str:
@@ -327,10 +329,13 @@ def scan_text_column(series: pl.Series) -> tuple[pl.Series, dict[str, int]]:
             return texts, counts
         old = pl.Series(list(found), dtype=pl.String)
         new = pl.Series([masked for masked, _ in found.values()], dtype=pl.String)
-        times = texts.to_frame("text").filter(pl.col("text").is_in(old.implode())).group_by("text").len()
-        for text, occurrences in times.iter_rows():
-            for entity in found[text][1]:
-                counts[entity] += occurrences
+        # Most texts occur once; those that repeat count as often as they occur.
+        repeated = texts.value_counts().filter(pl.col("count") > 1)
+        occurrences = dict(zip(repeated.to_series(0).to_list(), repeated.to_series(1).to_list(), strict=True))
+        for text, (_, entities) in found.items():
+            times = occurrences.get(text, 1)
+            for entity in entities:
+                counts[entity] += times
     return texts.replace(old, new).alias(series.name), counts
 
 

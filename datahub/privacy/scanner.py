@@ -143,10 +143,13 @@ def _scan_chunk(
     """``transform(text, findings)`` of each screened text with findings, by its position in ``texts``
     (``hits``: per text, bit i set when recognizer i's prefilter matched)."""
     chosen = _selected(entities)
+    screened: dict[int, list[Scanning]] = {}  # per set of prefilter hits, its recognizers
     out = []
     with no_cycle_collection():
         for i, (text, bits) in enumerate(zip(texts, hits, strict=True)):
-            findings = _findings(text, [r for j, r in enumerate(chosen) if bits >> j & 1])
+            if bits not in screened:
+                screened[bits] = [r for j, r in enumerate(chosen) if bits >> j & 1]
+            findings = _findings(text, screened[bits])
             if findings:
                 out.append((i, transform(text, findings)))
     return out

@@ -33,6 +33,27 @@ def _joins(gap: str) -> bool:
     return bool(_HAN_RUN.fullmatch(gap)) and STOP.isdisjoint(gap)
 
 
+@functools.lru_cache(maxsize=65536)  # place names repeat: 建国路 is looked up once
+def _name_length(before: str, unit: str) -> int | None:
+    """How many characters at the end of ``before`` name the place whose unit follows: the longest
+    two-to-five-character ending that the dictionary knows as a place word (alone or with its unit),
+    else two characters unless they hold punctuation or a function word; a direction before a road
+    unit belongs to the name (兰州北路, 重庆东大道). ``before`` is the six characters before the unit."""
+    end = len(before)
+    if before[-1:] in DIRECTIONS and unit in _ROADS:
+        length = _name_length(before[:-1], unit)
+        return None if length is None else length + 1
+    words = place_words()
+    han = _HAN_RUN.search(before, max(end - _MAX_NAME, 0))  # the Han characters ending the text
+    best = None
+    for start in range(end - 2, han.start() - 1 if han else end, -1):
+        if before[start:] in words or before[start:] + unit in words:
+            best = start
+    if best is None and han and han.start() <= end - 2 and STOP.isdisjoint(before[-2:]):
+        best = end - 2
+    return None if best is None else end - best
+
+
 class CnAddressRecognizer(TextRecognizer):
     """Street-level addresses: a road, lane or compound with a house number, building, unit or room.
 
@@ -63,7 +84,8 @@ class CnAddressRecognizer(TextRecognizer):
     def _numbers(self) -> re.Pattern[str]:
         parts = "|".join(sorted(ADDRESS_PARTS, key=len, reverse=True))
         part = f"(?:{_NUMBER}|[A-Za-z])(?:{parts})"
-        return re.compile(f"(?<![0-9A-Za-z])(?:{part})+(?:{_NUMBER}(?![0-9]))?")
+        # The look-ahead first lets the engine skip to the next digit or letter at once.
+        return re.compile(f"(?=[0-9A-Za-z])(?<![0-9A-Za-z])(?:{part})+(?:{_NUMBER}(?![0-9]))?")
 
     @property
     def prefilter(self) -> str:
@@ -91,22 +113,10 @@ class CnAddressRecognizer(TextRecognizer):
             start, end = before, start
         return start
 
-    @classmethod
-    def _word_start(cls, text: str, end: int, unit: str) -> int | None:
-        """The longest two-to-five-character ending that the dictionary knows as a place word (alone or
-        with its unit), else the last two characters unless they hold punctuation or a function word;
-        a direction before a road unit belongs to the name (兰州北路, 重庆东大道)."""
-        if text[end - 1 : end] in DIRECTIONS and unit in _ROADS:
-            return cls._word_start(text, end - 1, unit)
-        words = place_words()
-        han = _HAN_RUN.search(text, max(end - _MAX_NAME, 0), end)  # the Han characters ending at end
-        best = None
-        for start in range(end - 2, han.start() - 1 if han else end, -1):
-            if text[start:end] in words or text[start:end] + unit in words:
-                best = start
-        if best is None and han and han.start() <= end - 2 and STOP.isdisjoint(text[end - 2 : end]):
-            best = end - 2
-        return best
+    @staticmethod
+    def _word_start(text: str, end: int, unit: str) -> int | None:
+        length = _name_length(text[max(end - _MAX_NAME - 1, 0) : end], unit)
+        return None if length is None else end - length
 
     def _start(self, text: str, numbers: int) -> int | None:
         if phase := _PHASE.search(text, max(numbers - 3, 0), numbers):  # 丽景雅苑二期13号, 嘉园东区22栋
