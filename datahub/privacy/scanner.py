@@ -26,6 +26,7 @@ import functools
 import gc
 import itertools
 import multiprocessing
+import multiprocessing.forkserver
 import operator
 import os
 from collections.abc import Callable, Collection, Iterator
@@ -169,6 +170,16 @@ def no_cycle_collection() -> Iterator[None]:
             gc.enable()
 
 
+@functools.cache
+def _fork_server() -> multiprocessing.context.BaseContext:
+    """The fork-server context; the server starts (and loads :mod:`datahub.privacy.warm`) in the
+    background from the first call, while this process screens the texts."""
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["datahub.privacy.warm"])
+    multiprocessing.forkserver.ensure_running()
+    return context
+
+
 def _in_processes(
     texts: list[str],
     hits: list[int],
@@ -178,14 +189,14 @@ def _in_processes(
 ) -> list[tuple[int, T]]:
     """:func:`_scan_chunk` on every core: finding is Python, which one process runs on one core only.
 
-    Workers are spawned (never forked: the parent's polars thread pool does not survive a fork) and
-    load the analyzer and the lexicons themselves; the texts go in chunks, a few per worker, and
-    only positions and transformed results come back.
+    Workers are forked from a fork server (never from this process: its polars thread pool does not
+    survive a fork) that has loaded the analyzer and the lexicons once (:mod:`datahub.privacy.warm`),
+    so they start at once; the texts go in chunks, a few per worker, and only positions and
+    transformed results come back.
     """
     size = -(-len(texts) // (4 * workers))
     starts = range(0, len(texts), size)
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+    with ProcessPoolExecutor(max_workers=workers, mp_context=_fork_server()) as pool:
         parts = pool.map(
             _scan_chunk,
             [texts[i : i + size] for i in starts],
@@ -203,6 +214,8 @@ def _scan(
     selected = None if entities is None else tuple(r.ENTITY for r in chosen)
     strings = texts if texts.dtype == pl.String else texts.cast(pl.String)
     distinct = strings.drop_nulls().unique().to_frame("text")
+    if (workers or 0) > 1 or (workers is None and distinct.height >= PARALLEL_TEXTS):
+        _fork_server()
     bits = pl.sum_horizontal(
         pl.col("text").str.contains(r.prefilter).cast(pl.Int64) * (1 << i) for i, r in enumerate(chosen)
     )
