@@ -301,22 +301,26 @@ def resolve(findings: Iterable[Finding]) -> list[Finding]:
     return sorted(kept, key=by_position)
 
 
-def mask_text(text: str, findings: Iterable[Finding]) -> str:
-    """``text`` with every resolved finding masked by the rule of its entity."""
+def _mask_spans(text: str, kept: list[Finding]) -> str:
     pieces: list[str] = []
     position = 0
-    for finding in resolve(findings):
-        span = text[finding.start : finding.end]
-        pieces += [text[position : finding.start], mask_value(ENTITY_MASK_KIND[finding.type], span)]
+    for finding in kept:
+        masker = _MASKERS[ENTITY_MASK_KIND[finding.type]]
+        pieces += [text[position : finding.start], masker(_normalise(text[finding.start : finding.end]))]
         position = finding.end
     pieces.append(text[position:])
     return "".join(pieces)
 
 
+def mask_text(text: str, findings: Iterable[Finding]) -> str:
+    """``text`` with every resolved finding masked by the rule of its entity."""
+    return _mask_spans(text, resolve(findings))
+
+
 def _masked(text: str, findings: list[Finding]) -> tuple[str, tuple[str, ...]]:
     """The text masked, and the type of each entity masked in it (module level: it runs in workers)."""
     kept = resolve(findings)
-    return mask_text(text, kept), tuple(f.type for f in kept)
+    return _mask_spans(text, kept), tuple(f.type for f in kept)
 
 
 def scan_text_column(series: pl.Series) -> tuple[pl.Series, dict[str, int]]:

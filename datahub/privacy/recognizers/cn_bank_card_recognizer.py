@@ -45,6 +45,8 @@ class CnBankCardRecognizer(NormalisedPatternRecognizer):
 
     ENTITY: ClassVar[str] = "CN_BANK_CARD"
 
+    STARTS: ClassVar[str | None] = DIGIT
+
     PATTERNS: ClassVar[tuple[Pattern, ...]] = (
         Pattern("cn_bank_card", rf"{_NOT_AFTER_ALNUM}[{DIGIT}]{{16,19}}{_NOT_BEFORE_ALNUM}", 0.3),
         Pattern(

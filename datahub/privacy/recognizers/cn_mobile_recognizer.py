@@ -36,6 +36,8 @@ class CnMobileRecognizer(NormalisedPatternRecognizer):
 
     ENTITY: ClassVar[str] = "CN_MOBILE"
 
+    STARTS: ClassVar[str | None] = DIGIT
+
     PATTERNS: ClassVar[tuple[Pattern, ...]] = (
         Pattern(
             "cn_mobile",

@@ -65,6 +65,8 @@ class CnResidentIdRecognizer(NormalisedPatternRecognizer):
 
     ENTITY: ClassVar[str] = "CN_RESIDENT_ID"
 
+    STARTS: ClassVar[str | None] = DIGIT
+
     PATTERNS: ClassVar[tuple[Pattern, ...]] = (
         Pattern(
             "cn_resident_id_18",
