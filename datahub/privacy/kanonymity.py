@@ -70,11 +70,15 @@ import polars as pl
 SUPPRESSED = "*"
 """The value every entry of a column takes at its last level."""
 
-ADDRESS_STREET_UNITS: tuple[str, ...] = ("街道", "大道", "胡同", "镇", "乡", "路", "街", "巷", "弄", "村")
+ADDRESS_STREET_UNITS: tuple[str, ...] = ("街道", "大道", "大街", "胡同", "路", "街", "巷", "弄")
 """Level 1 of an address keeps up to the first of these after the administrative divisions.
 
 Two-character units are listed before the one-character units they start with (街道 before 街).
 """
+
+ADDRESS_VILLAGE_UNITS: tuple[str, ...] = ("镇", "乡", "村")
+"""Where an address names no street, level 1 keeps up to the first of these (李家村 of 李家村3组15号);
+they come second so that a road named after a village stays whole (中关村大街)."""
 
 # A name of a province, city or district: no division suffix (so a division stops at its own
 # suffix), no street unit (so 稠城街道县前街 holds no county) and no house number; 镇 and 乡 may
@@ -86,6 +90,7 @@ _ADMIN_PREFIX = (
     f"(?:{_NAME}(?:区|县|市|旗))?"  # district, county, county-level city, banner
 )
 _STREET = "^.*?(?:" + "|".join(ADDRESS_STREET_UNITS) + ")"
+_VILLAGE = "^.*?(?:" + "|".join(ADDRESS_VILLAGE_UNITS) + ")"
 
 
 def _strings(values: pl.Series) -> pl.Series:
@@ -149,8 +154,9 @@ class AddressGeneraliser(LadderGeneraliser):
 
     The administrative prefix (province, prefecture-level city, district or county, as far as the
     address gives them) is read first, and level 1 cuts after the first street unit
-    (:data:`ADDRESS_STREET_UNITS`) *after* it, so that 镇江市 or 路南区 are never taken for a 镇
-    or a 路. ``"北京市朝阳区建国路88号3号楼2单元502室"`` becomes ``"北京市朝阳区建国路"``, then
+    (:data:`ADDRESS_STREET_UNITS`, else :data:`ADDRESS_VILLAGE_UNITS`) *after* it, so that 镇江市
+    or 路南区 are never taken for a 镇 or a 路. ``"北京市朝阳区建国路88号3号楼2单元502室"``
+    becomes ``"北京市朝阳区建国路"``, then
     ``"北京市朝阳区"``. An address without a street unit keeps its administrative prefix at level
     1; one without any becomes null at level 2 (and at level 1 if it has no street either).
     Whitespace is removed first.
@@ -179,8 +185,14 @@ class AddressGeneraliser(LadderGeneraliser):
             .with_columns(pl.when(pl.col("admin") != "").then(pl.col("admin")).alias("district"))
         )
         if level == 1:
+            after_street = cut("after_admin", _STREET)
             parts = (
-                parts.with_columns(cut("after_admin", _STREET).alias("after_street"))
+                parts.with_columns(
+                    pl.when(pl.col("after_admin").str.contains(_STREET))
+                    .then(after_street)
+                    .otherwise(cut("after_admin", _VILLAGE))
+                    .alias("after_street")
+                )
                 .with_columns(head("after_admin", "after_street").alias("street"))
                 .with_columns(
                     pl.when(pl.col("street") != "")

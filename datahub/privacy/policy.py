@@ -97,15 +97,28 @@ def pseudonym_column(series: pl.Series, key: bytes) -> pl.Series:
 
 
 class _From:
-    """A generaliser whose level 0 is ``base``'s level ``start`` (what the policy already chose)."""
+    """``base`` continued from level ``start``, over values already generalised to it.
 
-    def __init__(self, base: Generaliser, start: int) -> None:
+    Level 0 is the values as given (what the policy made of them); level ``n`` is ``base`` at
+    ``start + n`` of an original value behind each given one. Generalisation levels nest (values
+    equal at one level are equal at every higher one), so any original behind a value will do.
+    """
+
+    def __init__(self, base: Generaliser, start: int, original: pl.Series) -> None:
         self.base, self.start = base, start
         self.name = base.name
         self.levels = base.levels - start
+        self.given = base.apply(original, start) if start else original
+        behind = pl.DataFrame({"given": self.given, "original": original})
+        self._behind = behind.unique("given", keep="first", maintain_order=True)
 
     def apply(self, values: pl.Series, level: int) -> pl.Series:
-        return self.base.apply(values, level + self.start)
+        if level == 0:
+            return values
+        original = values.to_frame("given").join(
+            self._behind, on="given", how="left", nulls_equal=True, maintain_order="left"
+        )
+        return self.base.apply(original.get_column("original"), self.start + level)
 
 
 def _generaliser(column: Column) -> tuple[Generaliser, int]:
@@ -136,20 +149,18 @@ class Desensitised:
 def _k_anonymous(
     frame: pl.DataFrame, dataset: Dataset
 ) -> tuple[pl.DataFrame, pl.Series, KAnonymityResult | None]:
-    quasi = {c.name: _From(*_generaliser(c)) for c in quasi_identifiers(dataset) if c.name in frame.columns}
+    quasi = {
+        c.name: _From(*_generaliser(c), frame.get_column(c.name))
+        for c in quasi_identifiers(dataset)
+        if c.name in frame.columns
+    }
     rows = pl.int_range(frame.height, eager=True, dtype=pl.UInt32).alias(ROW)
     if not quasi:
         return frame, rows.clear(), None
-    result = enforce_k_anonymity(frame.with_columns(rows), quasi, k=dataset.k_anonymity)
+    given = frame.with_columns([g.given.alias(name) for name, g in quasi.items()] + [rows])
+    result = enforce_k_anonymity(given, quasi, k=dataset.k_anonymity)
     kept = result.frame.get_column(ROW)
-    # Each quasi-identifier from its delivered values at the level reached (level 0 being the
-    # level the policy chose, which a frame already k-anonymous would otherwise come back without).
-    original = frame[kept]
-    shared = result.frame.drop(ROW).with_columns(
-        quasi[name].apply(original.get_column(name), level).alias(name)
-        for name, level in result.levels.items()
-    )
-    return shared, rows.filter(~rows.is_in(kept.implode())), result
+    return result.frame.drop(ROW), rows.filter(~rows.is_in(kept.implode())), result
 
 
 def desensitise(frame: pl.DataFrame, dataset: Dataset, key: bytes) -> Desensitised:
