@@ -37,8 +37,9 @@ def stage_key(dataset: Dataset, stage: str) -> AssetKey:
     return AssetKey([dataset.name, stage])
 
 
-def check_name(rule: Rule) -> str:
-    return re.sub(r"\W", "_", rule.name, flags=re.ASCII)
+def check_name(name: str) -> str:
+    """A rule's name as a Dagster check name (letters, digits and underscores)."""
+    return re.sub(r"\W", "_", name, flags=re.ASCII)
 
 
 def declared_rules(dataset: Dataset) -> list[Rule]:
@@ -49,29 +50,43 @@ def declared_rules(dataset: Dataset) -> list[Rule]:
     return build_suite(dataset, context)
 
 
+def _check_result(
+    key: AssetKey, name: str, blocking: bool, description: str, dimension: str, deliveries: list[Delivery]
+) -> AssetCheckResult:
+    """The asset check of one rule over the deliveries a run handled, from their quality runs."""
+    runs = [d.quality for d in deliveries if d.quality is not None]
+    results = [(run, r) for run in runs for r in run.rules if r.name == name]
+    failing = [(run, r) for run, r in results if not r.success]
+    return AssetCheckResult(
+        asset_key=key,
+        check_name=check_name(name),
+        passed=not failing,
+        severity=AssetCheckSeverity.ERROR if blocking else AssetCheckSeverity.WARN,
+        description=description or None,
+        metadata={
+            "blocking": blocking,
+            "dimension": dimension,
+            "deliveries_checked": len(results),
+            "evaluated": sum(r.evaluated for _, r in results),
+            "failed": sum(r.failed for _, r in results),
+            "failing_deliveries": MetadataValue.json([run.delivery.source_file for run, _ in failing]),
+            "sample": MetadataValue.json([item for _, r in failing for item in r.sample][:20]),
+        },
+    )
+
+
 def _rule_checks(dataset: Dataset, deliveries: list[Delivery]) -> Iterator[AssetCheckResult]:
     """One result per declared rule, over the deliveries this run checked."""
     key = stage_key(dataset, "checked")
-    runs = [d.quality for d in deliveries if d.quality is not None]
     for rule in declared_rules(dataset):
-        results = [(run, r) for run in runs for r in run.rules if r.name == rule.name]
-        failing = [(run, r) for run, r in results if not r.success]
-        yield AssetCheckResult(
-            asset_key=key,
-            check_name=check_name(rule),
-            passed=not failing,
-            severity=AssetCheckSeverity.ERROR if rule.blocking else AssetCheckSeverity.WARN,
-            description=rule.description or None,
-            metadata={
-                "blocking": rule.blocking,
-                "dimension": rule.dimension,
-                "deliveries_checked": len(results),
-                "evaluated": sum(r.evaluated for _, r in results),
-                "failed": sum(r.failed for _, r in results),
-                "failing_deliveries": MetadataValue.json([run.delivery.source_file for run, _ in failing]),
-                "sample": MetadataValue.json([item for _, r in failing for item in r.sample][:20]),
-            },
-        )
+        yield _check_result(key, rule.name, rule.blocking, rule.description or "", rule.dimension, deliveries)
+
+
+# Checks of the published stage, kept as rules of the delivery's quality run (docs/privacy.md).
+PRIVACY_CHECKS = (
+    (pipeline.PII_LEAK_RULE, True, "no direct identifier in what is shared (blocks the publication)"),
+    ("k_anonymity", False, "the shared quasi-identifiers reach the contract's k; rows withheld otherwise"),
+)
 
 
 def _stage_asset(dataset: Dataset, stage: str) -> AssetsDefinition:
@@ -89,7 +104,9 @@ def _stage_asset(dataset: Dataset, stage: str) -> AssetsDefinition:
     if stage == "checked":
         checks += [
             AssetCheckSpec(
-                check_name(rule), asset=stage_key(dataset, stage), description=rule.description or rule.name
+                check_name(rule.name),
+                asset=stage_key(dataset, stage),
+                description=rule.description or rule.name,
             )
             for rule in declared_rules(dataset)
         ]
@@ -101,6 +118,10 @@ def _stage_asset(dataset: Dataset, stage: str) -> AssetsDefinition:
                 description="rows in = rows published + rows quarantined, per delivery",
             )
         )
+        checks += [
+            AssetCheckSpec(name, asset=stage_key(dataset, stage), description=description)
+            for name, _, description in PRIVACY_CHECKS
+        ]
 
     spec = AssetSpec(
         key=stage_key(dataset, stage),
@@ -122,10 +143,16 @@ def _stage_asset(dataset: Dataset, stage: str) -> AssetsDefinition:
         p = platform.platform
         handled = pipeline.run_stage(p, dataset, stage)
         summaries = [pipeline.summary(p, d) for d in handled]
-        if stage == "checked":
+        if stage in ("checked", "published"):
             with p.metadata.session() as s:
-                deliveries = [s.get(Delivery, d) for d in handled]
-                checks = list(_rule_checks(dataset, [d for d in deliveries if d is not None]))
+                loaded = [d for d in (s.get(Delivery, d) for d in handled) if d is not None]
+                if stage == "checked":
+                    checks = list(_rule_checks(dataset, loaded))
+                else:
+                    checks = [
+                        _check_result(spec.key, name, blocking, description, "accessibility", loaded)
+                        for name, blocking, description in PRIVACY_CHECKS
+                    ]
         metadata: dict[str, Any] = {
             "deliveries": len(summaries),
             "files": MetadataValue.json([s.source_file for s in summaries]),
@@ -151,6 +178,7 @@ def _stage_asset(dataset: Dataset, stage: str) -> AssetsDefinition:
                 passed=not unreconciled,
                 metadata={"deliveries": len(summaries), "unreconciled": MetadataValue.json(unreconciled)},
             )
+            yield from checks
 
     return _asset
 

@@ -65,6 +65,7 @@ def test_materialize_hotline_and_status_on_a_temporary_home(tmp_path: Path) -> N
     assert checks.pop("all_deliveries_reconciled") is True
     assert checks == {name: True for name in checks}  # the quality rules of a clean delivery
     assert {"handling_department_core", "street_completeness", "primary_key_unique"} <= set(checks)
+    assert {"pii_leak", "k_anonymity"} <= set(checks)  # the published stage's own checks
     assert any((settings.lake_dir / "status").glob("*.json"))
 
 

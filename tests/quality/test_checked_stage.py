@@ -128,6 +128,9 @@ def test_rules_are_dagster_asset_checks_with_severity(platform: Platform, tmp_pa
     assert checks["street_completeness"].passed is True
     assert checks["street_completeness"].severity == AssetCheckSeverity.WARN
     assert checks["rows_reconciled"].passed is True
+    assert checks["pii_leak"].passed is True and checks["pii_leak"].severity == AssetCheckSeverity.ERROR
+    assert checks["k_anonymity"].severity == AssetCheckSeverity.WARN
+    assert checks["pii_leak"].metadata["deliveries_checked"].value == 1  # the blocked one never got there
     with platform.metadata.session() as s:
         statuses = sorted(s.scalars(select(Delivery.status)).all())
     assert statuses == ["blocked", "published"]
