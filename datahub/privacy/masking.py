@@ -79,6 +79,9 @@ ENTITY_MASK_KIND: dict[str, str] = {
     "CN_LICENSE_PLATE": "plate",
     "PERSON": "person_name",
     "CN_ADDRESS": "address",
+    "PHONE_NUMBER": "mobile_phone",
+    "US_SSN": "mobile_phone",
+    "CREDIT_CARD": "mobile_phone",
 }
 """The mask each recognized entity gets inside free text."""
 

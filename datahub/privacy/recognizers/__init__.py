@@ -10,9 +10,12 @@ from datahub.privacy.recognizers.cn_license_plate_recognizer import CnLicensePla
 from datahub.privacy.recognizers.cn_mobile_recognizer import CnMobileRecognizer
 from datahub.privacy.recognizers.cn_resident_id_recognizer import CnResidentIdRecognizer
 from datahub.privacy.recognizers.cn_uscc_recognizer import CnUsccRecognizer
+from datahub.privacy.recognizers.credit_card_recognizer import CreditCardRecognizer
 from datahub.privacy.recognizers.email_recognizer import EmailRecognizer
 from datahub.privacy.recognizers.ip_recognizer import IpRecognizer
 from datahub.privacy.recognizers.person_recognizer import PersonRecognizer
+from datahub.privacy.recognizers.us_phone_recognizer import UsPhoneRecognizer
+from datahub.privacy.recognizers.us_ssn_recognizer import UsSsnRecognizer
 
 ALL_RECOGNIZERS: tuple[type[NormalisedPatternRecognizer] | type[TextRecognizer], ...] = (
     CnResidentIdRecognizer,
@@ -25,6 +28,9 @@ ALL_RECOGNIZERS: tuple[type[NormalisedPatternRecognizer] | type[TextRecognizer],
     CnLicensePlateRecognizer,
     PersonRecognizer,
     CnAddressRecognizer,
+    UsPhoneRecognizer,
+    UsSsnRecognizer,
+    CreditCardRecognizer,
 )
 
 __all__ = [
@@ -36,10 +42,13 @@ __all__ = [
     "CnMobileRecognizer",
     "CnResidentIdRecognizer",
     "CnUsccRecognizer",
+    "CreditCardRecognizer",
     "EmailRecognizer",
     "IpRecognizer",
     "NormalisedPatternRecognizer",
     "PersonRecognizer",
     "Scanning",
     "TextRecognizer",
+    "UsPhoneRecognizer",
+    "UsSsnRecognizer",
 ]
