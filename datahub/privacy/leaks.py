@@ -33,6 +33,9 @@ LEAK_ENTITIES: tuple[str, ...] = (
     "EMAIL_ADDRESS",
     "CN_LICENSE_PLATE",
     "PERSON",
+    "PHONE_NUMBER",
+    "US_SSN",
+    "CREDIT_CARD",
 )
 """Direct identifiers: each points at one person without anything else."""
 
