@@ -325,7 +325,7 @@ def to_published(platform: Platform, dataset: Dataset, delivery_id: str) -> None
     with _timed(timings, "desensitise"):
         result = desensitise(conformed, dataset, platform.settings.secret_key)
     with _timed(timings, "leak_scan"):
-        leaks = find_leaks(result.frame, dataset, scanned=result.residual)
+        leaks = find_leaks(result.frame, dataset)
     _record_privacy(platform, dataset, delivery_id, result, leaks, rows=conformed.height)
     rows_quarantined = delivery.rows_quarantined or 0
     if leaks:

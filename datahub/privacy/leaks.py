@@ -13,7 +13,6 @@ written in letters); addresses and IP addresses are quasi-identifiers and are no
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -21,7 +20,7 @@ import polars as pl
 
 from datahub.contracts import Dataset
 from datahub.privacy.masking import mask_text
-from datahub.privacy.scanner import Finding, scan_texts
+from datahub.privacy.scanner import scan_texts
 
 if TYPE_CHECKING:
     from datahub.platform import Platform
@@ -66,21 +65,12 @@ def scanned_columns(frame: pl.DataFrame, dataset: Dataset | None = None) -> list
     ]
 
 
-def find_leaks(
-    frame: pl.DataFrame,
-    dataset: Dataset | None = None,
-    scanned: Mapping[str, dict[str, list[Finding]]] | None = None,
-) -> list[Leak]:
-    """Every (column, entity) with rows holding a direct identifier, most rows first.
-
-    ``scanned``: for columns whose texts were just masked, what the same scan found in them then
-    (:func:`~datahub.privacy.masking.mask_free_text` with ``recheck=LEAK_ENTITIES``), used instead
-    of scanning them again.
-    """
+def find_leaks(frame: pl.DataFrame, dataset: Dataset | None = None) -> list[Leak]:
+    """Every (column, entity) with rows holding a direct identifier, most rows first."""
     leaks: list[Leak] = []
     for name in scanned_columns(frame, dataset):
         values = frame.get_column(name)
-        found = scanned[name] if scanned and name in scanned else scan_texts(values, LEAK_ENTITIES)
+        found = scan_texts(values, LEAK_ENTITIES)
         if not found:
             continue
         texts = pl.Series(list(found), dtype=pl.String)
@@ -88,8 +78,6 @@ def find_leaks(
         rows: Counter[str] = Counter()
         samples: dict[str, str] = {}
         for text, findings in found.items():
-            if text not in occurrences:  # a row withheld since
-                continue
             for entity in {f.type for f in findings}:
                 rows[entity] += occurrences[text]
                 samples.setdefault(entity, mask_text(text, findings))

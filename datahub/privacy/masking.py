@@ -40,7 +40,7 @@ import functools
 import re
 import unicodedata
 from collections.abc import Callable, Iterable
-from typing import Any, NamedTuple
+from typing import Any
 
 import polars as pl
 from presidio_anonymizer import AnonymizerEngine
@@ -52,7 +52,6 @@ from datahub.privacy.scanner import (
     Finding,
     by_position,
     disjoint,
-    find_entities,
     in_slices,
     no_cycle_collection,
     transform_texts,
@@ -321,56 +320,30 @@ def mask_text(text: str, findings: Iterable[Finding]) -> str:
     return _mask_spans(text, resolve(findings))
 
 
-class MaskedText(NamedTuple):
-    """A free-text column masked: the texts, how many entities of each type, and for each masked text
-    the entities of ``recheck`` types still found in it (its leak scan, done where it was masked)."""
-
-    texts: pl.Series
-    counts: dict[str, int]
-    residual: dict[str, list[Finding]]
-
-
-def _masked(
-    text: str, findings: list[Finding], recheck: tuple[str, ...] = ()
-) -> tuple[str, tuple[str, ...], list[Finding]]:
-    """The text masked, the type of each entity masked in it, and what ``recheck`` still finds in the
-    masked text (module level: it runs in scanner workers)."""
+def _masked(text: str, findings: list[Finding]) -> tuple[str, tuple[str, ...]]:
+    """The text masked, and the type of each entity masked in it (module level: it runs in workers)."""
     kept = resolve(findings)
-    masked = _mask_spans(text, kept)
-    return masked, tuple(f.type for f in kept), find_entities(masked, recheck) if recheck else []
-
-
-def mask_free_text(series: pl.Series, recheck: tuple[str, ...] = ()) -> MaskedText:
-    """Free texts with every entity the recognizers find masked in place.
-
-    With ``recheck`` (entity types), each masked text is scanned again for them in the same pass. A
-    text nothing was found in is left as it is and needs no second look: the recognizers would find
-    nothing again. So the residue is the leak scan of the whole masked column, at a fraction of a
-    second scan's cost.
-    """
-    texts = _as_strings(series)
-    counts = dict.fromkeys(ENTITY_MASK_KIND, 0)
-    with no_cycle_collection():
-        found = transform_texts(texts, functools.partial(_masked, recheck=recheck))
-        if not found:
-            return MaskedText(texts, counts, {})
-        old = pl.Series(list(found), dtype=pl.String)
-        new = pl.Series([masked for masked, _, _ in found.values()], dtype=pl.String)
-        # Most texts occur once; those that repeat count as often as they occur.
-        repeated = texts.value_counts().filter(pl.col("count") > 1)
-        occurrences = dict(zip(repeated.to_series(0).to_list(), repeated.to_series(1).to_list(), strict=True))
-        for text, (_, entities, _) in found.items():
-            times = occurrences.get(text, 1)
-            for entity in entities:
-                counts[entity] += times
-        residual = {masked: left for masked, _, left in found.values() if left}
-    return MaskedText(texts.replace(old, new).alias(series.name), counts, residual)
+    return _mask_spans(text, kept), tuple(f.type for f in kept)
 
 
 def scan_text_column(series: pl.Series) -> tuple[pl.Series, dict[str, int]]:
     """Free texts with every entity the recognizers find masked in place, and how many of each type."""
-    masked = mask_free_text(series)
-    return masked.texts, masked.counts
+    texts = _as_strings(series)
+    counts = dict.fromkeys(ENTITY_MASK_KIND, 0)
+    with no_cycle_collection():
+        found = transform_texts(texts, _masked)
+        if not found:
+            return texts, counts
+        old = pl.Series(list(found), dtype=pl.String)
+        new = pl.Series([masked for masked, _ in found.values()], dtype=pl.String)
+        # Most texts occur once; those that repeat count as often as they occur.
+        repeated = texts.value_counts().filter(pl.col("count") > 1)
+        occurrences = dict(zip(repeated.to_series(0).to_list(), repeated.to_series(1).to_list(), strict=True))
+        for text, (_, entities) in found.items():
+            times = occurrences.get(text, 1)
+            for entity in entities:
+                counts[entity] += times
+    return texts.replace(old, new).alias(series.name), counts
 
 
 class CnMaskOperator(Operator):

@@ -42,9 +42,7 @@ from datahub.privacy.kanonymity import (
     enforce_k_anonymity,
     suppress_generaliser,
 )
-from datahub.privacy.leaks import LEAK_ENTITIES
-from datahub.privacy.masking import mask_column, mask_free_text, scan_text_column
-from datahub.privacy.scanner import Finding
+from datahub.privacy.masking import mask_column, scan_text_column
 
 _KIND_BY_VALIDATOR = {Validator.cn_mobile: "mobile_phone", Validator.cn_resident_id: "resident_id"}
 _KIND_BY_ELEMENT = {
@@ -146,9 +144,6 @@ class Desensitised:
     withheld: pl.Series  # row positions in the input
     counts: dict[str, int]
     k_anonymity: KAnonymityResult | None
-    # per scanned column, its masked texts in which a direct identifier is still found (the leak scan
-    # of that column, done as it was masked)
-    residual: dict[str, dict[str, list[Finding]]]
 
 
 def _k_anonymous(
@@ -172,7 +167,6 @@ def desensitise(frame: pl.DataFrame, dataset: Dataset, key: bytes) -> Desensitis
     """The frame as it may be shared (see the module docstring), and how many values each method changed."""
     shared, withheld, k_result = _k_anonymous(frame, dataset)
     counts: dict[str, int] = {}
-    residual: dict[str, dict[str, list[Finding]]] = {}
     if k_result is not None:
         counts["k_anonymity:withheld"] = withheld.len()
         for name, level in k_result.levels.items():
@@ -195,14 +189,12 @@ def desensitise(frame: pl.DataFrame, dataset: Dataset, key: bytes) -> Desensitis
             out = pseudonym_column(series, key)
             counts[f"{column.name}:pseudonymised"] = present
         elif method is Desensitise.scan:
-            masked = mask_free_text(series.cast(pl.String), recheck=LEAK_ENTITIES)
-            out = masked.texts
-            counts.update({f"{column.name}:{entity}": n for entity, n in masked.counts.items() if n})
-            residual[column.name] = masked.residual
+            out, found = scan_text_column(series.cast(pl.String))
+            counts.update({f"{column.name}:{entity}": n for entity, n in found.items() if n})
         else:  # keep, or generalise (done with k-anonymity above)
             continue
         replaced.append(out.alias(column.name))
-    return Desensitised(shared.with_columns(replaced), withheld, counts, k_result, residual)
+    return Desensitised(shared.with_columns(replaced), withheld, counts, k_result)
 
 
 def mask_for_quarantine(column: Column, values: pl.Series) -> pl.Series:

@@ -111,32 +111,3 @@ def test_the_contract_chooses_k(catalog: Catalog, k: int) -> None:
         "海淀区学院路",
         "海淀区中关村大街",
     }
-
-
-def test_the_leak_scan_done_while_masking_equals_a_second_scan(catalog: Catalog) -> None:
-    from datahub.privacy.leaks import LEAK_ENTITIES
-    from datahub.privacy.masking import mask_free_text
-    from datahub.privacy.scanner import scan_texts
-    from tests.fixtures.pii_corpus import generate
-
-    texts = pl.Series("complaint_text", [s.text for s in generate(1500, seed=3)])
-    masked = mask_free_text(texts, recheck=LEAK_ENTITIES)
-    assert masked.residual == scan_texts(masked.texts, LEAK_ENTITIES)
-    frame = masked.texts.to_frame()
-    hotline = catalog.get("hotline_12345")
-    assert find_leaks(frame, hotline, scanned={"complaint_text": masked.residual}) == find_leaks(
-        frame, hotline
-    )
-
-
-def test_find_leaks_reports_what_the_masking_pass_found_without_scanning_again(catalog: Catalog) -> None:
-    from datahub.privacy.scanner import Finding
-
-    frame = pl.DataFrame({"complaint_text": ["电话13812345678", "电话13812345678", "无"]})
-    residual = {"电话13812345678": [Finding("CN_MOBILE", 2, 13, 1.0)], "withheld since": []}
-    leaks = find_leaks(frame, catalog.get("hotline_12345"), scanned={"complaint_text": residual})
-    assert [leak.as_dict() for leak in leaks] == [
-        {"column": "complaint_text", "entity": "CN_MOBILE", "rows": 2, "sample": "电话*******5678"}
-    ]
-    # a column marked as scanned with nothing left is not scanned again, whatever it holds
-    assert find_leaks(frame, catalog.get("hotline_12345"), scanned={"complaint_text": {}}) == []
