@@ -7,7 +7,7 @@ import itertools
 import re
 from typing import ClassVar
 
-from datahub.privacy.recognizers.base import Span, TextRecognizer
+from datahub.privacy.recognizers.base import HAN, Span, TextRecognizer
 from datahub.privacy.recognizers.lexicon import (
     ADMIN_UNITS,
     COMPOUND_SURNAMES,
@@ -86,11 +86,24 @@ class PersonRecognizer(TextRecognizer):
 
     @property
     def prefilter(self) -> str:
-        words = "|".join(any_form(word) for word in (*PERSON_CUES, *HONORIFICS, *WEAK_CUES))
-        surnames = "".join(
-            sorted({any_form(c).strip("[]") for c in SURNAMES | {s[0] for s in COMPOUND_SURNAMES}})
+        """A surname and a Han character after a cue, weak cue or sentence start, or up to three Han
+        characters after a surname before an honorific: every name :meth:`find` reports is one of
+        these (a masked name, 张*, is none)."""
+
+        def words(group: tuple[str, ...]) -> str:
+            return "|".join(any_form(word) for word in group)
+
+        surname = (
+            "["
+            + "".join(sorted({any_form(c).strip("[]") for c in SURNAMES | {s[0] for s in COMPOUND_SURNAMES}}))
+            + "]"
         )
-        return f"{words}|(?:^|[{_PUNCTUATION}\\s])[{surnames}]"
+        joiners = re.escape(CUE_JOINERS)
+        return (
+            f"(?:{words(PERSON_CUES)})[{joiners}]{{0,2}}{surname}[{HAN}]"
+            f"|(?:{words(WEAK_CUES)}|^|[{_PUNCTUATION}\\s]){surname}[{HAN}]"
+            f"|{surname}[{HAN}]{{1,3}}(?:{words(HONORIFICS)})"
+        )
 
     def _given(self, char: str) -> bool:
         return char in given_name_characters()  # Han characters only, none of NOT_GIVEN
