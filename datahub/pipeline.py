@@ -436,6 +436,13 @@ def _record_privacy(
         if run is None:
             return
         run.rules = [r for r in run.rules if r.name not in {rule.name for rule in rules}] + rules
+        if leaks:  # blocked after all: nothing of the delivery reaches the snapshot (docs/quality.md)
+            run.blocked, run.success, run.rows_passed, run.pass_rate = True, False, 0, 0.0
+            for score in run.scores:
+                if score.dimension == "accessibility":
+                    score.score = 0.0
+            if run.scores:
+                run.overall_score = round(sum(sc.score for sc in run.scores) / len(run.scores), 3)
 
 
 def to_checked(platform: Platform, dataset: Dataset, delivery_id: str) -> None:

@@ -68,6 +68,10 @@ def test_a_leak_blocks_publication_and_the_published_snapshot_stays(tmp_path: Pa
         run = s.query(QualityRun).filter_by(delivery_id=second.delivery_id).one()
         leak = next(r for r in run.rules if r.name == "pii_leak")
         assert leak.blocking and not leak.success and leak.failed == 16  # a name and a phone in each
+        assert run.blocked and not run.success and run.pass_rate == 0
+        scores = {sc.dimension: sc.score for sc in run.scores}
+        assert scores["accessibility"] == 0
+        assert run.overall_score == pytest.approx(sum(scores.values()) / len(scores), abs=1e-3)
         assert VALID_PHONE not in json.dumps(leak.sample, ensure_ascii=False)
     quarantine = pl.read_parquet(platform.lake.layer_path("quarantine", hotline.name, second.delivery_id))
     assert quarantine.height == 8
