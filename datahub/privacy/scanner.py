@@ -189,6 +189,8 @@ def no_cycle_collection() -> Iterator[None]:
 def _fork_server() -> multiprocessing.context.BaseContext:
     """The fork-server context; the server starts (and loads :mod:`datahub.privacy.warm`) in the
     background from the first call, while this process screens the texts."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():  # not on Windows
+        return multiprocessing.get_context("spawn")
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["datahub.privacy.warm"])
     multiprocessing.forkserver.ensure_running()
