@@ -12,9 +12,7 @@ import random
 import re
 from pathlib import Path
 
-import polars as pl
 import pytest
-import regex
 
 from datahub.privacy.recognizers.base import NormalisedPatternRecognizer
 from datahub.privacy.recognizers.cn_bank_card_recognizer import CnBankCardRecognizer
@@ -28,6 +26,13 @@ from datahub.privacy.recognizers.cn_resident_id_recognizer import CnResidentIdRe
 from datahub.privacy.recognizers.cn_uscc_recognizer import CnUsccRecognizer, is_resident_id
 from datahub.privacy.recognizers.email_recognizer import EmailRecognizer
 from datahub.privacy.recognizers.ip_recognizer import IpRecognizer
+from tests.privacy.recognizer_checks import (
+    assert_fast_paths_agree,
+    assert_screens_positives,
+    mutations,
+    span_of,
+    spans,
+)
 
 ID_VECTORS = Path(__file__).resolve().parents[3] / "shared" / "data" / "idvectors" / "cn_id_vectors.csv"
 
@@ -48,15 +53,6 @@ RESIDENT_ID_PASSING_USCC_UNKNOWN_COUNTY = "620201199003070594"
 RESIDENT_ID_PASSING_LUHN_UNKNOWN_COUNTY = "620201199003070754"
 
 
-def _spans(recognizer: NormalisedPatternRecognizer, text: str) -> list[tuple[int, int]]:
-    return sorted((r.start, r.end) for r in recognizer.analyze(text, [recognizer.ENTITY], None))
-
-
-def _span_of(text: str, expected: str) -> list[tuple[int, int]]:
-    start = text.index(expected)
-    return [(start, start + len(expected))]
-
-
 # --- USCC -------------------------------------------------------------------------------------
 
 
@@ -74,13 +70,13 @@ def test_uscc_vectors_are_there() -> None:
 @pytest.mark.parametrize("value", _uscc_vectors(True))
 def test_valid_uscc_vectors_found_in_a_sentence(value: str) -> None:
     text = f"该企业统一社会信用代码为{value}，已核实。"
-    assert _spans(CnUsccRecognizer(), text) == _span_of(text, value)
+    assert spans(CnUsccRecognizer(), text) == span_of(text, value)
 
 
 @pytest.mark.parametrize("value", _uscc_vectors(False))
 def test_invalid_uscc_vectors_not_found(value: str) -> None:
     # includes the "invalid_but_real" pilot-region codes that fail GB 32100's check (see docstring)
-    assert _spans(CnUsccRecognizer(), f"该企业统一社会信用代码为{value}，已核实。") == []
+    assert spans(CnUsccRecognizer(), f"该企业统一社会信用代码为{value}，已核实。") == []
 
 
 @pytest.mark.parametrize(
@@ -101,12 +97,12 @@ def test_invalid_uscc_vectors_not_found(value: str) -> None:
     ],
 )
 def test_uscc_found(text: str, expected: str) -> None:
-    assert _spans(CnUsccRecognizer(), text) == _span_of(text, expected)
+    assert spans(CnUsccRecognizer(), text) == span_of(text, expected)
 
 
 def test_two_uscc_in_a_sentence() -> None:
     text = "华为914403001922038216，象屿9135020026015919XW。"
-    found = [text[start:end] for start, end in _spans(CnUsccRecognizer(), text)]
+    found = [text[start:end] for start, end in spans(CnUsccRecognizer(), text)]
     assert found == ["914403001922038216", "9135020026015919XW"]
 
 
@@ -127,7 +123,7 @@ def test_two_uscc_in_a_sentence() -> None:
     ],
 )
 def test_uscc_lookalikes_not_found(text: str) -> None:
-    assert _spans(CnUsccRecognizer(), text) == []
+    assert spans(CnUsccRecognizer(), text) == []
 
 
 # --- landline ---------------------------------------------------------------------------------
@@ -154,7 +150,7 @@ def test_uscc_lookalikes_not_found(text: str) -> None:
     ],
 )
 def test_landlines_found(text: str, expected: str) -> None:
-    assert _spans(CnLandlineRecognizer(), text) == _span_of(text, expected)
+    assert spans(CnLandlineRecognizer(), text) == span_of(text, expected)
 
 
 @pytest.mark.parametrize(
@@ -184,7 +180,7 @@ def test_landlines_found(text: str, expected: str) -> None:
     ],
 )
 def test_landline_lookalikes_not_found(text: str) -> None:
-    assert _spans(CnLandlineRecognizer(), text) == []
+    assert spans(CnLandlineRecognizer(), text) == []
 
 
 # --- bank card --------------------------------------------------------------------------------
@@ -207,7 +203,7 @@ def test_landline_lookalikes_not_found(text: str) -> None:
     ],
 )
 def test_bank_cards_found(text: str, expected: str) -> None:
-    assert _spans(CnBankCardRecognizer(), text) == _span_of(text, expected)
+    assert spans(CnBankCardRecognizer(), text) == span_of(text, expected)
 
 
 @pytest.mark.parametrize(
@@ -229,7 +225,7 @@ def test_bank_cards_found(text: str, expected: str) -> None:
     ],
 )
 def test_bank_card_lookalikes_not_found(text: str) -> None:
-    assert _spans(CnBankCardRecognizer(), text) == []
+    assert spans(CnBankCardRecognizer(), text) == []
 
 
 # --- e-mail -----------------------------------------------------------------------------------
@@ -249,7 +245,7 @@ def test_bank_card_lookalikes_not_found(text: str) -> None:
     ],
 )
 def test_emails_found(text: str, expected: str) -> None:
-    assert _spans(EmailRecognizer(), text) == _span_of(text, expected)
+    assert spans(EmailRecognizer(), text) == span_of(text, expected)
 
 
 @pytest.mark.parametrize(
@@ -270,12 +266,12 @@ def test_emails_found(text: str, expected: str) -> None:
     ],
 )
 def test_email_lookalikes_not_found(text: str) -> None:
-    assert _spans(EmailRecognizer(), text) == []
+    assert spans(EmailRecognizer(), text) == []
 
 
 def test_email_local_part_is_at_most_64_characters() -> None:
-    assert _spans(EmailRecognizer(), "a" * 64 + "@163.com") == [(0, 72)]
-    assert _spans(EmailRecognizer(), "a" * 65 + "@163.com") == []
+    assert spans(EmailRecognizer(), "a" * 64 + "@163.com") == [(0, 72)]
+    assert spans(EmailRecognizer(), "a" * 65 + "@163.com") == []
 
 
 # --- IP addresses -----------------------------------------------------------------------------
@@ -302,7 +298,7 @@ def test_email_local_part_is_at_most_64_characters() -> None:
     ],
 )
 def test_ip_addresses_found(text: str, expected: str) -> None:
-    assert _spans(IpRecognizer(), text) == _span_of(text, expected)
+    assert spans(IpRecognizer(), text) == span_of(text, expected)
 
 
 @pytest.mark.parametrize(
@@ -329,19 +325,19 @@ def test_ip_addresses_found(text: str, expected: str) -> None:
     ],
 )
 def test_ip_lookalikes_not_found(text: str) -> None:
-    assert _spans(IpRecognizer(), text) == []
+    assert spans(IpRecognizer(), text) == []
 
 
 def test_longer_dotted_numbers_yield_their_first_four_parts() -> None:
     # documented risk: a sentence-ending dot must stay allowed after an address, so the look-ahead
     # cannot refuse dots, and the first four parts of an OID or long version string match
-    assert _spans(IpRecognizer(), "OID 1.3.6.1.4.1") == [(4, 11)]
+    assert spans(IpRecognizer(), "OID 1.3.6.1.4.1") == [(4, 11)]
 
 
 def test_ipv6_may_start_after_a_colon() -> None:
     # documented risk: a colon must stay allowed before an address ("IP:2001:db8::1"), so the tail
     # of a longer colon run can match
-    assert _spans(IpRecognizer(), "12345:6789::1") == [(6, 13)]
+    assert spans(IpRecognizer(), "12345:6789::1") == [(6, 13)]
 
 
 # --- number plates ----------------------------------------------------------------------------
@@ -368,7 +364,7 @@ def test_ipv6_may_start_after_a_colon() -> None:
     ],
 )
 def test_plates_found(text: str, expected: str) -> None:
-    assert _spans(CnLicensePlateRecognizer(), text) == _span_of(text, expected)
+    assert spans(CnLicensePlateRecognizer(), text) == span_of(text, expected)
 
 
 @pytest.mark.parametrize(
@@ -393,7 +389,7 @@ def test_plates_found(text: str, expected: str) -> None:
     ],
 )
 def test_plate_lookalikes_not_found(text: str) -> None:
-    assert _spans(CnLicensePlateRecognizer(), text) == []
+    assert spans(CnLicensePlateRecognizer(), text) == []
 
 
 # --- shared properties ------------------------------------------------------------------------
@@ -458,32 +454,18 @@ def _all_texts() -> list[str]:
 
 
 @pytest.mark.parametrize("recognizer_class", RECOGNIZERS)
-def test_recognizers_declare_their_constants(recognizer_class: type[NormalisedPatternRecognizer]) -> None:
-    recognizer = recognizer_class()
-    assert recognizer.supported_entities == [recognizer_class.ENTITY]
-    assert recognizer.supported_language == "zh"
-    assert recognizer.context == list(recognizer_class.CONTEXT)
-    assert recognizer_class.__doc__ and "False-positive risks" in recognizer_class.__doc__
-
-
-@pytest.mark.parametrize("recognizer_class", RECOGNIZERS)
 def test_polars_regexes_compile_and_screen_every_positive(
     recognizer_class: type[NormalisedPatternRecognizer],
 ) -> None:
     recognizer = recognizer_class()
-    assert pl.Series(["x"]).str.contains(recognizer.screening_regex).to_list() == [False]
-    texts = _all_texts()
-    screened = pl.Series(texts).str.contains(recognizer.screening_regex).to_list()
-    for text, is_screened in zip(texts, screened, strict=True):
-        if _spans(recognizer, text):
-            assert is_screened, text
-    assert all(_spans(recognizer, text) for text in POSITIVES[recognizer_class])
+    assert_screens_positives(recognizer, _all_texts())
+    assert all(spans(recognizer, text) for text in POSITIVES[recognizer_class])
 
 
 @pytest.mark.parametrize("recognizer_class", RECOGNIZERS)
 def test_negatives_found_by_none(recognizer_class: type[NormalisedPatternRecognizer]) -> None:
     recognizer = recognizer_class()
-    assert [text for text in NEGATIVES if _spans(recognizer, text)] == []
+    assert [text for text in NEGATIVES if spans(recognizer, text)] == []
 
 
 @pytest.mark.parametrize("recognizer_class", RECOGNIZERS)
@@ -495,29 +477,9 @@ def test_identifier_runs_give_the_same_spans(recognizer_class: type[NormalisedPa
         in_runs = sorted(
             (run.start() + start, run.start() + end)
             for run in _IDENTIFIER_RUN.finditer(text)
-            for start, end in _spans(recognizer, run.group())
+            for start, end in spans(recognizer, run.group())
         )
-        assert in_runs == _spans(recognizer, text), text
-
-
-def _mutations(seed_tokens: list[str], alphabet: str, count: int, rng: random.Random) -> list[str]:
-    """Tokens near the identifiers: characters replaced, inserted, deleted, tokens joined."""
-    tokens = []
-    for _ in range(count):
-        token = list(rng.choice(seed_tokens))
-        for _ in range(rng.randint(0, 3)):
-            kind = rng.randrange(4)
-            position = rng.randrange(len(token) + 1)
-            if kind == 0 and position < len(token):
-                token[position] = rng.choice(alphabet)
-            elif kind == 1:
-                token.insert(position, rng.choice(alphabet))
-            elif kind == 2 and position < len(token):
-                del token[position]
-            else:
-                token += [rng.choice(" -."), *rng.choice(seed_tokens)]
-        tokens.append("".join(token))
-    return [token for token in tokens if token]
+        assert in_runs == spans(recognizer, text), text
 
 
 @pytest.mark.parametrize("recognizer_class", RECOGNIZERS)
@@ -531,15 +493,8 @@ def test_fast_paths_agree_with_presidio(recognizer_class: type[NormalisedPattern
     recognizer = recognizer_class()
     seeds = [run.group() for text in POSITIVES[recognizer_class] for run in _IDENTIFIER_RUN.finditer(text)]
     alphabet = "0123456789０１ABDFXZabdfxz .-－:：@．·京粤警" + "5" * 5
-    tokens = seeds + _mutations(seeds, alphabet, 3000, random.Random(11))
-    screened = pl.Series(tokens).str.contains(recognizer.screening_regex).to_list()
-    for token, is_screened in zip(tokens, screened, strict=True):
-        matches = [
-            regex.search(p.regex, token, flags=recognizer.global_regex_flags) for p in recognizer.patterns
-        ]
-        assert is_screened == any(matches), token
-        valid = _spans(recognizer, token)
-        assert sorted(recognizer.find_valid_spans(token)) == valid, token
+    tokens = seeds + mutations(seeds, alphabet, 3000, random.Random(11), " -.")
+    assert_fast_paths_agree(recognizer, tokens)
 
 
 @pytest.mark.parametrize(

@@ -14,11 +14,9 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-import regex
 from stdnum import luhn
 
 from datahub.privacy.masking import presidio_mask_text, scan_text_column
-from datahub.privacy.recognizers import ALL_RECOGNIZERS
 from datahub.privacy.recognizers.base import NormalisedPatternRecognizer
 from datahub.privacy.recognizers.cn_resident_id_recognizer import CnResidentIdRecognizer
 from datahub.privacy.recognizers.credit_card_recognizer import CreditCardRecognizer
@@ -26,6 +24,13 @@ from datahub.privacy.recognizers.us_phone_recognizer import UsPhoneRecognizer
 from datahub.privacy.recognizers.us_ssn_recognizer import UsSsnRecognizer
 from datahub.privacy.scanner import analyzer_findings, find_entities, scan_texts
 from tests.fixtures.pii_corpus import generate
+from tests.privacy.recognizer_checks import (
+    assert_fast_paths_agree,
+    assert_screens_positives,
+    mutations,
+    span_of,
+    spans,
+)
 
 BOSTON = Path(__file__).resolve().parents[3] / "shared" / "data" / "service_requests" / "boston311"
 BOSTON_DATA = BOSTON / "boston311-100-with-fake-pii.csv"
@@ -47,15 +52,6 @@ US_ENTITIES = tuple(r.ENTITY for r in RECOGNIZERS)
 
 # Pre-1999 (15-digit) resident ids that also pass Luhn and start like American Express cards.
 RESIDENT_ID_15_LIKE_AMEX = ("370102850315108", "340104850315101")
-
-
-def _spans(recognizer: NormalisedPatternRecognizer, text: str) -> list[tuple[int, int]]:
-    return sorted((r.start, r.end) for r in recognizer.analyze(text, [recognizer.ENTITY], None))
-
-
-def _span_of(text: str, expected: str) -> list[tuple[int, int]]:
-    start = text.index(expected)
-    return [(start, start + len(expected))]
 
 
 def _with_check_digit(body: str) -> str:
@@ -86,7 +82,7 @@ def _with_check_digit(body: str) -> str:
     ],
 )
 def test_phone_numbers_found(text: str, expected: str) -> None:
-    assert _spans(UsPhoneRecognizer(), text) == _span_of(text, expected)
+    assert spans(UsPhoneRecognizer(), text) == span_of(text, expected)
 
 
 @pytest.mark.parametrize(
@@ -118,12 +114,12 @@ def test_phone_numbers_found(text: str, expected: str) -> None:
     ],
 )
 def test_phone_lookalikes_not_found(text: str) -> None:
-    assert _spans(UsPhoneRecognizer(), text) == []
+    assert spans(UsPhoneRecognizer(), text) == []
 
 
 def test_two_phone_numbers_in_a_row_are_two_matches() -> None:
     text = "212-555-1234 / 617-635-4500"
-    assert _spans(UsPhoneRecognizer(), text) == [(0, 12), (15, 27)]
+    assert spans(UsPhoneRecognizer(), text) == [(0, 12), (15, 27)]
 
 
 # --- Social Security numbers ------------------------------------------------------------------
@@ -141,7 +137,7 @@ def test_two_phone_numbers_in_a_row_are_two_matches() -> None:
     ],
 )
 def test_ssns_found(text: str, expected: str) -> None:
-    assert _spans(UsSsnRecognizer(), text) == _span_of(text, expected)
+    assert spans(UsSsnRecognizer(), text) == span_of(text, expected)
 
 
 @pytest.mark.parametrize(
@@ -164,7 +160,7 @@ def test_ssns_found(text: str, expected: str) -> None:
     ],
 )
 def test_ssn_lookalikes_not_found(text: str) -> None:
-    assert _spans(UsSsnRecognizer(), text) == []
+    assert spans(UsSsnRecognizer(), text) == []
 
 
 # --- 13-15 digit payment cards ----------------------------------------------------------------
@@ -187,7 +183,7 @@ def test_ssn_lookalikes_not_found(text: str) -> None:
     ],
 )
 def test_cards_found(text: str, expected: str) -> None:
-    assert _spans(CreditCardRecognizer(), text) == _span_of(text, expected)
+    assert spans(CreditCardRecognizer(), text) == span_of(text, expected)
 
 
 @pytest.mark.parametrize(
@@ -210,7 +206,7 @@ def test_cards_found(text: str, expected: str) -> None:
     ],
 )
 def test_card_lookalikes_not_found(text: str) -> None:
-    assert _spans(CreditCardRecognizer(), text) == []
+    assert spans(CreditCardRecognizer(), text) == []
 
 
 @pytest.mark.parametrize("number", RESIDENT_ID_15_LIKE_AMEX)
@@ -255,53 +251,18 @@ def _all_texts() -> list[str]:
 
 
 @pytest.mark.parametrize("recognizer_class", RECOGNIZERS)
-def test_recognizers_declare_their_constants(recognizer_class: type[NormalisedPatternRecognizer]) -> None:
-    recognizer = recognizer_class()
-    assert recognizer.supported_entities == [recognizer_class.ENTITY]
-    assert recognizer.supported_language == "zh"
-    assert recognizer.context == list(recognizer_class.CONTEXT)
-    assert recognizer_class.__doc__ and "False-positive risks" in recognizer_class.__doc__
-    assert recognizer_class in ALL_RECOGNIZERS
-
-
-@pytest.mark.parametrize("recognizer_class", RECOGNIZERS)
 def test_polars_regexes_compile_and_screen_every_positive(
     recognizer_class: type[NormalisedPatternRecognizer],
 ) -> None:
     recognizer = recognizer_class()
-    assert pl.Series(["x"]).str.contains(recognizer.screening_regex).to_list() == [False]
-    texts = _all_texts()
-    screened = pl.Series(texts).str.contains(recognizer.screening_regex).to_list()
-    for text, is_screened in zip(texts, screened, strict=True):
-        if _spans(recognizer, text):
-            assert is_screened, text
-    assert all(_spans(recognizer, text) for text in POSITIVES[recognizer_class])
+    assert_screens_positives(recognizer, _all_texts())
+    assert all(spans(recognizer, text) for text in POSITIVES[recognizer_class])
 
 
 @pytest.mark.parametrize("recognizer_class", RECOGNIZERS)
 def test_negatives_found_by_none(recognizer_class: type[NormalisedPatternRecognizer]) -> None:
     recognizer = recognizer_class()
-    assert [text for text in NEGATIVES if _spans(recognizer, text)] == []
-
-
-def _mutations(seed_tokens: list[str], alphabet: str, count: int, rng: random.Random) -> list[str]:
-    """Tokens near the identifiers: characters replaced, inserted, deleted, tokens joined."""
-    tokens = []
-    for _ in range(count):
-        token = list(rng.choice(seed_tokens))
-        for _ in range(rng.randint(0, 3)):
-            kind = rng.randrange(4)
-            position = rng.randrange(len(token) + 1)
-            if kind == 0 and position < len(token):
-                token[position] = rng.choice(alphabet)
-            elif kind == 1:
-                token.insert(position, rng.choice(alphabet))
-            elif kind == 2 and position < len(token):
-                del token[position]
-            else:
-                token += [rng.choice(" -.("), *rng.choice(seed_tokens)]
-        tokens.append("".join(token))
-    return [token for token in tokens if token]
+    assert [text for text in NEGATIVES if spans(recognizer, text)] == []
 
 
 @pytest.mark.parametrize("recognizer_class", RECOGNIZERS)
@@ -311,14 +272,8 @@ def test_fast_paths_agree_with_presidio(recognizer_class: type[NormalisedPattern
     recognizer = recognizer_class()
     seeds = [text for texts in POSITIVES.values() for text in texts]
     alphabet = "0123456789０１ x.-－()（）+＋" + "5" * 5
-    tokens = seeds + _mutations(seeds, alphabet, 3000, random.Random(7))
-    screened = pl.Series(tokens).str.contains(recognizer.screening_regex).to_list()
-    for token, is_screened in zip(tokens, screened, strict=True):
-        matches = [
-            regex.search(p.regex, token, flags=recognizer.global_regex_flags) for p in recognizer.patterns
-        ]
-        assert is_screened == any(matches), token
-        assert sorted(recognizer.find_valid_spans(token)) == _spans(recognizer, token), token
+    tokens = seeds + mutations(seeds, alphabet, 3000, random.Random(7), " -.(")
+    assert_fast_paths_agree(recognizer, tokens)
 
 
 def test_scanner_agrees_with_presidio_on_mixed_texts() -> None:
