@@ -442,8 +442,8 @@ NEGATIVES = [
     "粤ICP备12345678号",
 ]
 
-# Every character an identifier of these six recognizers can contain; a scanner cutting texts into
-# maximal runs of these must find the same spans as the recognizers on whole texts.
+# Every character an identifier of these six recognizers can contain: their look-arounds inspect only
+# these, so a recognizer finds the same spans in the maximal runs of them as in whole texts.
 _IDENTIFIER_RUN = re.compile(
     "[0-9０-９A-Za-zＡ-Ｚａ-ｚ \\-－.．:：@＠_%+＿％＋·•・･()（）" + PROVINCES + SUFFIXES + "]+"
 )

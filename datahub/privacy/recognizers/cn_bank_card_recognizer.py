@@ -38,7 +38,7 @@ class CnBankCardRecognizer(NormalisedPatternRecognizer):
     False-positive risks: one random digit run in ten passes Luhn, so order, waybill and account
     numbers of 16 to 19 digits often match. Letters or digits may not touch the match on either
     side, so digit runs glued to letters (work orders ``GD2026100100012345``, waybills ``SF…``) and
-    longer runs never match; the column scanner must keep letters as well as digits in its runs. A
+    longer runs never match. A
     longer number written in groups of four (``… 0000 1234 5678``) can yield a match on its first
     four or five groups.
     """

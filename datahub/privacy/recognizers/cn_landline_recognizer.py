@@ -79,8 +79,7 @@ class CnLandlineRecognizer(NormalisedPatternRecognizer):
     happens to start with ``0``. Not matched: mobile numbers (``138…`` has no trunk 0, ``0138…``
     no real area code), hotlines (``12345``, ``110``), dates (``20261001``, ``2026-10-01``) and
     digit runs glued to letters or longer digit runs (``GD2026100100012345``), because letters and
-    digits may not touch the match; the column scanner must keep letters as well as digits in its
-    runs.
+    digits may not touch the match.
     """
 
     ENTITY: ClassVar[str] = "CN_LANDLINE"

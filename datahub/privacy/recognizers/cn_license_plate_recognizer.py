@@ -61,11 +61,8 @@ class CnLicensePlateRecognizer(NormalisedPatternRecognizer):
     Look-arounds: no ASCII or full-width letter or digit may touch the plate on either side, so a
     plate is never cut out of a longer code and an ordinary plate is never the first seven characters
     of a new-energy plate. The character before the plate is typically Chinese (``车牌粤B12345``),
-    and it must stay allowed: a look-behind refusing Chinese characters could be written only as a
-    class of every Chinese character, which the column scanner would then have to keep in its runs,
-    i.e. not cut texts at all. So ``进京粤B12345`` finds ``粤B12345``. For the scanner, the characters
-    of a plate run are the province abbreviations, ``SUFFIXES``, the separators above, letters and
-    digits; letters and digits are the only characters the look-arounds inspect.
+    and it must stay allowed, so ``进京粤B12345`` finds ``粤B12345``; letters and digits are the
+    only characters the look-arounds inspect.
 
     False-positive risks: any province character followed by an allowed letter and five letters or
     digits matches, such as a product model glued to a place name (``川A12345型``). ICP licence

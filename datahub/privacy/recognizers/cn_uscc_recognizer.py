@@ -73,8 +73,7 @@ class CnUsccRecognizer(NormalisedPatternRecognizer):
     alphanumeric serial of this length whose first eight characters are digits can match. All-digit
     runs that are valid resident ids (about one in 31 of them also passes this check) are left to
     the resident-id recognizer. Letters or digits may not touch the match on either side, so longer
-    codes (``GD2026100100012345…``) never match: the column scanner must therefore keep letters as
-    well as digits in the runs it cuts.
+    codes (``GD2026100100012345…``) never match.
     """
 
     ENTITY: ClassVar[str] = "CN_USCC"

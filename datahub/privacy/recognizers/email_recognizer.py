@@ -42,8 +42,7 @@ class EmailRecognizer(NormalisedPatternRecognizer):
     False-positive risks: anything of the shape ``x@y.zz`` matches, including package coordinates
     and handles such as ``git@github.com``. Characters of a local part may not come right before the
     match and letters, digits, ``_ % + -`` not right after it, so a match never starts or ends in the
-    middle of a longer address-like run; the column scanner must keep these characters, ``@`` and
-    dots in the runs it cuts.
+    middle of a longer address-like run.
     """
 
     ENTITY: ClassVar[str] = "EMAIL_ADDRESS"

@@ -40,7 +40,8 @@ class IpRecognizer(NormalisedPatternRecognizer):
     the address alone matches). IPv4 addresses embedded in IPv6 (``::ffff:192.168.1.1``) are found
     as their IPv4 part only; zone indices (``%eth0``) stay outside the match.
 
-    Look-arounds (each a single character class, as the column scanner requires): before an IPv4
+    Look-arounds (each a single character class, so that the screening regex can stand in for them
+    in polars): before an IPv4
     address no digit, dot or ``v`` (``v1.2.3.4`` and ``5.1.2.3.4`` are not addresses; other letters
     may touch it, as in ``IP10.0.0.1``), before an IPv6 address no hex digit or dot (``IP2001:db8::1``
     is found); a colon may come before an address, so ``IP:2001:db8::1`` is found, which is why the
