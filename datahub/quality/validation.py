@@ -161,11 +161,13 @@ class _Metrics:
     per_rule: dict[int, dict[str, Any]]
 
 
-def _aggregate(engine: Engine, rules: list[Rule], columns: list[str]) -> _Metrics:
+def _aggregate(
+    engine: Engine, rules: list[Rule], kwargs: list[dict[str, Any]], columns: list[str]
+) -> _Metrics:
     select = ["count(*) AS n", *(f"count({sql.name(c)}) AS {sql.name('nonnull:' + c)}" for c in columns)]
     names: list[tuple[str, int, str]] = []
-    for i, rule in enumerate(rules):
-        kind, kw = rule.expectation.expectation_type, rule.expectation.configuration.kwargs
+    for i, (rule, kw) in enumerate(zip(rules, kwargs, strict=True)):
+        kind = rule.expectation.expectation_type
         where = predicate(kind, kw)
         if where and kind != "expect_column_values_to_not_be_null":
             select.append(f"count(*) FILTER (WHERE {where}) AS x{i}")
@@ -179,8 +181,8 @@ def _aggregate(engine: Engine, rules: list[Rule], columns: list[str]) -> _Metric
     metrics = _Metrics(n, {c: n - int(row["nonnull:" + c]) for c in columns}, {})
     for key, i, what in names:
         metrics.per_rule.setdefault(i, {})[what] = row[key]
-    for i, rule in enumerate(rules):
-        kind, kw = rule.expectation.expectation_type, rule.expectation.configuration.kwargs
+    for i, (rule, kw) in enumerate(zip(rules, kwargs, strict=True)):
+        kind = rule.expectation.expectation_type
         if kind == "expect_column_values_to_be_unique":
             c = sql.name(kw["column"])
             metrics.per_rule[i] = {
@@ -208,9 +210,9 @@ def _aggregate(engine: Engine, rules: list[Rule], columns: list[str]) -> _Metric
     return metrics
 
 
-def _failing_rows_sql(rule: Rule, engine: Engine) -> str | None:
+def _failing_rows_sql(rule: Rule, kw: dict[str, Any]) -> str | None:
     """SQL returning the batch rows (with file_row_number) a row-level rule counts as unexpected."""
-    kind, kw = rule.expectation.expectation_type, rule.expectation.configuration.kwargs
+    kind = rule.expectation.expectation_type
     where = predicate(kind, kw)
     if where:
         return f"SELECT * FROM batch_rows WHERE {where}"
@@ -228,10 +230,24 @@ def _failing_rows_sql(rule: Rule, engine: Engine) -> str | None:
     return None
 
 
+def _dependencies(rule: Rule) -> dict[str, Any]:
+    """The metrics GX asks for to judge ``rule``, by name (GX rebuilds its configuration on every call:
+    ask once per rule)."""
+    runtime = {"result_format": dict(RESULT_FORMAT)}
+    deps = rule.expectation.get_validation_dependencies(execution_engine=None, runtime_configuration=runtime)
+    return dict(deps.metric_configurations)
+
+
 def _gx_values(
-    rule: Rule, metrics: _Metrics, i: int, sample: list[tuple[int, Any]], columns: list[str]
+    rule: Rule,
+    kw: dict[str, Any],
+    deps: dict[str, Any],
+    metrics: _Metrics,
+    i: int,
+    sample: list[tuple[int, Any]],
+    columns: list[str],
 ) -> dict:
-    kind, kw = rule.expectation.expectation_type, rule.expectation.configuration.kwargs
+    kind = rule.expectation.expectation_type
     own = metrics.per_rule.get(i, {})
     values: dict[str, Any] = {
         "table.row_count": metrics.row_count,
@@ -244,9 +260,6 @@ def _gx_values(
         values["unexpected_rows_query.row_count"] = own.get("unexpected", 0)
         values["unexpected_rows_query.table"] = own.get("rows", [])
         return values
-    deps = rule.expectation.get_validation_dependencies(
-        execution_engine=None, runtime_configuration={"result_format": dict(RESULT_FORMAT)}
-    ).metric_configurations
     for name in deps:
         if name in values:
             continue
@@ -263,13 +276,11 @@ def _gx_values(
     return values
 
 
-def _evaluate(rule: Rule, values: dict[str, Any]) -> ExpectationValidationResult:
+def _evaluate(rule: Rule, deps: dict[str, Any], values: dict[str, Any]) -> ExpectationValidationResult:
     """GX's own verdict on metrics computed elsewhere (``mostly``, bounds and result shape are GX's)."""
     runtime = {"result_format": dict(RESULT_FORMAT)}
-    expectation = rule.expectation
-    deps = expectation.get_validation_dependencies(execution_engine=None, runtime_configuration=runtime)
-    metrics = {mc.id: values.get(name) for name, mc in deps.metric_configurations.items()}
-    return expectation.metrics_validate(metrics, runtime_configuration=runtime)
+    metrics = {mc.id: values.get(name) for name, mc in deps.items()}
+    return rule.expectation.metrics_validate(metrics, runtime_configuration=runtime)
 
 
 def validate(
@@ -285,15 +296,9 @@ def validate(
 ) -> Validation:
     """Evaluate every rule on the engine's batch; write flagged rows to ``flags_path``."""
     batch_columns = [r[0] for r in engine.con.execute("DESCRIBE batch").fetchall()]
-    referenced = sorted(
-        {
-            rule.expectation.configuration.kwargs["column"]
-            for rule in rules
-            if "column" in rule.expectation.configuration.kwargs
-        }
-        & set(batch_columns)
-    )
-    metrics = _aggregate(engine, rules, referenced)
+    kwargs = [rule.expectation.configuration.kwargs for rule in rules]
+    referenced = sorted({kw["column"] for kw in kwargs if "column" in kw} & set(batch_columns))
+    metrics = _aggregate(engine, rules, kwargs, referenced)
     suite = gx.ExpectationSuite(name=suite_name, expectations=[rule.expectation for rule in rules])
     results: list[ExpectationValidationResult] = []
     outcomes: list[RuleOutcome] = []
@@ -302,9 +307,9 @@ def validate(
     key_sql = "concat_ws('|', " + ", ".join(f"CAST({sql.name(k)} AS VARCHAR)" for k in keys) + ")"
     if not keys:
         key_sql = "NULL"
-    for i, rule in enumerate(rules):
-        kind, kw = rule.expectation.expectation_type, rule.expectation.configuration.kwargs
-        failing_sql = _failing_rows_sql(rule, engine)
+    for i, (rule, kw) in enumerate(zip(rules, kwargs, strict=True)):
+        kind = rule.expectation.expectation_type
+        failing_sql = _failing_rows_sql(rule, kw)
         unexpected = (
             metrics.nulls.get(kw.get("column", ""), 0)
             if kind == "expect_column_values_to_not_be_null"
@@ -338,7 +343,8 @@ def validate(
                 query = engine.query(kw["unexpected_rows_query"])
                 key = key_sql if set(keys) <= set(found[0]) else "NULL"
                 flag_queries.append(_flag_select(rule, key, query))
-        result = _evaluate(rule, _gx_values(rule, metrics, i, sample, received_columns))
+        deps = _dependencies(rule)
+        result = _evaluate(rule, deps, _gx_values(rule, kw, deps, metrics, i, sample, received_columns))
         results.append(result)
         body = result.result or {}
         table_level = kind in (
