@@ -480,14 +480,6 @@ def demo(
         raise typer.Exit(code=1)
 
 
-def main() -> None:  # pragma: no cover - console entry point
-    app()
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(app())
-
-
 @quality_app.command("show")
 def quality_show(
     dataset: Annotated[str, typer.Argument(help="A registered dataset, e.g. hotline_12345.")],
@@ -691,3 +683,177 @@ def pii_audit(
         console.print(table)
     if leaking:
         raise typer.Exit(code=1)
+
+
+client_app = typer.Typer(help="API clients (接入方): create with a key, list, disable.", no_args_is_help=True)
+app.add_typer(client_app, name="client")
+grant_app = typer.Typer(
+    help="Sharing grants (共享授权): list, approve, refuse, revoke.", no_args_is_help=True
+)
+app.add_typer(grant_app, name="grant")
+audit_app = typer.Typer(help="The tamper-evident audit log (审计日志).", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
+
+
+def _sharing() -> Any:
+    from datahub.serving.service import Service
+
+    return Service(Platform())
+
+
+@client_app.command("create")
+def client_create(
+    name: Annotated[str, typer.Argument(help="A name for the calling system, e.g. district-platform-dh.")],
+    role: Annotated[str, typer.Option(help="steward, department, consumer, leader or admin.")],
+    department: Annotated[str | None, typer.Option(help="The department code, for role department.")] = None,
+    rate_limit: Annotated[int, typer.Option(help="Requests per second (and burst).")] = 200,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Create a client and print its API key, once: only its hash is kept."""
+    from datahub.access import Clients
+
+    platform = Platform()
+    try:
+        made = Clients(platform.metadata, platform.dictionary).create(
+            name, role, department, rate_limit=rate_limit
+        )
+    except DatahubError as exc:
+        raise _fail(exc, as_json) from None
+    if as_json:
+        print(json.dumps({"client_id": made.client_id, "api_key": made.api_key}))
+        return
+    console.print(f"client [bold]{made.name}[/] ({made.role}) id {made.client_id}", highlight=False)
+    console.print(f"API key (shown once, keep it safe): {made.api_key}", highlight=False, soft_wrap=True)
+
+
+@client_app.command("list")
+def client_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Every client (never their keys)."""
+    from datahub.access import Clients
+
+    platform = Platform()
+    rows = Clients(platform.metadata, platform.dictionary).find()
+    if as_json:
+        print(json.dumps(rows, ensure_ascii=False))
+        return
+    table = Table(title="API clients")
+    for header in ("client_id", "name", "role", "department", "rate/s", "created", "disabled"):
+        table.add_column(header)
+    for r in rows:
+        table.add_row(
+            *(
+                str(r[k] if r[k] is not None else "")
+                for k in ("client_id", "name", "role", "department", "rate_limit", "created_at", "disabled")
+            )
+        )
+    console.print(table)
+
+
+@client_app.command("disable")
+def client_disable(client_id: Annotated[str, typer.Argument(help="The client's id.")]) -> None:
+    """Refuse the client's key from now on."""
+    from datahub.access import Clients
+
+    platform = Platform()
+    try:
+        Clients(platform.metadata, platform.dictionary).disable(client_id)
+    except DatahubError as exc:
+        raise _fail(exc) from None
+    console.print(f"disabled {client_id}")
+
+
+def _console_steward() -> Any:
+    from datahub.access import Principal, Role
+
+    user = os.environ.get("USER") or "console"
+    return Principal("console", f"console:{user}", Role.steward, None, 1)
+
+
+@grant_app.command("list")
+def grant_list(
+    status: Annotated[str | None, typer.Option(help="requested, approved, refused or revoked.")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Every grant, newest first."""
+    service = _sharing()
+    try:
+        grants = service.grants.find(_console_steward(), status=status)
+    finally:
+        service.close()
+    if as_json:
+        print(json.dumps(grants, ensure_ascii=False))
+        return
+    table = Table(title="grants")
+    for header in ("id", "client", "view", "status", "active", "purpose", "columns", "row filter", "expires"):
+        table.add_column(header)
+    for g in grants:
+        table.add_row(
+            str(g["grant_id"]),
+            str(g["client_id"]),
+            str(g["view"]),
+            str(g["status"]),
+            str(g["active"]),
+            str(g["purpose"]),
+            ", ".join(g["columns"] or ["(all)"]),
+            str(g["row_filter"] or ""),
+            str(g["expires_at"] or ""),
+        )
+    console.print(table)
+
+
+def _decide(action: str, grant_id: int, note: str | None) -> None:
+    service = _sharing()
+    steward = _console_steward()
+    try:
+        if action == "approve":
+            grant = service.grants.approve(grant_id, steward, note)
+        elif action == "refuse":
+            grant = service.grants.refuse(grant_id, steward, note)
+        else:
+            grant = service.grants.revoke(grant_id, steward)
+        service.record_grant(steward, f"grant.{action}", grant)
+    except DatahubError as exc:
+        raise _fail(exc) from None
+    finally:
+        service.close()
+    console.print(f"grant {grant_id}: {grant['status']}")
+
+
+@grant_app.command("approve")
+def grant_approve(
+    grant_id: Annotated[int, typer.Argument()], note: Annotated[str | None, typer.Option()] = None
+) -> None:
+    """Approve a requested grant."""
+    _decide("approve", grant_id, note)
+
+
+@grant_app.command("refuse")
+def grant_refuse(
+    grant_id: Annotated[int, typer.Argument()], note: Annotated[str | None, typer.Option()] = None
+) -> None:
+    """Refuse a requested grant."""
+    _decide("refuse", grant_id, note)
+
+
+@grant_app.command("revoke")
+def grant_revoke(grant_id: Annotated[int, typer.Argument()]) -> None:
+    """Revoke a grant; it stops counting on the next request."""
+    _decide("revoke", grant_id, None)
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Check the whole chain: exit 0 when intact, 1 naming the first bad record."""
+    from datahub.audit.cli import verify_log
+
+    code, message = verify_log(Platform())
+    (console if code == 0 else err_console).print(message, highlight=False)
+    raise typer.Exit(code=code)
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(app())

@@ -87,3 +87,28 @@ class RegistrationRefused(DatahubError):
 
     def to_dict(self) -> dict[str, object]:  # type: ignore[override]
         return {**super().to_dict(), "problems": self.problems}
+
+
+class Conflict(DatahubError):
+    """The request clashes with what exists (a client name taken, a grant already decided)."""
+
+    code = "conflict"
+    http_status = 409
+
+
+class Unauthenticated(DatahubError):
+    """No credentials, or credentials the platform does not know."""
+
+    code = "unauthenticated"
+    http_status = 401
+
+
+class RateLimited(DatahubError):
+    """The client sent more requests than its rate limit allows; ``retry_after`` in seconds."""
+
+    code = "rate_limited"
+    http_status = 429
+
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        self.retry_after = retry_after
+        super().__init__(message)

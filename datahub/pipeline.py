@@ -23,7 +23,7 @@ import polars as pl
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from datahub.contracts import Dataset, PublishMode
+from datahub.contracts import Dataset, Desensitise, PublishMode
 from datahub.errors import UnreadableDelivery
 from datahub.files import file_sha256
 from datahub.ingest.readers import read_delivery
@@ -357,6 +357,7 @@ def to_published(platform: Platform, dataset: Dataset, delivery_id: str) -> None
             shared,
             append=dataset.delivery.publish_mode is PublishMode.append,
             contract_version=dataset.version,
+            restricted=restricted_values(conformed, dataset, result.withheld),
         )
     rows_in = delivery.rows_in or 0
     reconciled = rows_in == shared.height + rows_quarantined
@@ -389,6 +390,18 @@ def to_published(platform: Platform, dataset: Dataset, delivery_id: str) -> None
                 desensitised=result.counts,
             )
         )
+
+
+def restricted_values(conformed: pl.DataFrame, dataset: Dataset, withheld: pl.Series) -> pl.DataFrame | None:
+    """The key and the raw values of the personal columns of the rows being published (the conformed
+    rows less those withheld), or None when the dataset has no key or nothing personal."""
+    personal = [c.name for c in dataset.columns if c.desensitise is not Desensitise.keep]
+    if not dataset.key_columns or not personal:
+        return None
+    kept = (
+        conformed.filter(~pl.int_range(pl.len()).is_in(withheld.implode())) if withheld.len() else conformed
+    )
+    return kept.select(*dataset.key_columns, *personal)
 
 
 def _record_privacy(

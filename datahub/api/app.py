@@ -8,31 +8,46 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 import datahub
+from datahub.api.deps import RateLimiter
 from datahub.api.errors import add_error_handlers
-from datahub.api.routes import api_router
+from datahub.api.routes import api_router, open311
 from datahub.platform import Platform
+from datahub.serving.service import Service
 from datahub.settings import Settings
 
 API_PREFIX = "/api/v1"
+OPEN311_PREFIX = "/open311/v2"
 
 DESCRIPTION = """\
-The governed data hub of 一事件一网统管 city management: data contracts now; published datasets,
-event views, grants and the audit log as they arrive.
+The governed sharing API of 一事件一网统管 city management: published department datasets and
+event-ready views (one row per real event, daily KPIs, relief stock, sensor alerts), read under
+grants with masks and row filters inside the query, every read in a tamper-evident audit log; the
+data contracts, the dictionary and quality results; Open311 GeoReport v2 over the unified events.
+
+**Authentication**: an API key from `datahub client create NAME --role ROLE`, sent as
+`Authorization: Bearer KEY` or `X-API-Key: KEY`. Each client has a rate limit (429 `rate_limited`).
+
+**Filters** (`filter` on rows and exports): `field = 'value'`, `!=`, `<`, `<=`, `>`, `>=`,
+`in (…)`, `not in (…)`, `is null`, `is not null`, `like`, `ilike`, `contains(field, 'x')`, joined
+with `and`, `or`, `not` and parentheses; values are checked against the column's type and always
+bound as parameters (docs/query.md).
 
 Every error answers `{"error": {"code", "message", "file", "path"}}` with a stable `code`.
-Until API keys arrive, callers identify themselves with the headers `X-Datahub-Role`,
-`X-Datahub-Department` and `X-Datahub-Client` (see docs/api.md).
 """
 
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     platform: Platform = app.state.platform
-    # Open what every request needs now, so a broken dictionary or database stops the server at
-    # start instead of failing its first requests.
-    _ = platform.dictionary, platform.metadata
-    yield
-    platform.metadata.dispose()
+    # Open what every request needs now, so a broken dictionary, contract or database stops the
+    # server at start instead of failing its first requests.
+    service: Service = app.state.service
+    _ = platform.dictionary, platform.metadata, service.catalog
+    try:
+        yield
+    finally:
+        service.close()  # flushes the audit log
+        platform.metadata.dispose()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -44,7 +59,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url="/docs",
         lifespan=_lifespan,
     )
-    app.state.platform = Platform(settings)
+    platform = Platform(settings)
+    service = Service(platform)
+    app.state.platform = platform
+    app.state.service = service
+    app.state.clients = service.clients
+    app.state.rate_limiter = RateLimiter()
     add_error_handlers(app)
     app.include_router(api_router, prefix=API_PREFIX)
+    app.include_router(open311.router, prefix=OPEN311_PREFIX)
     return app

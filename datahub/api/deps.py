@@ -1,37 +1,26 @@
-"""Dependencies of the routes, as ``Annotated`` aliases: the platform, the contract registry, the caller.
+"""Dependencies of the routes, as ``Annotated`` aliases: the platform, its services, the caller.
 
-``get_caller`` is the one place a request's identity comes from. Until key-based authentication
-arrives (the API issue: ``datahub client create``, keys stored hashed, rate limits), it TRUSTS three
-headers and is meant only for local development and tests:
-
-- ``X-Datahub-Role`` (required): ``steward``, ``department``, ``consumer``, ``leader`` or ``admin``;
-- ``X-Datahub-Department``: the caller's department code from the dictionary's ``department`` table,
-  required for role ``department`` and ignored for the others;
-- ``X-Datahub-Client``: the caller's name as the registry records it (defaults to the role).
-
-The API issue replaces this function with key-based authentication; routes depend only on
-``CurrentCaller`` and do not change.
+``get_principal`` is the one place a request's identity comes from: an API key, sent as
+``Authorization: Bearer KEY`` or ``X-API-Key: KEY`` (``datahub client create`` makes one; only its hash
+is stored). It also applies the client's rate limit (429 ``rate_limited`` with ``Retry-After``).
 """
 
+from __future__ import annotations
+
+import threading
+import time
 from collections.abc import Callable
-from enum import StrEnum
+from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Request, Security
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
-from datahub.api.errors import Unauthenticated
+from datahub.access import Clients, Grants, Principal, Role
 from datahub.contracts.registry import Caller, ContractRegistry
-from datahub.dictionary.loader import DEPARTMENT_TABLE
-from datahub.errors import Forbidden
+from datahub.errors import Forbidden, RateLimited, Unauthenticated
 from datahub.platform import Platform
-
-
-class Role(StrEnum):
-    steward = "steward"
-    department = "department"
-    consumer = "consumer"
-    leader = "leader"
-    admin = "admin"
+from datahub.serving.service import Service
 
 
 def get_platform(request: Request) -> Platform:
@@ -43,6 +32,14 @@ def get_platform(request: Request) -> Platform:
 PlatformDep = Annotated[Platform, Depends(get_platform)]
 
 
+def get_service(request: Request) -> Service:
+    service: Service = request.app.state.service
+    return service
+
+
+ServiceDep = Annotated[Service, Depends(get_service)]
+
+
 def get_registry(platform: PlatformDep) -> ContractRegistry:
     return ContractRegistry(platform.metadata, platform.dictionary)
 
@@ -50,50 +47,93 @@ def get_registry(platform: PlatformDep) -> ContractRegistry:
 RegistryDep = Annotated[ContractRegistry, Depends(get_registry)]
 
 
-def get_caller(
-    platform: PlatformDep,
-    x_datahub_role: Annotated[
-        str | None, Header(description="Temporary: the caller's role, until API keys arrive.")
-    ] = None,
-    x_datahub_department: Annotated[
-        str | None,
-        Header(max_length=20, description="Temporary: the department code, required for role department."),
-    ] = None,
-    x_datahub_client: Annotated[
-        str | None, Header(max_length=100, description="Temporary: the caller's name (default: the role).")
-    ] = None,
-) -> Caller:
-    if not x_datahub_role:
-        raise Unauthenticated("say who is calling: the X-Datahub-Role header is missing")
-    try:
-        role = Role(x_datahub_role)
-    except ValueError:
-        known = ", ".join(Role)
-        raise Forbidden(f"unknown role '{x_datahub_role}' (roles: {known})") from None
-    department = None
-    if role is Role.department:
-        if not x_datahub_department:
-            raise Unauthenticated("role department needs the X-Datahub-Department header")
-        if x_datahub_department not in platform.dictionary.codes(DEPARTMENT_TABLE):
-            raise Forbidden(f"unknown department '{x_datahub_department}'")
-        department = x_datahub_department
-    return Caller(name=x_datahub_client or role.value, role=role.value, department=department)
+@dataclass
+class _Bucket:
+    tokens: float
+    at: float
+
+
+class RateLimiter:
+    """A token bucket per client: ``limit`` requests per second, bursts of up to ``limit``."""
+
+    def __init__(self) -> None:
+        self._buckets: dict[str, _Bucket] = {}
+        self._lock = threading.Lock()
+
+    def take(self, client_id: str, limit: int) -> None:
+        now = time.monotonic()
+        with self._lock:
+            bucket = self._buckets.get(client_id)
+            if bucket is None:
+                bucket = self._buckets[client_id] = _Bucket(float(limit), now)
+            bucket.tokens = min(float(limit), bucket.tokens + (now - bucket.at) * limit)
+            bucket.at = now
+            if bucket.tokens < 1.0:
+                wait = (1.0 - bucket.tokens) / limit
+                raise RateLimited(
+                    f"more than {limit} requests per second; retry in {wait:.2f} s", retry_after=wait
+                )
+            bucket.tokens -= 1.0
+
+
+_bearer = HTTPBearer(auto_error=False, description="An API key from `datahub client create`.")
+_api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="The same API key, as a header.")
+
+
+def get_principal(
+    request: Request,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
+    api_key: Annotated[str | None, Security(_api_key)],
+) -> Principal:
+    key = bearer.credentials if bearer is not None else api_key
+    if not key:
+        raise Unauthenticated("send an API key: 'Authorization: Bearer KEY' or 'X-API-Key: KEY'")
+    clients: Clients = request.app.state.clients
+    principal = clients.authenticate(key)
+    if principal is None:
+        raise Unauthenticated("unknown or disabled API key")
+    limiter: RateLimiter = request.app.state.rate_limiter
+    limiter.take(principal.client_id, principal.rate_limit)
+    request.state.principal = principal
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
+
+
+def get_caller(principal: CurrentPrincipal) -> Caller:
+    """The caller as the contract registry knows it."""
+    return Caller(name=principal.name, role=principal.role.value, department=principal.department)
 
 
 CurrentCaller = Annotated[Caller, Depends(get_caller)]
 
 
-def require_role(*roles: Role) -> Callable[[Caller], Caller]:
+def require_role(*roles: Role) -> Callable[[Principal], Principal]:
     """A dependency that lets only ``roles`` through (403 ``forbidden`` for the others)."""
     allowed = ", ".join(roles)
 
-    def check(caller: CurrentCaller) -> Caller:
-        if caller.role not in roles:
-            raise Forbidden(f"role '{caller.role}' may not do this (allowed: {allowed})")
-        return caller
+    def check(principal: CurrentPrincipal) -> Principal:
+        if principal.role not in roles:
+            raise Forbidden(f"role '{principal.role}' may not do this (allowed: {allowed})")
+        return principal
 
     return check
 
 
+def get_grants(service: ServiceDep) -> Grants:
+    return service.grants
+
+
+GrantsDep = Annotated[Grants, Depends(get_grants)]
+
+
+def _registrar(
+    principal: Annotated[Principal, Depends(require_role(Role.steward, Role.department, Role.admin))],
+) -> Caller:
+    return get_caller(principal)
+
+
 # Departments may register only the contracts they own; ContractRegistry.register enforces that.
-ContractRegistrar = Annotated[Caller, Depends(require_role(Role.steward, Role.department, Role.admin))]
+ContractRegistrar = Annotated[Caller, Depends(_registrar)]
+Stewardship = Annotated[Principal, Depends(require_role(Role.steward, Role.admin))]

@@ -7,6 +7,7 @@ becomes a response, so every error body has the same shape and a stable ``code``
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -15,14 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from datahub.errors import DatahubError
-
-
-class Unauthenticated(DatahubError):
-    """The request does not say who is calling."""
-
-    code = "unauthenticated"
-    http_status = 401
+from datahub.errors import DatahubError, RateLimited, Unauthenticated
 
 
 class InvalidRequest(DatahubError):
@@ -85,7 +79,12 @@ def _error_response(
 
 async def _datahub_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DatahubError)
-    return _error_response(exc.http_status, dict(exc.to_dict()))
+    headers = None
+    if isinstance(exc, RateLimited):
+        headers = {"Retry-After": str(max(1, math.ceil(exc.retry_after)))}
+    elif isinstance(exc, Unauthenticated):
+        headers = {"WWW-Authenticate": "Bearer"}
+    return _error_response(exc.http_status, dict(exc.to_dict()), headers)
 
 
 async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:

@@ -187,3 +187,119 @@ class RegistrationPublic(BaseModel):
     @classmethod
     def from_registration(cls, registration: Registration) -> Self:
         return cls.model_validate(registration.to_dict())
+
+
+# --- views -----------------------------------------------------------------------------------------
+
+
+class ViewSummaryPublic(BaseModel):
+    name: str = Field(examples=["events_unified"])
+    kind: Literal["dataset", "view"]
+    title: str
+    owner_department: str | None
+    sharing_class: Literal["unconditional", "conditional", "not_shared"]
+    access: Literal["allowed", "granted", "needs_grant"] = Field(
+        description="allowed: readable by your role; granted: through your grants; needs_grant: request one."
+    )
+    reason: str
+    grants: list[int]
+    version: str | None = Field(description="The current published version (none before the first).")
+    rows: int | None = Field(description="Rows of the current version, when you may read it.")
+
+
+class ViewsPublic(BaseModel):
+    data: list[ViewSummaryPublic]
+    count: int
+
+
+class ViewColumnPublic(BaseModel):
+    name: str
+    type: Literal["string", "integer", "decimal", "date", "timestamp", "boolean", "list"]
+    title: str | None
+    primary_key: bool
+    personal_class: str
+    masking: str = Field(
+        description="How you receive it: none, raw (a grant with a legal basis), or the contract's "
+        "desensitisation (mask, pseudonym, generalise, scan, redact)."
+    )
+    code_table: str | None
+
+
+class ViewSchemaPublic(BaseModel):
+    name: str
+    kind: Literal["dataset", "view"]
+    title: str
+    contract_version: str
+    owner_department: str | None
+    sharing_class: str
+    key: list[str]
+    row_filter: str | None = Field(description="Your grants' row filter, applied to every read.")
+    grants: list[int]
+    columns: list[ViewColumnPublic]
+
+
+class PagePublic(BaseModel):
+    view: str
+    version: str = Field(description="The snapshot version every row of this page comes from.")
+    columns: list[str]
+    data: list[dict[str, Any]]
+    count: int
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page.")
+    next: str | None = Field(description="The URL of the next page.")
+
+
+# --- grants ----------------------------------------------------------------------------------------
+
+
+class GrantCreate(BaseModel):
+    view: str = Field(min_length=1, max_length=100, examples=["hotline_12345"])
+    purpose: str = Field(min_length=1, max_length=2000, examples=["区级平台按辖区研判热线诉求"])
+    columns: list[str] | None = Field(
+        None, max_length=200, description="Columns you need (default: all).", examples=[["work_order_id"]]
+    )
+    row_filter: str | None = Field(
+        None,
+        max_length=2000,
+        description="Rows you need, in the query language.",
+        examples=["district_code = '330102'"],
+    )
+    legal_basis: str | None = Field(
+        None, max_length=2000, description="Needed for personal columns to be released unmasked."
+    )
+    expires_at: datetime | None = Field(None, description="When the grant ends (UTC when no zone is given).")
+
+
+class GrantDecision(BaseModel):
+    note: str | None = Field(None, max_length=2000, examples=["同意，限辖区内使用"])
+
+
+class GrantPublic(BaseModel):
+    grant_id: int
+    client_id: str
+    view: str
+    purpose: str
+    columns: list[str] | None
+    row_filter: str | None
+    legal_basis: str | None
+    expires_at: str | None
+    status: Literal["requested", "approved", "refused", "revoked"]
+    active: bool
+    requested_at: str | None
+    decided_at: str | None
+    decided_by: str | None
+    decision_note: str | None
+    revoked_at: str | None
+    revoked_by: str | None
+
+
+class GrantsPublic(BaseModel):
+    data: list[GrantPublic]
+    count: int
+
+
+# --- audit -----------------------------------------------------------------------------------------
+
+
+class AuditPublic(BaseModel):
+    data: list[dict[str, Any]]
+    count: int

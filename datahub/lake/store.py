@@ -8,6 +8,9 @@ Layout under ``settings.lake_dir``::
     published/<dataset>/parts/<delivery>.parquet   desensitised rows, never rewritten
     published/<dataset>/versions/<version>.json    a manifest: which parts make up this version
     published/<dataset>/CURRENT                     the current version, switched atomically
+    restricted/<dataset>/parts/<delivery>.parquet  the raw values of the personal columns of the
+                                                   published rows, by key; read only for a grant
+                                                   that names a column and states a legal basis
 
 A published version lists its parts, so an append delivery publishes one new part and a new manifest
 without copying earlier data; readers holding an older manifest keep a consistent view.
@@ -17,7 +20,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -34,6 +37,7 @@ class SnapshotManifest:
     rows: int
     delivery_id: str | None
     schema: dict[str, str]
+    restricted_parts: list[str] = field(default_factory=list)  # under restricted/<dataset>/
 
     @classmethod
     def read(cls, path: Path) -> SnapshotManifest:
@@ -75,6 +79,9 @@ class Lake:
     def published_dir(self, dataset: str) -> Path:
         return self.root / "published" / dataset
 
+    def restricted_dir(self, dataset: str) -> Path:
+        return self.root / "restricted" / dataset
+
     def current_manifest(self, dataset: str) -> SnapshotManifest | None:
         pointer = self.published_dir(dataset) / "CURRENT"
         if not pointer.is_file():
@@ -104,13 +111,19 @@ class Lake:
         *,
         append: bool,
         contract_version: str,
+        restricted: pl.DataFrame | None = None,
     ) -> SnapshotManifest:
-        """Write the delivery's part, then a manifest naming every part, then switch CURRENT to it."""
+        """Write the delivery's part (and its ``restricted`` part: key columns and the raw values of
+        personal columns of the same rows), then a manifest naming every part, then switch CURRENT."""
         base = self.published_dir(dataset)
         part = f"parts/{delivery_id}.parquet"
         write_parquet(frame, base / part)
         previous = self.current_manifest(dataset) if append else None
         parts = [*(previous.parts if previous else []), part]
+        restricted_parts = list(previous.restricted_parts if previous else [])
+        if restricted is not None:
+            write_parquet(restricted, self.restricted_dir(dataset) / part)
+            restricted_parts.append(part)
         now = datetime.now(UTC)
         manifest = SnapshotManifest(
             dataset=dataset,
@@ -121,6 +134,7 @@ class Lake:
             rows=(previous.rows if previous else 0) + frame.height,
             delivery_id=delivery_id,
             schema={name: str(dtype) for name, dtype in frame.schema.items()},
+            restricted_parts=restricted_parts,
         )
         body = json.dumps(asdict(manifest), ensure_ascii=False, indent=2).encode("utf-8")
         _atomic_write_bytes(base / "versions" / f"{manifest.version}.json", body)

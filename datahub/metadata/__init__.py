@@ -1,9 +1,14 @@
-"""The metadata database: deliveries, reconciliation, quarantine reasons, quality runs, snapshots."""
+"""The metadata database: deliveries, reconciliation, quarantine reasons, quality runs, snapshots,
+contracts, API clients, grants and the audit log."""
 
 from datahub.metadata.models import (
+    AuditRecord,
+    Client,
     ContractVersion,
     Delivery,
     DeliveryStatus,
+    Grant,
+    GrantStatus,
     QualityRun,
     QualityScore,
     QuarantineReason,
@@ -13,9 +18,13 @@ from datahub.metadata.models import (
 from datahub.metadata.store import MetadataStore
 
 __all__ = [
+    "AuditRecord",
+    "Client",
     "ContractVersion",
     "Delivery",
     "DeliveryStatus",
+    "Grant",
+    "GrantStatus",
     "MetadataStore",
     "QualityRun",
     "QualityScore",

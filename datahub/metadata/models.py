@@ -1,6 +1,6 @@
 """Tables of the metadata database: deliveries (one run of a dataset's pipeline over one delivered
 file), their quarantine reasons, quality runs with their rule results and GB/T 36344 scores, published
-snapshots and registered contract versions."""
+snapshots, registered contract versions, and the sharing API's clients, grants and audit log."""
 
 from __future__ import annotations
 
@@ -192,3 +192,81 @@ class ContractVersion(Base):
     registered_at: Mapped[datetime] = mapped_column(DateTime)
     registered_by: Mapped[str | None] = mapped_column(String(100))
     changes: Mapped[dict[str, object] | None] = mapped_column(JSON)
+
+
+class Client(Base):
+    """A caller of the sharing API: a consuming system, a department, a steward, a leader or an admin.
+
+    Only the SHA-256 of its API key is kept (keys are 256-bit random, so a plain hash cannot be
+    reversed by guessing); ``key_prefix`` (the key's first characters) finds the row to compare."""
+
+    __tablename__ = "clients"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    role: Mapped[str] = mapped_column(String(20))
+    department: Mapped[str | None] = mapped_column(String(20))
+    key_prefix: Mapped[str] = mapped_column(String(16), index=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    rate_limit: Mapped[int] = mapped_column(Integer)  # requests per second, with a burst of as many
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    disabled_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class GrantStatus:
+    requested = "requested"
+    approved = "approved"
+    refused = "refused"
+    revoked = "revoked"
+
+
+class Grant(Base):
+    """A client's right to read a view for a purpose: columns, an optional row filter, an expiry.
+
+    Requested by the client, approved or refused by a steward, revocable at any time; an approved grant
+    past ``expires_at`` no longer counts. Personal columns named in ``columns`` are released unmasked
+    only when ``legal_basis`` is stated."""
+
+    __tablename__ = "grants"
+    __table_args__ = (Index("ix_grant_client_view", "client_id", "view"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    client_id: Mapped[str] = mapped_column(ForeignKey("clients.id"), index=True)
+    view: Mapped[str] = mapped_column(String(100))
+    purpose: Mapped[str] = mapped_column(Text)
+    columns: Mapped[list[str] | None] = mapped_column(JSON)  # None: every column of the view
+    row_filter: Mapped[str | None] = mapped_column(Text)  # in the API's filter language
+    legal_basis: Mapped[str | None] = mapped_column(Text)
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime)
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    requested_at: Mapped[datetime] = mapped_column(DateTime)
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime)
+    decided_by: Mapped[str | None] = mapped_column(String(100))
+    decision_note: Mapped[str | None] = mapped_column(Text)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
+    revoked_by: Mapped[str | None] = mapped_column(String(100))
+
+
+class AuditRecord(Base):
+    """One entry of the tamper-evident audit log: every data read (and every grant decision).
+
+    ``hash`` is HMAC-SHA256 (a key derived from the platform secret) over the previous record's hash and this
+    record's canonical JSON, so editing or
+    deleting any record breaks the chain from there on (``datahub audit verify``)."""
+
+    __tablename__ = "audit_log"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    client_id: Mapped[str | None] = mapped_column(String(40), index=True)
+    client_name: Mapped[str | None] = mapped_column(String(100))
+    role: Mapped[str | None] = mapped_column(String(20))
+    action: Mapped[str] = mapped_column(String(40))  # read, export, event, open311, grant.request, …
+    view: Mapped[str | None] = mapped_column(String(100), index=True)
+    columns: Mapped[list[str] | None] = mapped_column(JSON)
+    filter: Mapped[str | None] = mapped_column(Text)
+    rows: Mapped[int | None] = mapped_column(Integer)
+    purpose: Mapped[str | None] = mapped_column(Text)
+    detail: Mapped[dict[str, object] | None] = mapped_column(JSON)  # grant id, snapshot version, status …
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)

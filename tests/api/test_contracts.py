@@ -15,21 +15,35 @@ import pytest
 import yaml
 
 import datahub
+from datahub.access import Clients
+from tests.api.conftest import LiveServer
 
 ROOT = Path(__file__).resolve().parents[2]
 HOTLINE_ID = "urn:datahub:contract:hotline_12345"
 HOTLINE = (ROOT / "contracts" / "hotline_12345.odcs.yaml").read_text(encoding="utf-8")
 CONTRACTS = "/api/v1/contracts"
-STEWARD = {"X-Datahub-Role": "steward", "X-Datahub-Client": "data-office"}
+_KEYS: dict[tuple[str, str | None, str | None], str] = {}
+_CLIENTS: list[Clients] = []
+
+
+@pytest.fixture(autouse=True)
+def _clients(live_server: LiveServer) -> None:
+    _CLIENTS[:] = [live_server.app.state.clients]
 
 
 def caller(role: str, department: str | None = None, name: str | None = None) -> dict[str, str]:
-    headers = {"X-Datahub-Role": role}
-    if department is not None:
-        headers["X-Datahub-Department"] = department
-    if name is not None:
-        headers["X-Datahub-Client"] = name
-    return headers
+    """Headers with the API key of a client of ``role`` (made once per role, department and name)."""
+    wanted = (role, department, name)
+    if wanted not in _KEYS:
+        made = _CLIENTS[0].create(
+            name or f"{role}-{department or 'x'}-{uuid.uuid4().hex[:6]}", role, department
+        )
+        _KEYS[wanted] = made.api_key
+    return {"Authorization": f"Bearer {_KEYS[wanted]}"}
+
+
+def steward() -> dict[str, str]:
+    return caller("steward", name="data-office")
 
 
 def hotline(contract_id: str, version: str = "1.0.0", edit: str | None = None) -> str:
@@ -46,7 +60,8 @@ def hotline(contract_id: str, version: str = "1.0.0", edit: str | None = None) -
     return yaml.safe_dump(doc, allow_unicode=True, sort_keys=False)
 
 
-def register(client: httpx.Client, text: str, headers: dict[str, str] = STEWARD) -> httpx.Response:
+def register(client: httpx.Client, text: str, headers: dict[str, str] | None = None) -> httpx.Response:
+    headers = steward() if headers is None else headers
     return client.post(
         CONTRACTS, content=text.encode(), headers={**headers, "Content-Type": "application/yaml"}
     )
@@ -65,23 +80,26 @@ def contract_id() -> str:
 
 
 @pytest.mark.parametrize(
-    ("headers", "status", "code"),
+    "headers",
     [
-        ({}, 401, "unauthenticated"),  # no role at all
-        ({"X-Datahub-Client": "someone"}, 401, "unauthenticated"),  # a name is not an identity
-        (caller("department"), 401, "unauthenticated"),  # a department without its code
-        (caller("mayor"), 403, "forbidden"),  # not a role
-        (caller("department", "XX"), 403, "forbidden"),  # not in the department code table
-        (caller("department", "oc"), 403, "forbidden"),  # codes are case-sensitive
+        {},  # no key at all
+        {"X-Datahub-Role": "steward"},  # the old trusted headers are no identity
+        {"Authorization": "Bearer dh_not-a-key"},
+        {"Authorization": "Basic ZGF0YTpodWI="},
+        {"X-API-Key": "dh_" + "A" * 43},
     ],
 )
-def test_callers_that_cannot_be_identified_are_refused(
-    client: httpx.Client, headers: dict[str, str], status: int, code: str
-) -> None:
+def test_callers_that_cannot_be_identified_are_refused(client: httpx.Client, headers: dict[str, str]) -> None:
     response = client.get(CONTRACTS, headers=headers)
-    assert response.status_code == status
-    assert error_code(response) == code
+    assert response.status_code == 401
+    assert error_code(response) == "unauthenticated"
+    assert response.headers["WWW-Authenticate"] == "Bearer"
     assert set(response.json()["error"]) >= {"code", "message", "file", "path"}
+
+
+def test_a_key_works_as_x_api_key_too(client: httpx.Client) -> None:
+    key = steward()["Authorization"].removeprefix("Bearer ")
+    assert client.get(CONTRACTS, headers={"X-API-Key": key}).status_code == 200
 
 
 def test_registering_without_a_caller_is_unauthenticated(client: httpx.Client) -> None:
@@ -112,14 +130,14 @@ def test_register_the_hotline_contract_then_again_unchanged(client: httpx.Client
     again = register(client, HOTLINE)
     assert again.status_code == 200
     assert again.json()["status"] == "unchanged"
-    shown = client.get(f"{CONTRACTS}/{HOTLINE_ID}/versions/1.0.0", headers=STEWARD)
+    shown = client.get(f"{CONTRACTS}/{HOTLINE_ID}/versions/1.0.0", headers=steward())
     assert shown.status_code == 200
     assert shown.json()["content"] == HOTLINE
     assert shown.json()["registered_by"] == "data-office"
 
 
 def test_json_body_registers_like_yaml(client: httpx.Client, contract_id: str) -> None:
-    response = client.post(CONTRACTS, json={"content": hotline(contract_id)}, headers=STEWARD)
+    response = client.post(CONTRACTS, json={"content": hotline(contract_id)}, headers=steward())
     assert response.status_code == 201, response.text
     assert response.json()["contract_id"] == contract_id
 
@@ -167,7 +185,7 @@ def test_a_contract_that_does_not_lint_is_refused_with_every_problem(
         "request body: schema[0].properties[1].customProperties.dictionaryElement: "
         "unknown dictionary element 'no_such_element'"
     ) in error["problems"]
-    missing = client.get(f"{CONTRACTS}/{contract_id}", headers=STEWARD)
+    missing = client.get(f"{CONTRACTS}/{contract_id}", headers=steward())
     assert missing.status_code == 404 and error_code(missing) == "not_found"
 
 
@@ -185,7 +203,7 @@ def test_a_department_registers_only_the_contracts_it_owns(client: httpx.Client,
     assert "owner: OC" in police.json()["error"]["message"]
     ops = register(client, hotline(contract_id), headers=caller("department", "OC", "ops-centre"))
     assert ops.status_code == 201, ops.text
-    shown = client.get(f"{CONTRACTS}/{contract_id}", headers=STEWARD).json()
+    shown = client.get(f"{CONTRACTS}/{contract_id}", headers=steward()).json()
     assert shown["versions"][0]["registered_by"] == "ops-centre"
 
 
@@ -194,7 +212,7 @@ def test_consumers_and_leaders_may_not_register(client: httpx.Client, contract_i
     response = register(client, hotline(contract_id), headers=caller(role))
     assert response.status_code == 403
     assert error_code(response) == "forbidden"
-    assert client.get(f"{CONTRACTS}/{contract_id}", headers=STEWARD).status_code == 404
+    assert client.get(f"{CONTRACTS}/{contract_id}", headers=steward()).status_code == 404
 
 
 @pytest.mark.parametrize(
@@ -210,7 +228,7 @@ def test_consumers_and_leaders_may_not_register(client: httpx.Client, contract_i
 def test_bodies_the_route_cannot_read(
     client: httpx.Client, content_type: str, body: bytes, status: int, code: str, path: str | None
 ) -> None:
-    response = client.post(CONTRACTS, content=body, headers={**STEWARD, "Content-Type": content_type})
+    response = client.post(CONTRACTS, content=body, headers={**steward(), "Content-Type": content_type})
     assert response.status_code == status, response.text
     error = response.json()["error"]
     assert error["code"] == code
@@ -290,7 +308,7 @@ def test_dates_in_the_document_stay_strings(client: httpx.Client, contract_id: s
         "'2024-05-01T08:00:00Z'", "2024-05-01T08:00:00Z"
     )
     assert register(client, text).status_code == 201
-    document = client.get(f"{CONTRACTS}/{contract_id}", headers=STEWARD).json()["document"]
+    document = client.get(f"{CONTRACTS}/{contract_id}", headers=steward()).json()["document"]
     assert document["contractCreatedTs"] == "2024-05-01T08:00:00Z"
 
 
@@ -337,7 +355,7 @@ def test_what_is_not_there_answers_a_json_error(
     where: str | None,
 ) -> None:
     register(client, hotline(contract_id))
-    response = client.get(path.format(contracts=CONTRACTS, id=contract_id), params=params, headers=STEWARD)
+    response = client.get(path.format(contracts=CONTRACTS, id=contract_id), params=params, headers=steward())
     assert response.status_code == status
     error = response.json()["error"]
     assert error["code"] == code
@@ -345,7 +363,7 @@ def test_what_is_not_there_answers_a_json_error(
 
 
 def test_a_wrong_method_answers_a_json_error(client: httpx.Client) -> None:
-    response = client.delete(CONTRACTS, headers=STEWARD)
+    response = client.delete(CONTRACTS, headers=steward())
     assert response.status_code == 405
     assert error_code(response) == "method_not_allowed"
     assert "GET" in response.headers["allow"]

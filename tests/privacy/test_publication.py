@@ -113,8 +113,9 @@ def _all_text(path: Path, skip: tuple[Path, ...]) -> str:
 
 def test_a_canary_is_masked_everywhere_it_lands(platform: Platform, tmp_path: Path) -> None:
     """A planted phone and id appear raw only where deliveries are kept as delivered (the landing
-    zone, the raw and conformed layers, the quarantined rows themselves); every record, result,
-    sample and snapshot made from them holds them masked or as a pseudonym."""
+    zone, the raw and conformed layers, the quarantined rows themselves) and in the restricted store
+    that only a grant with a legal basis reads; every record, result, sample and snapshot made from
+    them holds them masked or as a pseudonym."""
     hotline = platform.catalog.get("hotline_12345")
     rows = _rows(platform, 1, 12)
     canary_text = f"来电人李四称，身份证{CANARY_ID}，电话{CANARY_PHONE}，反映噪音。"
@@ -131,7 +132,20 @@ def test_a_canary_is_masked_everywhere_it_lands(platform: Platform, tmp_path: Pa
     quarantine = pl.read_parquet(lake.layer_path("quarantine", hotline.name, summary.delivery_id))
     reasons = json.dumps(quarantine["_reasons"].to_list(), ensure_ascii=False)
     assert "*******" in reasons  # the failing phone is shown, masked
-    layers = ("raw", "conformed", "quarantine")
+    restricted = pl.read_parquet(
+        lake.restricted_dir(hotline.name) / "parts" / f"{summary.delivery_id}.parquet"
+    )
+    assert restricted.columns == [
+        "work_order_id",
+        "caller_name",
+        "caller_phone",
+        "caller_id_number",
+        "complaint_text",
+        "address",
+    ]
+    assert restricted.height == summary.rows_published
+    assert restricted.filter(pl.col("caller_phone") == CANARY_PHONE).height == 6
+    layers = ("raw", "conformed", "quarantine", "restricted")
     as_delivered = (platform.settings.landing_dir, *(lake.root / layer for layer in layers))
     outside = _all_text(platform.settings.var, skip=as_delivered) + reasons
     for canary in (CANARY_PHONE, CANARY_ID, CANARY_ID.lower()):

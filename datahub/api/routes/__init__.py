@@ -2,7 +2,11 @@
 
 from fastapi import APIRouter
 
-from datahub.api.routes import contracts
+from datahub.api.routes import audit, contracts, grants, reference, views
 
 api_router = APIRouter()
+api_router.include_router(views.router)
+api_router.include_router(grants.router)
+api_router.include_router(reference.router)
 api_router.include_router(contracts.router)
+api_router.include_router(audit.router)

@@ -1,0 +1,193 @@
+"""Grants: a client's right to read a conditional view, requested by the client and decided by a steward.
+
+requested ──approve──▶ approved ──revoke──▶ revoked
+    └──────refuse───▶ refused        (an approved grant past ``expires_at`` no longer counts)
+
+Expiry and revocation are read on every request (nothing is cached), so they take effect on the next one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import or_, select
+
+from datahub.access.clients import Principal, Role
+from datahub.contracts import Dataset, SharingClass
+from datahub.errors import Conflict, Forbidden, InputError, NotFound
+from datahub.metadata import Grant, GrantStatus, MetadataStore
+
+REQUESTERS = (Role.consumer, Role.department, Role.leader)
+DECIDERS = (Role.steward, Role.admin)
+PURPOSE_MAX = 2_000
+
+
+def now_utc() -> datetime:
+    """Naive UTC, as the metadata database stores times."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+@dataclass(frozen=True)
+class GrantRequest:
+    view: str
+    purpose: str
+    columns: list[str] | None = None
+    row_filter: str | None = None
+    legal_basis: str | None = None
+    expires_at: datetime | None = None
+
+
+def grant_dict(g: Grant) -> dict[str, object]:
+    def iso(value: datetime | None) -> str | None:
+        return value.isoformat() + "Z" if value else None
+
+    expired = g.expires_at is not None and g.expires_at <= now_utc()
+    return {
+        "grant_id": g.id,
+        "client_id": g.client_id,
+        "view": g.view,
+        "purpose": g.purpose,
+        "columns": g.columns,
+        "row_filter": g.row_filter,
+        "legal_basis": g.legal_basis,
+        "expires_at": iso(g.expires_at),
+        "status": g.status,
+        "active": g.status == GrantStatus.approved and not expired,
+        "requested_at": iso(g.requested_at),
+        "decided_at": iso(g.decided_at),
+        "decided_by": g.decided_by,
+        "decision_note": g.decision_note,
+        "revoked_at": iso(g.revoked_at),
+        "revoked_by": g.revoked_by,
+    }
+
+
+class Grants:
+    """The grant lifecycle over the metadata database.
+
+    ``check_filter(view, text)`` is given by the serving layer: it raises when a row filter does not
+    compile against the view's columns, so a grant never holds a filter that would fail at read time."""
+
+    def __init__(
+        self,
+        store: MetadataStore,
+        views: Callable[[], dict[str, Dataset]],
+        check_filter: Callable[[Dataset, str], None],
+    ) -> None:
+        self.store = store
+        self.views = views
+        self.check_filter = check_filter
+
+    def request(self, caller: Principal, ask: GrantRequest) -> dict[str, object]:
+        if caller.role not in REQUESTERS:
+            raise Forbidden(
+                f"role '{caller.role}' does not request grants (roles that do: consumer, department, leader)"
+            )
+        view = self.views().get(ask.view)
+        if view is None:
+            raise NotFound(f"unknown view '{ask.view}'")
+        if view.sharing_class is SharingClass.not_shared:
+            raise Forbidden(
+                f"'{view.name}' is not shared (不予共享): it is read only by its owner and stewards"
+            )
+        purpose = ask.purpose.strip()
+        if not purpose or len(purpose) > PURPOSE_MAX:
+            raise InputError(f"state the purpose in 1 to {PURPOSE_MAX} characters", path="purpose")
+        known = [c.name for c in view.columns]
+        if ask.columns is not None:
+            unknown = [c for c in ask.columns if c not in known]
+            if unknown or not ask.columns or len(set(ask.columns)) != len(ask.columns):
+                raise InputError(
+                    f"columns must be distinct columns of {view.name}; unknown: {', '.join(unknown) or '-'}",
+                    path="columns",
+                )
+        if ask.row_filter is not None:
+            self.check_filter(view, ask.row_filter)
+        if ask.expires_at is not None and ask.expires_at <= now_utc():
+            raise InputError("expires_at is in the past", path="expires_at")
+        if ask.legal_basis is not None and not ask.legal_basis.strip():
+            raise InputError("legal_basis, when given, must say something", path="legal_basis")
+        with self.store.session() as s:
+            grant = Grant(
+                client_id=caller.client_id,
+                view=view.name,
+                purpose=purpose,
+                columns=ask.columns,
+                row_filter=ask.row_filter,
+                legal_basis=ask.legal_basis.strip() if ask.legal_basis else None,
+                expires_at=ask.expires_at,
+                status=GrantStatus.requested,
+                requested_at=now_utc(),
+            )
+            s.add(grant)
+            s.flush()
+            return grant_dict(grant)
+
+    def _decide(self, grant_id: int, caller: Principal, status: str, note: str | None) -> dict[str, object]:
+        if caller.role not in DECIDERS:
+            raise Forbidden(f"role '{caller.role}' may not decide grants (stewards and admins do)")
+        with self.store.session() as s:
+            grant = s.get(Grant, grant_id)
+            if grant is None:
+                raise NotFound(f"unknown grant {grant_id}")
+            if grant.status != GrantStatus.requested:
+                raise Conflict(f"grant {grant_id} is {grant.status} already")
+            grant.status = status
+            grant.decided_at = now_utc()
+            grant.decided_by = caller.name
+            grant.decision_note = note
+            return grant_dict(grant)
+
+    def approve(self, grant_id: int, caller: Principal, note: str | None = None) -> dict[str, object]:
+        return self._decide(grant_id, caller, GrantStatus.approved, note)
+
+    def refuse(self, grant_id: int, caller: Principal, note: str | None = None) -> dict[str, object]:
+        return self._decide(grant_id, caller, GrantStatus.refused, note)
+
+    def revoke(self, grant_id: int, caller: Principal) -> dict[str, object]:
+        """Stewards and admins revoke any grant; a client revokes its own."""
+        with self.store.session() as s:
+            grant = s.get(Grant, grant_id)
+            if grant is None or (caller.role not in DECIDERS and grant.client_id != caller.client_id):
+                raise NotFound(f"unknown grant {grant_id}")
+            if grant.status not in (GrantStatus.approved, GrantStatus.requested):
+                raise Conflict(f"grant {grant_id} is {grant.status}: nothing to revoke")
+            grant.status = GrantStatus.revoked
+            grant.revoked_at = now_utc()
+            grant.revoked_by = caller.name
+            return grant_dict(grant)
+
+    def get(self, grant_id: int, caller: Principal) -> dict[str, object]:
+        with self.store.session() as s:
+            grant = s.get(Grant, grant_id)
+            if grant is None or (caller.role not in DECIDERS and grant.client_id != caller.client_id):
+                raise NotFound(f"unknown grant {grant_id}")
+            return grant_dict(grant)
+
+    def find(
+        self, caller: Principal, *, status: str | None = None, view: str | None = None
+    ) -> list[dict[str, object]]:
+        """Stewards and admins see every grant; any other client its own."""
+        query = select(Grant).order_by(Grant.id.desc())
+        if caller.role not in DECIDERS:
+            query = query.where(Grant.client_id == caller.client_id)
+        if status is not None:
+            query = query.where(Grant.status == status)
+        if view is not None:
+            query = query.where(Grant.view == view)
+        with self.store.session() as s:
+            return [grant_dict(g) for g in s.scalars(query).all()]
+
+    def active(self, client_id: str, view: str | None = None) -> list[Grant]:
+        """Approved grants of ``client_id`` that have not expired (on ``view`` when given)."""
+        query = select(Grant).where(
+            Grant.client_id == client_id,
+            Grant.status == GrantStatus.approved,
+            or_(Grant.expires_at.is_(None), Grant.expires_at > now_utc()),
+        )
+        if view is not None:
+            query = query.where(Grant.view == view)
+        with self.store.session() as s:
+            return list(s.scalars(query.order_by(Grant.id)).all())

@@ -1,0 +1,224 @@
+"""Published datasets and event-ready views (数据共享): listing, schema, rows, export, events.
+
+Every read decides access for the caller (sharing class, grants), puts the grant's row filter inside
+the query, runs on one snapshot version and is written to the audit log.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterator
+from typing import Annotated, Any, Literal
+
+import polars as pl
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+import pyarrow.parquet as pq
+from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.responses import StreamingResponse
+
+from datahub.api.deps import CurrentPrincipal, ServiceDep, get_principal
+from datahub.api.models import ErrorPublic, PagePublic, ViewSchemaPublic, ViewsPublic
+from datahub.errors import NotFound
+
+router = APIRouter(
+    tags=["views"],
+    dependencies=[Depends(get_principal)],
+    responses={
+        401: {"model": ErrorPublic, "description": "No or unknown API key (`unauthenticated`)."},
+        403: {"model": ErrorPublic, "description": "Not readable by this caller (`forbidden`)."},
+        404: {"model": ErrorPublic, "description": "No such view, or not published yet (`not_found`)."},
+        429: {"model": ErrorPublic, "description": "Over the client's rate limit (`rate_limited`)."},
+    },
+)
+
+ViewName = Annotated[str, Path(pattern=r"^[A-Za-z][A-Za-z0-9_]{0,99}$", examples=["events_unified"])]
+Fields = Annotated[
+    str | None,
+    Query(
+        max_length=4000,
+        description="Comma-separated columns (default: all you may read).",
+        examples=["event_id,category,district_code,report_time"],
+    ),
+]
+Filter = Annotated[
+    str | None,
+    Query(
+        max_length=2000,
+        description="A filter in the query language (docs/query.md).",
+        examples=["district_code = '330102' and report_time >= '2026-10-01'"],
+    ),
+]
+Order = Annotated[
+    str | None,
+    Query(
+        max_length=1000,
+        description="Comma-separated columns, `-name` for descending (default: the key).",
+        examples=["-report_time"],
+    ),
+]
+Purpose = Annotated[
+    str | None,
+    Query(
+        max_length=500,
+        description="Why you read this; recorded in the audit log (default: the grant's purpose).",
+        examples=["城市运行态势研判"],
+    ),
+]
+
+
+@router.get("/views", response_model=ViewsPublic, summary="Views you may read or request")
+def list_views(principal: CurrentPrincipal, service: ServiceDep) -> dict[str, Any]:
+    views = service.views(principal)
+    return {"data": views, "count": len(views)}
+
+
+@router.get("/views/{name}", response_model=ViewSchemaPublic, summary="A view's schema, as you read it")
+def view_schema(name: ViewName, principal: CurrentPrincipal, service: ServiceDep) -> dict[str, Any]:
+    return service.schema(principal, name)
+
+
+@router.get("/views/{name}/rows", response_model=PagePublic, summary="A page of rows")
+def view_rows(
+    request: Request,
+    name: ViewName,
+    principal: CurrentPrincipal,
+    service: ServiceDep,
+    fields: Fields = None,
+    filter: Filter = None,
+    order: Order = None,
+    limit: Annotated[int, Query(ge=1, le=1000, description="Rows per page.")] = 100,
+    cursor: Annotated[
+        str | None, Query(max_length=4000, description="`next_cursor` of the previous page.")
+    ] = None,
+    purpose: Purpose = None,
+) -> dict[str, Any]:
+    page = service.rows(
+        principal,
+        name,
+        fields=fields,
+        filter=filter,
+        order=order,
+        limit=limit,
+        cursor=cursor,
+        purpose=purpose,
+    )
+    next_url = None
+    if page.next_cursor:
+        next_url = str(request.url.include_query_params(cursor=page.next_cursor))
+    return {
+        "view": page.view,
+        "version": page.version,
+        "columns": page.columns,
+        "data": page.rows,
+        "count": len(page.rows),
+        "next_cursor": page.next_cursor,
+        "next": next_url,
+    }
+
+
+class _Chunks(io.RawIOBase):
+    """A write-only file whose bytes are handed on in chunks (for writers that want a file)."""
+
+    def __init__(self) -> None:
+        self.chunks: list[bytes] = []
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        self.chunks.append(bytes(data))
+        return len(data)
+
+    def take(self) -> bytes:
+        out = b"".join(self.chunks)
+        self.chunks.clear()
+        return out
+
+
+def _stream(fmt: str, batches: Iterator[pa.RecordBatch]) -> Iterator[bytes]:
+    sink = _Chunks()
+    writer: Any = None
+    try:
+        for batch in batches:
+            if fmt == "jsonl":
+                yield pl.from_arrow(batch).write_ndjson().encode("utf-8")  # type: ignore[union-attr]
+                continue
+            if writer is None:
+                if fmt == "arrow":
+                    writer = pa.ipc.new_stream(sink, batch.schema)
+                elif fmt == "parquet":
+                    writer = pq.ParquetWriter(sink, batch.schema, compression="zstd")
+                else:
+                    writer = pa_csv.CSVWriter(sink, batch.schema)
+            if fmt == "parquet":
+                writer.write_table(pa.Table.from_batches([batch]))
+            else:
+                writer.write_batch(batch)
+            yield sink.take()
+        if writer is not None:
+            writer.close()
+            yield sink.take()
+    finally:
+        close = getattr(batches, "close", None)
+        if close is not None:
+            close()
+
+
+MEDIA = {
+    "csv": "text/csv; charset=utf-8",
+    "jsonl": "application/x-ndjson",
+    "parquet": "application/vnd.apache.parquet",
+    "arrow": "application/vnd.apache.arrow.stream",
+}
+
+
+@router.get(
+    "/views/{name}/export",
+    summary="Every row you may read, streamed",
+    response_class=StreamingResponse,
+    responses={200: {"content": {m: {} for m in MEDIA.values()}, "description": "The rows, streamed."}},
+)
+def view_export(
+    name: ViewName,
+    principal: CurrentPrincipal,
+    service: ServiceDep,
+    format: Annotated[Literal["csv", "jsonl", "parquet", "arrow"], Query(description="File format.")] = "csv",
+    fields: Fields = None,
+    filter: Filter = None,
+    order: Order = None,
+    purpose: Purpose = None,
+) -> StreamingResponse:
+    _, batches = service.export(principal, name, fields=fields, filter=filter, order=order, purpose=purpose)
+    body = _stream(format, batches)
+    if format == "csv":
+        body = _with_bom(body)
+    filename = f"{name}.{format}"
+    return StreamingResponse(
+        body, media_type=MEDIA[format], headers={"Content-Disposition": f'attachment; filename="{filename}"'}
+    )
+
+
+def _with_bom(body: Iterator[bytes]) -> Iterator[bytes]:
+    """CSV for Excel users: a UTF-8 byte order mark first, so Chinese opens correctly."""
+    yield b"\xef\xbb\xbf"
+    yield from body
+
+
+@router.get("/events/{event_id}", summary="One unified event with its sources")
+def event(
+    event_id: Annotated[str, Path(max_length=100, examples=["EV-hotline_12345-GD20261001000001"])],
+    principal: CurrentPrincipal,
+    service: ServiceDep,
+    purpose: Purpose = None,
+) -> dict[str, Any]:
+    literal = "'" + event_id.replace("'", "''") + "'"
+    page = service.rows(principal, "events_unified", filter=f"event_id = {literal}", limit=1, purpose=purpose)
+    if not page.rows:
+        raise NotFound(f"no event '{event_id}' you may read", path="event_id")
+    return {"view": page.view, "version": page.version, "data": page.rows[0]}
+
+
+def _json_line(row: dict[str, Any]) -> str:
+    return json.dumps(row, ensure_ascii=False, default=str)

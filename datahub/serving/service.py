@@ -1,0 +1,367 @@
+"""The sharing service: what the API's routes call. Plain library code, no HTTP.
+
+One ``Service`` per application holds the served catalog (datasets and views from their contracts),
+the in-memory snapshots, the clients, the grants and the audit writer. Each read decides access for the
+caller (datahub.access.policy), compiles the caller's query with the grant's row filter inside it
+(datahub.serving.query), runs it on one snapshot version, and records the read in the audit log.
+"""
+
+from __future__ import annotations
+
+import hmac
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from datahub.access import Access, Clients, Grants, Principal, decide
+from datahub.audit import AuditEntry, AuditLog, AuditWriter, anchor_path, audit_key
+from datahub.contracts import Dataset
+from datahub.dictionary import ElementType
+from datahub.errors import Forbidden, NotFound
+from datahub.platform import Platform
+from datahub.serving import query
+from datahub.serving.catalog import Served, get_served, served
+from datahub.serving.snapshots import Snapshots, Version
+
+LOGICAL = {
+    ElementType.string: "string",
+    ElementType.integer: "integer",
+    ElementType.decimal: "decimal",
+    ElementType.date: "date",
+    ElementType.timestamp: "timestamp",
+    ElementType.boolean: "boolean",
+}
+
+
+def logical_types(view: Dataset) -> dict[str, str]:
+    return {c.name: LOGICAL.get(c.type, "string") for c in view.columns}
+
+
+def plain(value: Any) -> Any:
+    """A JSON-ready value (timestamps as ISO 8601)."""
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    return value
+
+
+@dataclass(frozen=True)
+class Page:
+    view: str
+    version: str
+    columns: list[str]
+    rows: list[dict[str, Any]]
+    next_cursor: str | None
+
+
+class Service:
+    def __init__(self, platform: Platform, *, audit_anchor: bool = True) -> None:
+        self.platform = platform
+        self.snapshots = Snapshots(platform.lake)
+        self.clients = Clients(platform.metadata, platform.dictionary)
+        self._catalog: dict[str, Served] | None = None
+        self._catalog_lock = threading.Lock()
+        self.grants = Grants(platform.metadata, self._contracts, self.check_filter)
+        anchor = anchor_path(platform.settings.var) if audit_anchor else None
+        self.audit = AuditLog(platform.metadata, audit_key(platform.settings.secret_key), anchor)
+        self.audit_writer = AuditWriter(self.audit)
+        self._cursor_key = hmac.new(
+            platform.settings.secret_key, b"datahub query cursor v1", "sha256"
+        ).digest()
+
+    def close(self) -> None:
+        self.audit_writer.close()
+        self.snapshots.close()
+
+    # ----------------------------------------------------------------------------------- catalog
+
+    @property
+    def catalog(self) -> dict[str, Served]:
+        with self._catalog_lock:
+            if self._catalog is None:
+                self._catalog = served(self.platform)
+            return self._catalog
+
+    def _contracts(self) -> dict[str, Dataset]:
+        return {name: s.contract for name, s in self.catalog.items()}
+
+    def check_filter(self, view: Dataset, text: str) -> None:
+        """Raise when ``text`` is not a valid row filter of ``view``."""
+        query.check_filter(logical_types(view), text, parameter="row_filter")
+
+    def access(self, principal: Principal, name: str) -> tuple[Served, Access]:
+        served_view = get_served(self.catalog, name)
+        grants = self.grants.active(principal.client_id, name)
+        decision = decide(principal, served_view.contract, grants)
+        return served_view, decision
+
+    def readable(self, principal: Principal, name: str) -> tuple[Served, Access]:
+        served_view, decision = self.access(principal, name)
+        if not decision.allowed:
+            raise Forbidden(f"'{name}' is {decision.reason}")
+        return served_view, decision
+
+    def views(self, principal: Principal) -> list[dict[str, Any]]:
+        """Every view the caller may read or request, with its sharing class and the caller's access."""
+        out = []
+        for name, s in self.catalog.items():
+            _, decision = self.access(principal, name)
+            requestable = s.contract.sharing_class.value != "not_shared"
+            if not decision.allowed and not requestable:
+                continue
+            with self.snapshots.lease(name, s.contract.key_columns) as version:
+                rows = version.rows if version else 0
+                current = version.version if version else None
+            out.append(
+                {
+                    "name": name,
+                    "kind": s.kind.value,
+                    "title": s.contract.title,
+                    "owner_department": s.contract.owner_department,
+                    "sharing_class": s.contract.sharing_class.value,
+                    "access": "granted"
+                    if decision.grants
+                    else ("allowed" if decision.allowed else "needs_grant"),
+                    "reason": decision.reason,
+                    "grants": list(decision.grants),
+                    "version": current,
+                    "rows": rows if decision.allowed else None,
+                }
+            )
+        return out
+
+    def schema(self, principal: Principal, name: str) -> dict[str, Any]:
+        served_view, decision = self.readable(principal, name)
+        view = served_view.contract
+        types = logical_types(view)
+        columns = []
+        for c in view.columns:
+            if c.name not in decision.columns:
+                continue
+            columns.append(
+                {
+                    "name": c.name,
+                    "type": types[c.name],
+                    "title": c.element.name_zh if c.element else None,
+                    "primary_key": c.primary_key,
+                    "personal_class": c.personal_class.value,
+                    "masking": decision.masking[c.name],
+                    "code_table": c.code_table,
+                }
+            )
+        return {
+            "name": view.name,
+            "kind": served_view.kind.value,
+            "title": view.title,
+            "contract_version": view.version,
+            "owner_department": view.owner_department,
+            "sharing_class": view.sharing_class.value,
+            "key": list(view.key_columns),
+            "row_filter": decision.row_filter,
+            "grants": list(decision.grants),
+            "columns": columns,
+        }
+
+    # ------------------------------------------------------------------------------------- reads
+
+    def _compile(
+        self,
+        served_view: Served,
+        decision: Access,
+        relation: str,
+        *,
+        fields: str | None,
+        filter: str | None,
+        order: str | None,
+        limit: int | None,
+        cursor: str | None,
+    ) -> query.CompiledQuery:
+        view = served_view.contract
+        types = logical_types(view)
+        return query.compile_query(
+            relation=relation,
+            view=view.name,
+            columns={n: types[n] for n in decision.columns},
+            key=view.key_columns,
+            fields=fields,
+            filter=filter,
+            extra_filter=decision.row_filter,
+            extra_filter_columns=types,
+            order=order,
+            limit=limit,
+            cursor=cursor,
+            secret=self._cursor_key,
+        )
+
+    def _record(
+        self,
+        principal: Principal,
+        action: str,
+        view: str | None,
+        *,
+        columns: list[str] | None = None,
+        filter: str | None = None,
+        rows: int | None = None,
+        purpose: str | None = None,
+        detail: dict[str, Any] | None = None,
+    ) -> None:
+        self.audit_writer.record(
+            AuditEntry(
+                client_id=principal.client_id,
+                client_name=principal.name,
+                role=principal.role.value,
+                action=action,
+                view=view,
+                columns=columns,
+                filter=filter,
+                rows=rows,
+                purpose=purpose,
+                detail=detail,
+            )
+        )
+
+    def rows(
+        self,
+        principal: Principal,
+        name: str,
+        *,
+        fields: str | None = None,
+        filter: str | None = None,
+        order: str | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+        purpose: str | None = None,
+        action: str = "read",
+    ) -> Page:
+        served_view, decision = self.readable(principal, name)
+        view = served_view.contract
+        with self.snapshots.lease(name, view.key_columns) as version:
+            if version is None:
+                raise NotFound(f"'{name}' has not been published yet")
+            relation = self.snapshots.relation(version, decision.raw)
+            compiled = self._compile(
+                served_view,
+                decision,
+                relation,
+                fields=fields,
+                filter=filter,
+                order=order,
+                limit=limit,
+                cursor=cursor,
+            )
+            con = self.snapshots.cursor()
+            try:
+                fetched = con.execute(compiled.sql, compiled.params).fetchall()
+            finally:
+                con.close()
+        rows, next_cursor = query.paginate(compiled, fetched)
+        out = [dict(zip(compiled.columns, (plain(v) for v in row), strict=True)) for row in rows]
+        self._record(
+            principal,
+            action,
+            name,
+            columns=compiled.columns,
+            filter=filter,
+            rows=len(out),
+            purpose=purpose or decision.purpose,
+            detail=self._detail(version, decision, order=order, cursor=cursor is not None),
+        )
+        return Page(name, version.version, compiled.columns, out, next_cursor)
+
+    @staticmethod
+    def _detail(version: Version, decision: Access, **more: Any) -> dict[str, Any]:
+        detail: dict[str, Any] = {"version": version.version, "grants": list(decision.grants)}
+        if decision.raw:
+            detail["raw_columns"] = sorted(decision.raw)
+        if decision.row_filter:
+            detail["row_filter"] = decision.row_filter
+        detail.update({k: v for k, v in more.items() if v})
+        return detail
+
+    def export(
+        self,
+        principal: Principal,
+        name: str,
+        *,
+        fields: str | None = None,
+        filter: str | None = None,
+        order: str | None = None,
+        purpose: str | None = None,
+        batch_rows: int = 65_536,
+    ) -> tuple[list[str], Iterator[Any]]:
+        """The column names and a generator of Arrow record batches of every row the caller may read.
+
+        The version is leased until the generator is exhausted or closed; the read is recorded when it ends,
+        with the rows actually sent."""
+        served_view, decision = self.readable(principal, name)
+        view = served_view.contract
+        lease = self.snapshots.lease(name, view.key_columns)
+        version = lease.__enter__()
+        try:
+            if version is None:
+                raise NotFound(f"'{name}' has not been published yet")
+            relation = self.snapshots.relation(version, decision.raw)
+            compiled = self._compile(
+                served_view,
+                decision,
+                relation,
+                fields=fields,
+                filter=filter,
+                order=order,
+                limit=None,
+                cursor=None,
+            )
+            statement = query.unlimited(compiled)
+            con = self.snapshots.cursor()
+            reader: Any = con.execute(statement.sql, statement.params).to_arrow_reader(batch_rows)
+        except BaseException:
+            lease.__exit__(None, None, None)
+            raise
+
+        def batches() -> Iterator[Any]:
+            sent = 0
+            try:
+                for batch in reader:
+                    sent += batch.num_rows
+                    yield batch
+            finally:
+                con.close()
+                lease.__exit__(None, None, None)
+                self._record(
+                    principal,
+                    "export",
+                    name,
+                    columns=compiled.columns,
+                    filter=filter,
+                    rows=sent,
+                    purpose=purpose or decision.purpose,
+                    detail=self._detail(version, decision, order=order),
+                )
+
+        return compiled.columns, batches()
+
+    # ------------------------------------------------------------------------------------- audit
+
+    def record_grant(self, principal: Principal, action: str, grant: dict[str, Any]) -> None:
+        """A grant's request or decision, in the audit log beside the reads it allows."""
+        self._record(
+            principal,
+            action,
+            str(grant["view"]),
+            columns=grant["columns"],
+            filter=grant["row_filter"],
+            purpose=str(grant["purpose"]),
+            detail={
+                "grant_id": grant["grant_id"],
+                "status": grant["status"],
+                "client_id": grant["client_id"],
+            },
+        )
+
+    def audit_records(self, **filters: Any) -> list[dict[str, Any]]:
+        """Audit records, newest first; everything recorded before this call is included."""
+        self.audit_writer.flush()
+        return self.audit.query(**filters)

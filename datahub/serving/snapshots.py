@@ -1,0 +1,190 @@
+"""The current published versions, held in one in-memory DuckDB database for the API to query.
+
+Pipelines publish immutable Parquet parts and switch a ``CURRENT`` pointer (datahub.lake). The API
+never opens a DuckDB file a pipeline writes: on the first request for a version it reads that
+version's parts into an in-memory table (sorted by the key, so keyset pages skip what they do not
+need), and every request works on one table, i.e. one version, from start to end. A request holds a
+lease on its version; a version superseded by a newer one is dropped when its last lease ends.
+
+The raw values of personal columns (the restricted store) are loaded only when a grant asks for them.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+
+from datahub.lake import Lake
+from datahub.lake.store import SnapshotManifest
+from datahub.quality import sql
+
+
+@dataclass
+class Version:
+    """One published version of a view, loaded as ``table`` (and ``restricted`` once asked for)."""
+
+    name: str
+    version: str
+    manifest: SnapshotManifest
+    table: str
+    keys: tuple[str, ...]
+    restricted: str | None = None
+    leases: int = 0
+    superseded: bool = False
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def rows(self) -> int:
+        return self.manifest.rows
+
+
+def _paths(base: Path, parts: list[str]) -> str:
+    return "[" + ", ".join(sql.literal(str(base / p)) for p in parts) + "]"
+
+
+class Snapshots:
+    def __init__(self, lake: Lake, *, threads: int | None = None, memory_limit: str | None = None) -> None:
+        self.lake = lake
+        config: dict[str, str | bool | int | float | list[str]] = {}
+        if threads:
+            config["threads"] = threads
+        if memory_limit:
+            config["memory_limit"] = memory_limit
+        self.con = duckdb.connect(":memory:", config=config)
+        self._versions: dict[str, Version] = {}  # name -> the newest loaded version
+        self._loading: dict[str, threading.Lock] = {}
+        self._lock = threading.Lock()
+        self._counter = 0
+
+    def close(self) -> None:
+        self.con.close()
+
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """A connection of its own for one request (DuckDB connections are not shared across threads)."""
+        return self.con.cursor()
+
+    def _current_version(self, name: str) -> str | None:
+        pointer = self.lake.published_dir(name) / "CURRENT"
+        try:
+            return pointer.read_text(encoding="utf-8").strip() or None
+        except FileNotFoundError:
+            return None
+
+    @contextmanager
+    def lease(self, name: str, keys: tuple[str, ...]) -> Iterator[Version | None]:
+        """The current version of ``name`` for the length of the block (None before its first publication)."""
+        version = self._acquire(name, keys)
+        try:
+            yield version
+        finally:
+            if version is not None:
+                self._release(version)
+
+    def _acquire(self, name: str, keys: tuple[str, ...]) -> Version | None:
+        wanted = self._current_version(name)
+        if wanted is None:
+            return None
+        with self._lock:
+            loaded = self._versions.get(name)
+            if loaded is not None and loaded.version == wanted:
+                loaded.leases += 1
+                return loaded
+            loading = self._loading.setdefault(name, threading.Lock())
+        with loading:  # one loader per view; the others wait for it, then find it loaded
+            with self._lock:
+                loaded = self._versions.get(name)
+                if loaded is not None and loaded.version == wanted:
+                    loaded.leases += 1
+                    return loaded
+            fresh = self._load(name, wanted, keys)
+            with self._lock:
+                previous = self._versions.get(name)
+                self._versions[name] = fresh
+                fresh.leases += 1
+                if previous is not None:
+                    previous.superseded = True
+                    if previous.leases == 0:
+                        self._drop(previous)
+            return fresh
+
+    def _release(self, version: Version) -> None:
+        with self._lock:
+            version.leases -= 1
+            if version.superseded and version.leases == 0:
+                self._drop(version)
+
+    def _table_name(self, prefix: str) -> str:
+        with self._lock:
+            self._counter += 1
+            return f"{prefix}{self._counter}"
+
+    def _load(self, name: str, version: str, keys: tuple[str, ...]) -> Version:
+        manifest = SnapshotManifest.read(self.lake.published_dir(name) / "versions" / f"{version}.json")
+        table = self._table_name("v")
+        con = self.cursor()
+        try:
+            if manifest.parts:
+                order = f" ORDER BY {', '.join(sql.name(k) for k in keys)}" if keys else ""
+                source = _paths(self.lake.published_dir(name), manifest.parts)
+                scan = f"SELECT * FROM read_parquet({source}, union_by_name = true)"
+                con.execute(f"CREATE TABLE {table} AS {scan}{order}")
+            else:  # a published version with no rows: an empty table of the manifest's schema
+                con.execute(
+                    f"CREATE TABLE {table} ({', '.join(sql.name(c) + ' VARCHAR' for c in manifest.schema)})"
+                )
+        finally:
+            con.close()
+        return Version(name, version, manifest, table, keys)
+
+    def restricted(self, version: Version) -> str | None:
+        """The table of raw personal values for ``version`` (loaded on first use), None when it has none."""
+        if not version.manifest.restricted_parts:
+            return None
+        with version.lock:
+            if version.restricted is None:
+                table = self._table_name("r")
+                source = _paths(self.lake.restricted_dir(version.name), version.manifest.restricted_parts)
+                con = self.cursor()
+                try:
+                    con.execute(
+                        f"CREATE TABLE {table} AS SELECT * FROM read_parquet({source}, union_by_name = true)"
+                    )
+                finally:
+                    con.close()
+                version.restricted = table
+            return version.restricted
+
+    def _drop(self, version: Version) -> None:
+        con = self.cursor()
+        try:
+            con.execute(f"DROP TABLE IF EXISTS {version.table}")
+            if version.restricted:
+                con.execute(f"DROP TABLE IF EXISTS {version.restricted}")
+        finally:
+            con.close()
+
+    def relation(self, version: Version, raw: frozenset[str]) -> str:
+        """SQL for the rows of ``version`` as this caller reads them: the raw values of the ``raw``
+        columns replace their desensitised ones (joined by key from the restricted store)."""
+        if not raw:
+            return version.table
+        restricted = self.restricted(version)
+        if restricted is None or not version.keys:
+            return version.table
+        con = self.cursor()
+        try:
+            available = {r[0] for r in con.execute(f"DESCRIBE {restricted}").fetchall()}
+        finally:
+            con.close()
+        swap = sorted(raw & available)
+        if not swap:
+            return version.table
+        replace = ", ".join(f"r.{sql.name(c)} AS {sql.name(c)}" for c in swap)
+        using = ", ".join(sql.name(k) for k in version.keys)
+        joined = f"{version.table} t LEFT JOIN {restricted} r USING ({using})"
+        return f"(SELECT t.* REPLACE ({replace}) FROM {joined})"
