@@ -36,7 +36,15 @@ LOGICAL = {
 
 
 def logical_types(view: Dataset) -> dict[str, str]:
-    return {c.name: LOGICAL.get(c.type, "string") for c in view.columns}
+    """Each column's type in the query language; ODCS ``array`` columns are lists (of strings)."""
+    arrays = {
+        prop.name
+        for obj in view.contract.schema_ or []
+        if obj.name == view.name
+        for prop in obj.properties or []
+        if prop.logicalType == "array"
+    }
+    return {c.name: "list" if c.name in arrays else LOGICAL.get(c.type, "string") for c in view.columns}
 
 
 def plain(value: Any) -> Any:
@@ -291,8 +299,9 @@ class Service:
         order: str | None = None,
         purpose: str | None = None,
         batch_rows: int = 65_536,
-    ) -> tuple[list[str], Iterator[Any]]:
-        """The column names and a generator of Arrow record batches of every row the caller may read.
+    ) -> tuple[list[str], str, Iterator[Any]]:
+        """The column names, the snapshot version and a generator of Arrow record batches of every row
+        the caller may read.
 
         The version is leased until the generator is exhausted or closed; the read is recorded when it ends,
         with the rows actually sent."""
@@ -316,7 +325,7 @@ class Service:
             )
             statement = query.unlimited(compiled)
             con = self.snapshots.cursor()
-            reader: Any = con.execute(statement.sql, statement.params).to_arrow_reader(batch_rows)
+            reader: Any = con.sql(statement.sql, params=statement.params).to_arrow_reader(batch_rows)
         except BaseException:
             lease.__exit__(None, None, None)
             raise
@@ -341,7 +350,7 @@ class Service:
                     detail=self._detail(version, decision, order=order),
                 )
 
-        return compiled.columns, batches()
+        return compiled.columns, version.version, batches()
 
     # ------------------------------------------------------------------------------------- audit
 

@@ -6,6 +6,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import httpx
@@ -23,9 +24,9 @@ class LiveServer:
     url: str
 
 
-@pytest.fixture(scope="module")
-def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    app = create_app(Settings(home=tmp_path_factory.mktemp("api") / "var", demo_mode=True))
+@contextmanager
+def serve(app: FastAPI) -> Iterator[LiveServer]:
+    """``app`` under a real uvicorn server on a free loopback port, for the length of the block."""
     # Binding the socket here and handing it to uvicorn leaves no gap for another process to take the port.
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
@@ -45,6 +46,12 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
         server.should_exit = True
         thread.join(timeout=30)
         sock.close()
+
+
+@pytest.fixture(scope="module")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    with serve(create_app(Settings(home=tmp_path_factory.mktemp("api") / "var", demo_mode=True))) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")

@@ -27,9 +27,9 @@ from datahub.dictionary.loader import DEPARTMENT_TABLE
 from datahub.errors import NotFound
 
 EVENTS = "events_unified"
-CATEGORY_TABLE = "event_categories"
-MAJOR_TABLE = "event_major_categories"
-LEVEL_TABLE = "response_levels"
+CATEGORY_TABLE = "event_category"
+MAJOR_TABLE = "event_major_category"
+LEVEL_TABLE = "response_level"
 CITY_TIME = timezone(timedelta(hours=8))  # China Standard Time
 MAX_REQUESTS = 1000
 MAX_SPAN = timedelta(days=90)

@@ -7,12 +7,12 @@ the query, runs on one snapshot version and is written to the audit log.
 from __future__ import annotations
 
 import io
-import json
 from collections.abc import Iterator
 from typing import Annotated, Any, Literal
 
 import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -137,11 +137,21 @@ class _Chunks(io.RawIOBase):
         return out
 
 
+def _flat(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """CSV holds no lists: a list column is written as its items joined by ``|``."""
+    columns = [
+        pc.binary_join(column, "|") if pa.types.is_list(column.type) else column for column in batch.columns
+    ]
+    return pa.RecordBatch.from_arrays(columns, names=batch.schema.names)
+
+
 def _stream(fmt: str, batches: Iterator[pa.RecordBatch]) -> Iterator[bytes]:
     sink = _Chunks()
     writer: Any = None
     try:
         for batch in batches:
+            if fmt == "csv":
+                batch = _flat(batch)
             if fmt == "jsonl":
                 yield pl.from_arrow(batch).write_ndjson().encode("utf-8")  # type: ignore[union-attr]
                 continue
@@ -190,14 +200,15 @@ def view_export(
     order: Order = None,
     purpose: Purpose = None,
 ) -> StreamingResponse:
-    _, batches = service.export(principal, name, fields=fields, filter=filter, order=order, purpose=purpose)
+    _, version, batches = service.export(
+        principal, name, fields=fields, filter=filter, order=order, purpose=purpose
+    )
     body = _stream(format, batches)
     if format == "csv":
         body = _with_bom(body)
     filename = f"{name}.{format}"
-    return StreamingResponse(
-        body, media_type=MEDIA[format], headers={"Content-Disposition": f'attachment; filename="{filename}"'}
-    )
+    headers = {"Content-Disposition": f'attachment; filename="{filename}"', "X-Datahub-Version": version}
+    return StreamingResponse(body, media_type=MEDIA[format], headers=headers)
 
 
 def _with_bom(body: Iterator[bytes]) -> Iterator[bytes]:
@@ -219,6 +230,3 @@ def event(
         raise NotFound(f"no event '{event_id}' you may read", path="event_id")
     return {"view": page.view, "version": page.version, "data": page.rows[0]}
 
-
-def _json_line(row: dict[str, Any]) -> str:
-    return json.dumps(row, ensure_ascii=False, default=str)
