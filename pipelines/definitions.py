@@ -1,4 +1,5 @@
-"""Wires the code location: every contract becomes a group of assets, a job and a landing sensor."""
+"""Wires the code location: every contract becomes a group of assets, a job and a landing sensor; the
+event views (`views` group, `event_views` job, hourly schedule) are built from the published datasets."""
 
 from dagster import (
     AssetSelection,
@@ -20,8 +21,10 @@ from datahub.platform import Platform
 from datahub.settings import Settings
 from pipelines.assets import STATUS_KEY, dataset_assets, status_asset
 from pipelines.resources import PlatformResource
+from pipelines.views import VIEWS_GROUP, views_asset
 
 DAILY_JOB = "governance_daily"
+VIEWS_JOB = "event_views"
 
 
 def dataset_job_name(dataset: Dataset) -> str:
@@ -51,8 +54,10 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
     datasets = list(platform.catalog)
     assets = [a for d in datasets for a in dataset_assets(d)]
     assets.append(status_asset(datasets))
+    assets.append(views_asset(datasets))
     jobs = [define_asset_job(dataset_job_name(d), selection=AssetSelection.groups(d.name)) for d in datasets]
     jobs.append(define_asset_job(DAILY_JOB, selection=AssetSelection.assets(STATUS_KEY)))
+    jobs.append(define_asset_job(VIEWS_JOB, selection=AssetSelection.groups(VIEWS_GROUP)))
     return Definitions(
         assets=assets,
         jobs=jobs,
@@ -65,7 +70,16 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
                 execution_timezone="Asia/Shanghai",
                 default_status=DefaultScheduleStatus.RUNNING,
                 description="Every night: the cross-dataset status of every dataset.",
-            )
+            ),
+            ScheduleDefinition(
+                name="event_views_schedule",
+                job_name=VIEWS_JOB,
+                cron_schedule="5 * * * *",
+                execution_timezone="Asia/Shanghai",
+                default_status=DefaultScheduleStatus.RUNNING,
+                description="Every hour: the event-ready views from the current snapshots (a no-op when "
+                "no dataset published a new version).",
+            ),
         ],
         resources={
             "platform": PlatformResource(

@@ -9,14 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from pathlib import Path
 
 from datahub.contracts import Dataset
-from datahub.contracts.loader import CONTRACT_GLOB, load_contract
 from datahub.errors import ContractError, NotFound
 from datahub.platform import Platform
-
-VIEWS_DIR = "views"
+from datahub.views import view_contracts
 
 
 class Kind(StrEnum):
@@ -34,18 +31,13 @@ class Served:
         return self.contract.name
 
 
-def view_contracts_dir(platform: Platform) -> Path:
-    return platform.settings.contracts_path / VIEWS_DIR
-
-
 def served(platform: Platform) -> dict[str, Served]:
     """Datasets first, then views; a view may not take a dataset's name."""
     out = {d.name: Served(d, Kind.dataset) for d in platform.catalog}
-    for path in sorted(view_contracts_dir(platform).glob(CONTRACT_GLOB)):
-        for view in load_contract(path, platform.dictionary):
-            if view.name in out:
-                raise ContractError(f"'{view.name}' is declared twice", file=str(path))
-            out[view.name] = Served(view, Kind.view)
+    for name, view in view_contracts(platform).items():
+        if name in out:
+            raise ContractError(f"'{name}' is declared as a dataset and as a view", file=str(view.path))
+        out[name] = Served(view, Kind.view)
     return out
 
 

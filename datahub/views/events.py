@@ -44,13 +44,6 @@ LINK_WINDOW = "2h"
 MAX_ROUNDS = 20
 STAGES = ("discover_time", "report_time", "dispatch_time", "handle_time", "feedback_time", "evaluate_time")
 
-LINKS_SCHEMA: dict[str, pl.DataType] = {
-    "report_id": pl.String(),
-    "work_order_id": pl.String(),
-    "rule": pl.String(),
-    "gap_minutes": pl.Float64(),
-}
-
 
 # ---------------------------------------------------------------------------------------------- linking
 def _side(frame: pl.DataFrame, key: str, time: str, token: str, name: str) -> pl.DataFrame:

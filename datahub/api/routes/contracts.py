@@ -7,7 +7,7 @@ as they are. An id containing ``/`` cannot be addressed here.
 from typing import Annotated, Any
 
 import pydantic
-from fastapi import APIRouter, Depends, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 
 from datahub.api.deps import ContractRegistrar, RegistryDep, get_caller
@@ -38,6 +38,8 @@ router = APIRouter(
         403: {"model": ErrorPublic, "description": "Unknown role or department (`forbidden`)."},
     },
 )
+ContractId = Annotated[str, Path(examples=["urn:datahub:contract:hotline_12345"])]
+Version = Annotated[str, Path(examples=["1.0.0"])]
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorPublic, "description": "No such contract or version (`not_found`)."}
 }
@@ -130,14 +132,14 @@ def register_contract(
 
 
 @router.get("/{contract_id}", responses=_NOT_FOUND)
-def read_contract(contract_id: str, registry: RegistryDep) -> ContractPublic:
+def read_contract(contract_id: ContractId, registry: RegistryDep) -> ContractPublic:
     """A contract with all its versions, and its latest version parsed."""
     return ContractPublic.from_rows(registry.versions(contract_id))
 
 
 @router.get("/{contract_id}/versions/{version}", responses=_NOT_FOUND)
 def read_contract_version(
-    contract_id: str, version: str, registry: RegistryDep
+    contract_id: ContractId, version: Version, registry: RegistryDep
 ) -> ContractVersionDetailPublic:
     """One registered version, verbatim (``content``) and parsed (``document``)."""
     return ContractVersionDetailPublic.from_row(registry.get(contract_id, version))
@@ -145,10 +147,10 @@ def read_contract_version(
 
 @router.get("/{contract_id}/diff", responses=_NOT_FOUND)
 def diff_contract(
-    contract_id: str,
+    contract_id: ContractId,
     registry: RegistryDep,
-    from_version: Annotated[str, Query(description="The older version.")],
-    to_version: Annotated[str, Query(description="The newer version.")],
+    from_version: Annotated[str, Query(description="The older version.", examples=["1.0.0"])],
+    to_version: Annotated[str, Query(description="The newer version.", examples=["1.1.0"])],
 ) -> ContractDiffPublic:
     """Every change between two registered versions, judged from the consumers' side."""
     diff = DiffPublic.from_diff(registry.diff(contract_id, from_version, to_version))

@@ -229,4 +229,3 @@ def event(
     if not page.rows:
         raise NotFound(f"no event '{event_id}' you may read", path="event_id")
     return {"view": page.view, "version": page.version, "data": page.rows[0]}
-
