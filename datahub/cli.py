@@ -245,14 +245,19 @@ def serve(
         str | None, typer.Option(help="Address to listen on (default: DATAHUB_API_HOST).")
     ] = None,
     port: Annotated[int | None, typer.Option(help="Port (default: DATAHUB_API_PORT).")] = None,
+    workers: Annotated[int, typer.Option(help="Server processes (each holds the snapshots it serves).")] = 1,
 ) -> None:
     """Serve the sharing API (FastAPI, OpenAPI at /openapi.json) with uvicorn."""
     import uvicorn
 
+    settings = Settings()
+    host, port = host or settings.api_host, port or settings.api_port
+    if workers > 1:  # each worker process builds its own app from the same environment
+        uvicorn.run("datahub.api.app:create_app", factory=True, host=host, port=port, workers=workers)
+        return
     from datahub.api.app import create_app
 
-    settings = Settings()
-    uvicorn.run(create_app(settings), host=host or settings.api_host, port=port or settings.api_port)
+    uvicorn.run(create_app(settings), host=host, port=port)
 
 
 def _print_summary_table(summaries: list[dict[str, Any]], title: str) -> None:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select
 
 from datahub.access.clients import Principal, Role
 from datahub.contracts import Dataset, SharingClass
@@ -181,13 +181,27 @@ class Grants:
             return [grant_dict(g) for g in s.scalars(query).all()]
 
     def active(self, client_id: str, view: str | None = None) -> list[Grant]:
-        """Approved grants of ``client_id`` that have not expired (on ``view`` when given)."""
-        query = select(Grant).where(
-            Grant.client_id == client_id,
-            Grant.status == GrantStatus.approved,
-            or_(Grant.expires_at.is_(None), Grant.expires_at > now_utc()),
-        )
+        """Approved grants of ``client_id`` that have not expired (on ``view`` when given).
+
+        Read on every request (so revocation and expiry count at once): one prepared query on a
+        connection, without an ORM session, the rows handed back as detached ``Grant`` objects."""
+        values = {"client_id": client_id, "now": now_utc()}
         if view is not None:
-            query = query.where(Grant.view == view)
-        with self.store.session() as s:
-            return list(s.scalars(query.order_by(Grant.id)).all())
+            values["view"] = view
+        with self.store.engine.connect() as connection:
+            rows = (
+                connection.execute(_ACTIVE_ON_VIEW if view is not None else _ACTIVE, values).mappings().all()
+            )
+        return [Grant(**row) for row in rows]
+
+
+_ACTIVE = (
+    select(*(getattr(Grant, c.key) for c in Grant.__table__.columns))
+    .where(
+        Grant.client_id == bindparam("client_id"),
+        Grant.status == GrantStatus.approved,
+        or_(Grant.expires_at.is_(None), Grant.expires_at > bindparam("now")),
+    )
+    .order_by(Grant.id)
+)
+_ACTIVE_ON_VIEW = _ACTIVE.where(Grant.view == bindparam("view"))

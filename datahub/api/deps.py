@@ -1,5 +1,8 @@
 """Dependencies of the routes, as ``Annotated`` aliases: the platform, its services, the caller.
 
+They are ``async`` because none of them blocks for long (a key is looked up in the database once per
+process and then cached): FastAPI runs synchronous dependencies in its thread pool, a thread hop each.
+
 ``get_principal`` is the one place a request's identity comes from: an API key, sent as
 ``Authorization: Bearer KEY`` or ``X-API-Key: KEY`` (``datahub client create`` makes one; only its hash
 is stored). It also applies the client's rate limit (429 ``rate_limited`` with ``Retry-After``).
@@ -9,7 +12,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -23,7 +26,7 @@ from datahub.platform import Platform
 from datahub.serving.service import Service
 
 
-def get_platform(request: Request) -> Platform:
+async def get_platform(request: Request) -> Platform:
     """The app's one Platform, opened by ``create_app``."""
     platform: Platform = request.app.state.platform
     return platform
@@ -32,7 +35,7 @@ def get_platform(request: Request) -> Platform:
 PlatformDep = Annotated[Platform, Depends(get_platform)]
 
 
-def get_service(request: Request) -> Service:
+async def get_service(request: Request) -> Service:
     service: Service = request.app.state.service
     return service
 
@@ -40,7 +43,7 @@ def get_service(request: Request) -> Service:
 ServiceDep = Annotated[Service, Depends(get_service)]
 
 
-def get_registry(platform: PlatformDep) -> ContractRegistry:
+async def get_registry(platform: PlatformDep) -> ContractRegistry:
     return ContractRegistry(platform.metadata, platform.dictionary)
 
 
@@ -80,7 +83,7 @@ _bearer = HTTPBearer(auto_error=False, description="An API key from `datahub cli
 _api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="The same API key, as a header.")
 
 
-def get_principal(
+async def get_principal(
     request: Request,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
     api_key: Annotated[str | None, Security(_api_key)],
@@ -101,7 +104,7 @@ def get_principal(
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
 
 
-def get_caller(principal: CurrentPrincipal) -> Caller:
+async def get_caller(principal: CurrentPrincipal) -> Caller:
     """The caller as the contract registry knows it."""
     return Caller(name=principal.name, role=principal.role.value, department=principal.department)
 
@@ -109,11 +112,11 @@ def get_caller(principal: CurrentPrincipal) -> Caller:
 CurrentCaller = Annotated[Caller, Depends(get_caller)]
 
 
-def require_role(*roles: Role) -> Callable[[Principal], Principal]:
+def require_role(*roles: Role) -> Callable[[Principal], Awaitable[Principal]]:
     """A dependency that lets only ``roles`` through (403 ``forbidden`` for the others)."""
     allowed = ", ".join(roles)
 
-    def check(principal: CurrentPrincipal) -> Principal:
+    async def check(principal: CurrentPrincipal) -> Principal:
         if principal.role not in roles:
             raise Forbidden(f"role '{principal.role}' may not do this (allowed: {allowed})")
         return principal
@@ -121,17 +124,17 @@ def require_role(*roles: Role) -> Callable[[Principal], Principal]:
     return check
 
 
-def get_grants(service: ServiceDep) -> Grants:
+async def get_grants(service: ServiceDep) -> Grants:
     return service.grants
 
 
 GrantsDep = Annotated[Grants, Depends(get_grants)]
 
 
-def _registrar(
+async def _registrar(
     principal: Annotated[Principal, Depends(require_role(Role.steward, Role.department, Role.admin))],
 ) -> Caller:
-    return get_caller(principal)
+    return Caller(name=principal.name, role=principal.role.value, department=principal.department)
 
 
 # Departments may register only the contracts they own; ContractRegistry.register enforces that.

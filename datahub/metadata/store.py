@@ -26,7 +26,9 @@ class MetadataStore:
     def __init__(self, url: str) -> None:
         if url.startswith("sqlite:///"):
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        self.engine: Engine = create_engine(url, future=True)
+        # The API reads grants from many request threads at once: a pool as large as its thread pool
+        # keeps connections open instead of opening (and setting up) one per request.
+        self.engine: Engine = create_engine(url, future=True, pool_size=20, max_overflow=40)
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         try:

@@ -7,17 +7,23 @@ need), and every request works on one table, i.e. one version, from start to end
 lease on its version; a version superseded by a newer one is dropped when its last lease ends.
 
 The raw values of personal columns (the restricted store) are loaded only when a grant asks for them.
+Each version is also kept as a polars frame in key order: a page in key order with no filter (a
+consuming system walking a whole view) is then a binary search and a slice, not a scan.
 """
 
 from __future__ import annotations
 
+import bisect
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import duckdb
+import polars as pl
 
 from datahub.lake import Lake
 from datahub.lake.store import SnapshotManifest
@@ -33,7 +39,9 @@ class Version:
     manifest: SnapshotManifest
     table: str
     keys: tuple[str, ...]
+    frame: pl.DataFrame  # the same rows in key order, times as ISO 8601 text: pages read straight by key
     restricted: str | None = None
+    _keys: list[Any] | None = field(default=None, repr=False)  # the key column as a list, for bisect
     leases: int = 0
     superseded: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -41,6 +49,22 @@ class Version:
     @property
     def rows(self) -> int:
         return self.manifest.rows
+
+    def after(self, value: Any) -> int:
+        """The position of the first row whose (single) key is greater than ``value``."""
+        with self.lock:
+            if self._keys is None:
+                self._keys = self.frame.get_column(self.keys[0]).to_list()
+        return bisect.bisect_right(self._keys, value)
+
+
+ISO = {pl.Datetime: "%Y-%m-%dT%H:%M:%S%.f", pl.Date: "%Y-%m-%d"}  # as Python's isoformat() writes them
+
+
+def iso_times(frame: pl.DataFrame) -> pl.DataFrame:
+    """Timestamps and dates as ISO 8601 text, ready for JSON (other columns are shared, not copied)."""
+    texts = [pl.col(n).dt.to_string(ISO[t.__class__]) for n, t in frame.schema.items() if t.__class__ in ISO]
+    return frame.with_columns(texts) if texts else frame
 
 
 def _paths(base: Path, parts: list[str]) -> str:
@@ -57,6 +81,7 @@ class Snapshots:
             config["memory_limit"] = memory_limit
         self.con = duckdb.connect(":memory:", config=config)
         self._versions: dict[str, Version] = {}  # name -> the newest loaded version
+        self._pointers: dict[str, tuple[tuple[int, int, int], str | None]] = {}  # name -> (stat, version)
         self._loading: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
         self._counter = 0
@@ -69,11 +94,23 @@ class Snapshots:
         return self.con.cursor()
 
     def _current_version(self, name: str) -> str | None:
+        """The version ``CURRENT`` names, read again only when the pointer file was replaced (a
+        publication writes a new file and renames it over the old one: a new inode)."""
         pointer = self.lake.published_dir(name) / "CURRENT"
         try:
-            return pointer.read_text(encoding="utf-8").strip() or None
+            stat = os.stat(pointer)
         except FileNotFoundError:
             return None
+        seen = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+        cached = self._pointers.get(name)
+        if cached is not None and cached[0] == seen:
+            return cached[1]
+        try:
+            version = pointer.read_text(encoding="utf-8").strip() or None
+        except FileNotFoundError:
+            return None
+        self._pointers[name] = (seen, version)
+        return version
 
     @contextmanager
     def lease(self, name: str, keys: tuple[str, ...]) -> Iterator[Version | None]:
@@ -137,9 +174,10 @@ class Snapshots:
                 con.execute(
                     f"CREATE TABLE {table} ({', '.join(sql.name(c) + ' VARCHAR' for c in manifest.schema)})"
                 )
+            frame = iso_times(con.sql(f"SELECT * FROM {table}").pl())
         finally:
             con.close()
-        return Version(name, version, manifest, table, keys)
+        return Version(name, version, manifest, table, keys, frame)
 
     def restricted(self, version: Version) -> str | None:
         """The table of raw personal values for ``version`` (loaded on first use), None when it has none."""

@@ -97,6 +97,6 @@ def build_world(home: Path) -> Iterator[World]:
     with serve(create_app(settings)) as server:
         world = World(platform, synth, server)
         for name, (role, department) in ROLES.items():
-            world.client(name, role, department)
+            world.client(name, role, department, rate_limit=100_000)  # the rate limit has its own test
         yield world
     platform.metadata.dispose()

@@ -166,7 +166,7 @@ def requests(
         limit=MAX_REQUESTS,
         action="open311",
     )
-    return [_request(row, platform) for row in page.rows]
+    return [_request(row, platform) for row in page.records()]
 
 
 @router.get("/requests/{request_id}.json", summary="One service request")
@@ -179,6 +179,6 @@ def request(
     page = service.rows(
         principal, EVENTS, filter=f"event_id = {_quoted(request_id)}", limit=1, action="open311"
     )
-    if not page.rows:
+    if not page.count:
         raise NotFound(f"no service request '{request_id}' you may read", path="request_id")
-    return [_request(page.rows[0], platform)]
+    return [_request(page.records()[0], platform)]
