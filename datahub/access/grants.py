@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import bindparam, or_, select
 
@@ -39,7 +40,7 @@ class GrantRequest:
     expires_at: datetime | None = None
 
 
-def grant_dict(g: Grant) -> dict[str, object]:
+def grant_dict(g: Grant) -> dict[str, Any]:
     def iso(value: datetime | None) -> str | None:
         return value.isoformat() + "Z" if value else None
 
@@ -80,7 +81,7 @@ class Grants:
         self.views = views
         self.check_filter = check_filter
 
-    def request(self, caller: Principal, ask: GrantRequest) -> dict[str, object]:
+    def request(self, caller: Principal, ask: GrantRequest) -> dict[str, Any]:
         if caller.role not in REQUESTERS:
             raise Forbidden(
                 f"role '{caller.role}' does not request grants (roles that do: consumer, department, leader)"
@@ -125,7 +126,7 @@ class Grants:
             s.flush()
             return grant_dict(grant)
 
-    def _decide(self, grant_id: int, caller: Principal, status: str, note: str | None) -> dict[str, object]:
+    def _decide(self, grant_id: int, caller: Principal, status: str, note: str | None) -> dict[str, Any]:
         if caller.role not in DECIDERS:
             raise Forbidden(f"role '{caller.role}' may not decide grants (stewards and admins do)")
         with self.store.session() as s:
@@ -140,13 +141,13 @@ class Grants:
             grant.decision_note = note
             return grant_dict(grant)
 
-    def approve(self, grant_id: int, caller: Principal, note: str | None = None) -> dict[str, object]:
+    def approve(self, grant_id: int, caller: Principal, note: str | None = None) -> dict[str, Any]:
         return self._decide(grant_id, caller, GrantStatus.approved, note)
 
-    def refuse(self, grant_id: int, caller: Principal, note: str | None = None) -> dict[str, object]:
+    def refuse(self, grant_id: int, caller: Principal, note: str | None = None) -> dict[str, Any]:
         return self._decide(grant_id, caller, GrantStatus.refused, note)
 
-    def revoke(self, grant_id: int, caller: Principal) -> dict[str, object]:
+    def revoke(self, grant_id: int, caller: Principal) -> dict[str, Any]:
         """Stewards and admins revoke any grant; a client revokes its own."""
         with self.store.session() as s:
             grant = s.get(Grant, grant_id)
@@ -159,7 +160,7 @@ class Grants:
             grant.revoked_by = caller.name
             return grant_dict(grant)
 
-    def get(self, grant_id: int, caller: Principal) -> dict[str, object]:
+    def get(self, grant_id: int, caller: Principal) -> dict[str, Any]:
         with self.store.session() as s:
             grant = s.get(Grant, grant_id)
             if grant is None or (caller.role not in DECIDERS and grant.client_id != caller.client_id):

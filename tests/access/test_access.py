@@ -84,17 +84,17 @@ def test_grant_lifecycle(platform: Platform, clients: Clients, grants: Grants) -
     assert asked["status"] == "requested" and not asked["active"]
     assert grants.active(consumer.client_id, "hotline_12345") == []
     with pytest.raises(Forbidden):
-        grants.approve(int(asked["grant_id"]), consumer)  # type: ignore[call-overload]
-    approved = grants.approve(int(asked["grant_id"]), steward, "ok")  # type: ignore[call-overload]
+        grants.approve(int(asked["grant_id"]), consumer)
+    approved = grants.approve(int(asked["grant_id"]), steward, "ok")
     assert approved["status"] == "approved" and approved["active"] and approved["decided_by"] == "office"
     assert [g.id for g in grants.active(consumer.client_id, "hotline_12345")] == [asked["grant_id"]]
     with pytest.raises(Conflict):
-        grants.refuse(int(asked["grant_id"]), steward)  # type: ignore[call-overload]
+        grants.refuse(int(asked["grant_id"]), steward)
     other = _principal(clients, "other", "consumer")
     with pytest.raises(NotFound):  # another client's grant is not even visible
-        grants.revoke(int(asked["grant_id"]), other)  # type: ignore[call-overload]
+        grants.revoke(int(asked["grant_id"]), other)
     assert grants.find(other) == [] and len(grants.find(steward)) == 1
-    revoked = grants.revoke(int(asked["grant_id"]), consumer)  # type: ignore[call-overload]
+    revoked = grants.revoke(int(asked["grant_id"]), consumer)
     assert revoked["status"] == "revoked" and grants.active(consumer.client_id) == []
 
 
@@ -104,7 +104,7 @@ def test_an_expired_grant_stops_counting(platform: Platform, clients: Clients, g
     asked = grants.request(
         consumer, GrantRequest("hotline_12345", "p", expires_at=now_utc() + timedelta(hours=1))
     )
-    grants.approve(int(asked["grant_id"]), steward)  # type: ignore[call-overload]
+    grants.approve(int(asked["grant_id"]), steward)
     assert len(grants.active(consumer.client_id, "hotline_12345")) == 1
     with platform.metadata.session() as s:
         s.execute(update(Grant).values(expires_at=now_utc() - timedelta(seconds=1)))

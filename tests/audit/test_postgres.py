@@ -1,12 +1,9 @@
-"""The same log on Postgres (pg_advisory_xact_lock instead of BEGIN IMMEDIATE).
-
-Runs when DATAHUB_TEST_POSTGRES_URL names a scratch database (its audit_log is emptied), e.g.
-``postgresql+psycopg://postgres@/audit?host=/tmp/pg&port=5432``, and a driver is installed."""
+"""The same log on Postgres (pg_advisory_xact_lock instead of BEGIN IMMEDIATE), on a throwaway
+server the session starts (tests/conftest.py)."""
 
 from __future__ import annotations
 
 import multiprocessing
-import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,16 +16,10 @@ from datahub.metadata import MetadataStore
 from tests.audit import workers
 from tests.audit.conftest import KEY, entry, fill
 
-URL = os.environ.get("DATAHUB_TEST_POSTGRES_URL")
-pytestmark = pytest.mark.skipif(not URL, reason="DATAHUB_TEST_POSTGRES_URL is not set")
-
 
 @pytest.fixture
-def pg(tmp_path: Path) -> Iterator[tuple[MetadataStore, AuditLog]]:
-    assert URL is not None
-    store = MetadataStore(URL)
-    with store.engine.begin() as conn:
-        conn.execute(text("DELETE FROM audit_log"))
+def pg(tmp_path: Path, postgres_database: str) -> Iterator[tuple[MetadataStore, AuditLog]]:
+    store = MetadataStore(postgres_database)
     log = AuditLog(store, KEY, tmp_path / "HEAD")
     yield store, log
     store.dispose()
@@ -50,8 +41,10 @@ def test_chain_and_tampering(pg: tuple[MetadataStore, AuditLog]) -> None:
     assert not result.ok and result.first_bad_seq == 4 and "anchor says 10" in (result.reason or "")
 
 
-def test_threads_and_processes(pg: tuple[MetadataStore, AuditLog], tmp_path: Path) -> None:
-    assert URL is not None
+def test_threads_and_processes(
+    pg: tuple[MetadataStore, AuditLog], tmp_path: Path, postgres_database: str
+) -> None:
+    url = postgres_database
     _, log = pg
     errors: list[BaseException] = []
 
@@ -66,7 +59,7 @@ def test_threads_and_processes(pg: tuple[MetadataStore, AuditLog], tmp_path: Pat
     context = multiprocessing.get_context("spawn")
     with context.Pool(3) as pool:
         pending = pool.starmap_async(
-            workers.append_one_by_one, [(URL, str(tmp_path / "HEAD"), w, 20) for w in range(3)]
+            workers.append_one_by_one, [(url, str(tmp_path / "HEAD"), w, 20) for w in range(3)]
         )
         for thread in threads:
             thread.start()
