@@ -13,6 +13,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from datahub.contracts.registry import ContractRegistry
@@ -51,7 +52,7 @@ def _fail(exc: DatahubError, as_json: bool = False) -> typer.Exit:
     if as_json:
         print(json.dumps({"error": exc.to_dict()}, ensure_ascii=False))
     else:
-        err_console.print(f"[bold red]error[/] [{exc.code}] {exc}")
+        err_console.print(f"[bold red]error[/] {escape(f'[{exc.code}] {exc}')}", highlight=False)
     return typer.Exit(code=2)
 
 
@@ -252,6 +253,10 @@ def serve(
 
     settings = Settings()
     host, port = host or settings.api_host, port or settings.api_port
+    try:
+        _ = settings.secret_key  # the audit chain and cursors are keyed: refuse a placeholder at once
+    except DatahubError as exc:
+        raise _fail(exc) from None
     if workers > 1:  # each worker process builds its own app from the same environment
         uvicorn.run("datahub.api.app:create_app", factory=True, host=host, port=port, workers=workers)
         return
@@ -471,12 +476,23 @@ def demo(
         except DatahubError as exc:
             raise _fail(exc) from None
     _print_summary_table(rows, "演示结果 demo summary (per dataset, all deliveries)")
+    from datahub.access import Clients
+
+    platform = Platform(settings)
+    clients = Clients(platform.metadata, platform.dictionary)
+    steward = clients.create("demo-steward", "steward").api_key
+    consumer = clients.create("demo-ops-centre", "consumer").api_key
+    platform.metadata.dispose()
+    base = f"http://{settings.api_host}:{settings.api_port}"
     console.print(
         "\n[bold]Next[/]\n"
         f"  Dagster UI:  DAGSTER_HOME={dagster_home} .venv/bin/dagster dev -m pipelines.definitions\n"
         "  Status:      .venv/bin/datahub status\n"
-        f"  API:         .venv/bin/datahub serve, then http://{settings.api_host}:{settings.api_port}/docs "
-        "(header X-Datahub-Role: steward)\n"
+        f"  API:         DATAHUB_DEMO_MODE=true .venv/bin/datahub serve, then {base}/docs\n"
+        f"               steward key   {steward}\n"
+        f"               consumer key  {consumer}   (demo-ops-centre: grants to request)\n"
+        f"               curl -H 'Authorization: Bearer {steward}' "
+        f"'{base}/api/v1/views/events_unified/rows?limit=5'\n"
         "  Contracts:   .venv/bin/datahub contract list\n"
         f"  Published:   {settings.lake_dir / 'published'}/<dataset>/CURRENT\n"
         f"  Quarantine:  {settings.lake_dir / 'quarantine'}/<dataset>/\n"
