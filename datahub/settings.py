@@ -71,6 +71,11 @@ class Settings(BaseSettings):
         return self.var / "dagster"
 
     @property
+    def grants_signal(self) -> Path:
+        """Replaced on every grant decision, so API processes drop their cached grants at once."""
+        return self.var / "grants.changed"
+
+    @property
     def synth_dir(self) -> Path:
         return self.var / "synth"
 

@@ -8,12 +8,16 @@ Expiry and revocation are read on every request (nothing is cached), so they tak
 
 from __future__ import annotations
 
+import os
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import bindparam, or_, select
+from sqlalchemy import bindparam, select
 
 from datahub.access.clients import Principal, Role
 from datahub.contracts import Dataset, SharingClass
@@ -76,10 +80,34 @@ class Grants:
         store: MetadataStore,
         views: Callable[[], dict[str, Dataset]],
         check_filter: Callable[[Dataset, str], None],
+        signal: Path | None = None,
     ) -> None:
+        """``signal``: a file every decision replaces (the API and the CLI share it), so active grants can
+        be cached until it changes; without one, every ``active`` call reads the database."""
         self.store = store
         self.views = views
         self.check_filter = check_filter
+        self.signal = signal
+        self._cache: dict[tuple[str, str | None], tuple[tuple[int, int], list[Grant]]] = {}
+        self._lock = threading.Lock()
+
+    def _changed(self) -> None:
+        """After a commit: replace the signal file, so every process drops its cached grants."""
+        if self.signal is None:
+            return
+        self.signal.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.signal.with_name(f".{self.signal.name}.{os.getpid()}.{threading.get_ident()}")
+        tmp.write_text(str(time.time_ns()), encoding="utf-8")
+        os.replace(tmp, self.signal)
+
+    def _stamp(self) -> tuple[int, int] | None:
+        if self.signal is None:
+            return None
+        try:
+            stat = os.stat(self.signal)
+        except FileNotFoundError:
+            return (0, 0)
+        return (stat.st_ino, stat.st_mtime_ns)
 
     def request(self, caller: Principal, ask: GrantRequest) -> dict[str, Any]:
         if caller.role not in REQUESTERS:
@@ -124,7 +152,9 @@ class Grants:
             )
             s.add(grant)
             s.flush()
-            return grant_dict(grant)
+            out = grant_dict(grant)
+        self._changed()
+        return out
 
     def _decide(self, grant_id: int, caller: Principal, status: str, note: str | None) -> dict[str, Any]:
         if caller.role not in DECIDERS:
@@ -139,7 +169,9 @@ class Grants:
             grant.decided_at = now_utc()
             grant.decided_by = caller.name
             grant.decision_note = note
-            return grant_dict(grant)
+            out = grant_dict(grant)
+        self._changed()
+        return out
 
     def approve(self, grant_id: int, caller: Principal, note: str | None = None) -> dict[str, Any]:
         return self._decide(grant_id, caller, GrantStatus.approved, note)
@@ -158,7 +190,9 @@ class Grants:
             grant.status = GrantStatus.revoked
             grant.revoked_at = now_utc()
             grant.revoked_by = caller.name
-            return grant_dict(grant)
+            out = grant_dict(grant)
+        self._changed()
+        return out
 
     def get(self, grant_id: int, caller: Principal) -> dict[str, Any]:
         with self.store.session() as s:
@@ -184,25 +218,33 @@ class Grants:
     def active(self, client_id: str, view: str | None = None) -> list[Grant]:
         """Approved grants of ``client_id`` that have not expired (on ``view`` when given).
 
-        Read on every request (so revocation and expiry count at once): one prepared query on a
-        connection, without an ORM session, the rows handed back as detached ``Grant`` objects."""
-        values = {"client_id": client_id, "now": now_utc()}
-        if view is not None:
-            values["view"] = view
-        with self.store.engine.connect() as connection:
-            rows = (
-                connection.execute(_ACTIVE_ON_VIEW if view is not None else _ACTIVE, values).mappings().all()
-            )
-        return [Grant(**row) for row in rows]
+        Asked on every request, so revocation and expiry count at once: the approved grants are read
+        again whenever the signal file has been replaced since (or always, without one), and expiry is
+        judged now, on every call."""
+        stamp = self._stamp()
+        with self._lock:
+            cached = self._cache.get((client_id, view))
+        if stamp is not None and cached is not None and cached[0] == stamp:
+            approved = cached[1]
+        else:
+            values = {"client_id": client_id}
+            if view is not None:
+                values["view"] = view
+            with self.store.engine.connect() as connection:
+                rows = connection.execute(_APPROVED_ON_VIEW if view is not None else _APPROVED, values)
+                approved = [Grant(**row) for row in rows.mappings().all()]
+            if stamp is not None:
+                with self._lock:
+                    if len(self._cache) > 10_000:
+                        self._cache.clear()
+                    self._cache[(client_id, view)] = (stamp, approved)
+        now = now_utc()
+        return [g for g in approved if g.expires_at is None or g.expires_at > now]
 
 
-_ACTIVE = (
+_APPROVED = (
     select(*(getattr(Grant, c.key) for c in Grant.__table__.columns))
-    .where(
-        Grant.client_id == bindparam("client_id"),
-        Grant.status == GrantStatus.approved,
-        or_(Grant.expires_at.is_(None), Grant.expires_at > bindparam("now")),
-    )
+    .where(Grant.client_id == bindparam("client_id"), Grant.status == GrantStatus.approved)
     .order_by(Grant.id)
 )
-_ACTIVE_ON_VIEW = _ACTIVE.where(Grant.view == bindparam("view"))
+_APPROVED_ON_VIEW = _APPROVED.where(Grant.view == bindparam("view"))

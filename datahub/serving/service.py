@@ -77,7 +77,12 @@ class Service:
         self.clients = Clients(platform.metadata, platform.dictionary)
         self._catalog: dict[str, Served] | None = None
         self._catalog_lock = threading.Lock()
-        self.grants = Grants(platform.metadata, self._contracts, self.check_filter)
+        self.grants = Grants(
+            platform.metadata,
+            self._contracts,
+            self.check_filter,
+            signal=platform.settings.var / "grants.changed",
+        )
         anchor = anchor_path(platform.settings.var) if audit_anchor else None
         self.audit = AuditLog(platform.metadata, audit_key(platform.settings.secret_key), anchor)
         self.audit_writer = AuditWriter(self.audit)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select, update
@@ -191,3 +192,22 @@ def test_the_access_decision_for_each_role_and_sharing_class(platform: Platform)
     )
     # Stewards read everything, but raw only through a grant with a legal basis.
     assert decide(who["steward"], views[SharingClass.conditional], [legal]).raw == frozenset({"caller_phone"})
+
+
+def test_cached_grants_follow_a_decision_made_elsewhere(
+    platform: Platform, clients: Clients, tmp_path: Path
+) -> None:
+    """The API caches approved grants until the signal file is replaced; a decision made by another
+    process (the CLI) replaces it, so the API's next request sees it."""
+    signal = tmp_path / "grants.changed"
+    api = Grants(platform.metadata, lambda: _views(platform), _no_filter_check, signal=signal)
+    console = Grants(platform.metadata, lambda: _views(platform), _no_filter_check, signal=signal)
+    consumer = _principal(clients, "ops", "consumer")
+    steward = _principal(clients, "office", "steward")
+    asked = api.request(consumer, GrantRequest("hotline_12345", "研判"))
+    assert api.active(consumer.client_id, "hotline_12345") == []
+    console.approve(asked["grant_id"], steward)
+    assert [g.id for g in api.active(consumer.client_id, "hotline_12345")] == [asked["grant_id"]]
+    assert [g.id for g in api.active(consumer.client_id, "hotline_12345")] == [asked["grant_id"]]  # cached
+    console.revoke(asked["grant_id"], steward)
+    assert api.active(consumer.client_id, "hotline_12345") == []
