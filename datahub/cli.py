@@ -872,6 +872,51 @@ def audit_verify() -> None:
     raise typer.Exit(code=code)
 
 
+@audit_app.command("reanchor")
+def audit_reanchor() -> None:
+    """After a lost or broken anchor: verify the chain and anchor its current end (an operator's act,
+    once the log has been checked by other means; see docs/audit.md)."""
+    from datahub.audit.cli import reanchor_log
+
+    code, message = reanchor_log(Platform())
+    (console if code == 0 else err_console).print(message, highlight=False)
+    raise typer.Exit(code=code)
+
+
+@audit_app.command("list")
+def audit_list(
+    client: Annotated[str | None, typer.Option(help="A client id.")] = None,
+    view: Annotated[str | None, typer.Option(help="A view or dataset.")] = None,
+    action: Annotated[str | None, typer.Option(help="read, export, open311, grant.approve, …")] = None,
+    limit: Annotated[int, typer.Option(help="Records, newest first.")] = 50,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Audit records, newest first: who read what, when, why, and how many rows."""
+    from datahub.audit.cli import list_log
+
+    records = list_log(Platform(), client_id=client, view=view, action=action, limit=limit)
+    if as_json:
+        print(json.dumps(records, ensure_ascii=False, default=str))
+        return
+    table = Table(title="audit log")
+    for header in ("seq", "at", "client", "action", "view", "columns", "filter", "rows", "purpose"):
+        table.add_column(header)
+    for r in records:
+        columns = ", ".join(r.get("columns") or [])
+        table.add_row(
+            str(r["seq"]),
+            str(r["at"]),
+            str(r.get("client_name") or ""),
+            r["action"],
+            str(r.get("view") or ""),
+            columns,
+            str(r.get("filter") or ""),
+            str(r.get("rows") or ""),
+            str(r.get("purpose") or ""),
+        )
+    console.print(table)
+
+
 def main() -> None:  # pragma: no cover - console entry point
     app()
 

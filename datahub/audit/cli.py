@@ -7,7 +7,6 @@ first bad record and why).
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from datahub.audit.log import open_audit_log
@@ -45,30 +44,10 @@ def reanchor_log(platform: Platform) -> tuple[int, str]:
     return EXIT_OK, f"audit log intact: {result.checked} records; anchor set to seq {result.last_seq}"
 
 
-def list_log(
-    platform: Platform,
-    *,
-    client_id: str | None = None,
-    view: str | None = None,
-    action: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    before_seq: int | None = None,
-    limit: int = 50,
-    offset: int = 0,
-) -> list[dict[str, Any]]:
-    """``datahub audit list``: records newest first as plain dicts (see ``AuditLog.query``)."""
+def list_log(platform: Platform, **filters: Any) -> list[dict[str, Any]]:
+    """``datahub audit list``: records newest first as plain dicts (filters as ``AuditLog.query``)."""
     audit = open_audit_log(platform)
     try:
-        return audit.query(
-            client_id=client_id,
-            view=view,
-            action=action,
-            since=since,
-            until=until,
-            before_seq=before_seq,
-            limit=limit,
-            offset=offset,
-        )
+        return audit.query(**filters)
     finally:
         audit.close()

@@ -12,6 +12,7 @@ import hmac
 import json
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -130,9 +131,9 @@ class Service:
             requestable = s.contract.sharing_class.value != "not_shared"
             if not decision.allowed and not requestable:
                 continue
-            with self.snapshots.lease(name, s.contract.key_columns) as version:
-                rows = version.rows if version else 0
-                current = version.version if version else None
+            manifest = self.snapshots.manifest(name)  # a listing loads no data
+            rows = manifest.rows if manifest else 0
+            current = manifest.version if manifest else None
             out.append(
                 {
                     "name": name,
@@ -185,21 +186,32 @@ class Service:
 
     # ------------------------------------------------------------------------------------- reads
 
+    @contextmanager
+    def _published(self, view: Dataset) -> Iterator[Version]:
+        """The current version of ``view`` for the length of the block; not found before it is published."""
+        with self.snapshots.lease(view.name, view.key_columns) as version:
+            if version is None:
+                raise NotFound(f"'{view.name}' has not been published yet")
+            yield version
+
     def _compile(
         self,
         served_view: Served,
         decision: Access,
-        relation: str,
+        version: Version,
         *,
         fields: str | None,
         filter: str | None,
         order: str | None,
         limit: int | None,
         cursor: str | None,
-    ) -> query.CompiledQuery:
+    ) -> tuple[str, query.CompiledQuery]:
+        """The relation the caller reads (raw columns joined in where a grant releases them) and the
+        caller's query over it, with the grant's row filter inside."""
         view = served_view.contract
+        relation = self.snapshots.relation(version, decision.raw)
         types = logical_types(view)
-        return query.compile_query(
+        compiled = query.compile_query(
             relation=relation,
             view=view.name,
             columns={n: types[n] for n in decision.columns},
@@ -213,6 +225,7 @@ class Service:
             cursor=cursor,
             secret=self._cursor_key,
         )
+        return relation, compiled
 
     def _record(
         self,
@@ -256,14 +269,11 @@ class Service:
     ) -> Page:
         served_view, decision = self.readable(principal, name)
         view = served_view.contract
-        with self.snapshots.lease(name, view.key_columns) as version:
-            if version is None:
-                raise NotFound(f"'{name}' has not been published yet")
-            relation = self.snapshots.relation(version, decision.raw)
-            compiled = self._compile(
+        with self._published(view) as version:
+            relation, compiled = self._compile(
                 served_view,
                 decision,
-                relation,
+                version,
                 fields=fields,
                 filter=filter,
                 order=order,
@@ -345,16 +355,13 @@ class Service:
         with the rows actually sent."""
         served_view, decision = self.readable(principal, name)
         view = served_view.contract
-        lease = self.snapshots.lease(name, view.key_columns)
+        lease = self._published(view)
         version = lease.__enter__()
         try:
-            if version is None:
-                raise NotFound(f"'{name}' has not been published yet")
-            relation = self.snapshots.relation(version, decision.raw)
-            compiled = self._compile(
+            _, compiled = self._compile(
                 served_view,
                 decision,
-                relation,
+                version,
                 fields=fields,
                 filter=filter,
                 order=order,

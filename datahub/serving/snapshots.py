@@ -82,6 +82,7 @@ class Snapshots:
         self.con = duckdb.connect(":memory:", config=config)
         self._versions: dict[str, Version] = {}  # name -> the newest loaded version
         self._pointers: dict[str, tuple[tuple[int, int, int], str | None]] = {}  # name -> (stat, version)
+        self._manifests: dict[str, SnapshotManifest] = {}  # name -> the current manifest, for listings
         self._loading: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
         self._counter = 0
@@ -111,6 +112,23 @@ class Snapshots:
             return None
         self._pointers[name] = (seen, version)
         return version
+
+    def manifest(self, name: str) -> SnapshotManifest | None:
+        """The current version's manifest, without loading its rows."""
+        version = self._current_version(name)
+        if version is None:
+            return None
+        with self._lock:
+            loaded = self._versions.get(name)
+            if loaded is not None and loaded.version == version:
+                return loaded.manifest
+            cached = self._manifests.get(name)
+            if cached is not None and cached.version == version:
+                return cached
+        manifest = SnapshotManifest.read(self.lake.published_dir(name) / "versions" / f"{version}.json")
+        with self._lock:
+            self._manifests[name] = manifest
+        return manifest
 
     @contextmanager
     def lease(self, name: str, keys: tuple[str, ...]) -> Iterator[Version | None]:

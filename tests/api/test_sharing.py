@@ -4,6 +4,7 @@ row filters and raw columns, paging, exports, Open311, the audit log, rate limit
 from __future__ import annotations
 
 import io
+import json
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -444,6 +445,8 @@ def test_every_read_is_audited_and_the_chain_verifies(
     monkeypatch.setenv("DATAHUB_DEMO_MODE", "true")
     runner = CliRunner()
     assert runner.invoke(cli, ["audit", "verify"]).exit_code == 0
+    listed = runner.invoke(cli, ["audit", "list", "--client", _client_id(world, key), "--json"])
+    assert listed.exit_code == 0 and json.loads(listed.stdout)[0]["purpose"] == "空气质量研判"
     with world.platform.metadata.session() as s:
         seq = s.execute(text("SELECT max(seq) FROM audit_log")).scalar_one() - 1
         s.execute(text("UPDATE audit_log SET rows = rows + 1 WHERE seq = :seq"), {"seq": seq})

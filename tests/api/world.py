@@ -3,37 +3,28 @@ pipeline, a hotline delivery carrying a canary phone and id, the event views, an
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date
 from pathlib import Path
 
 from datahub import pipeline
 from datahub.access import Clients
 from datahub.api import create_app
-from datahub.pipeline import land_file, process
+from datahub.pipeline import process
 from datahub.platform import Platform
 from datahub.settings import Settings
 from datahub.synth import SynthConfig, SynthResult, generate
+from datahub.synth.model import DATASETS
 from datahub.views import build_views
 from tests.api.conftest import LiveServer, serve
 from tests.hotline_rows import valid_row, write_hotline
+from tests.synth_runs import land_synthetic
 
 CANARY_PHONE = "13987654321"
 CANARY_ID = "11010519491231002X"
 CANARY_ROWS = 6
-# Datasets in the order their pipelines run: the app's reference rule reads the published hotline.
-DATASETS = (
-    "hotline_12345",
-    "gov_app_reports",
-    "citymgmt_cases",
-    "police_110_transfers",
-    "iot_sensor_readings",
-    "emergency_resources",
-    "population_grid",
-)
 # Who calls: name -> (role, department).
 ROLES = {
     "steward": ("steward", None),
@@ -82,11 +73,8 @@ def build_world(home: Path) -> Iterator[World]:
     platform = Platform(settings)
     config = SynthConfig(start=date(2026, 10, 1), days=7, rows_per_day=120, seed=23, defect_rate=0.02)
     synth = generate(config, platform.dictionary, platform.catalog, home / "synth")
-    for file in synth.files:
-        delivered = datetime.combine(file.period_end + timedelta(days=1), time(2, 30)).timestamp()
-        os.utime(file.path, (delivered, delivered))
-        land_file(platform, platform.catalog.get(file.dataset), file.path)
-    for name in DATASETS:
+    land_synthetic(platform, synth)
+    for name in DATASETS:  # in generation order: the app's reference rule reads the published hotline
         assert {s.status for s in process(platform, platform.catalog.get(name))} <= {"published", "blocked"}
     hotline = platform.catalog.get("hotline_12345")
     canary = pipeline.ingest_file(

@@ -4,16 +4,14 @@ reconciles."""
 
 from __future__ import annotations
 
-import os
 from collections import Counter
-from datetime import date, datetime, time, timedelta
+from datetime import date
 
 import pytest
 from dagster import DagsterInstance, materialize
 from sqlalchemy import select
 
 from datahub.metadata import Delivery
-from datahub.pipeline import land_file
 from datahub.platform import Platform
 from datahub.settings import Settings
 from datahub.synth import SynthConfig, SynthResult, generate
@@ -28,6 +26,7 @@ from tests.ground_truth import (
     found_quarantine,
     found_stale,
 )
+from tests.synth_runs import land_synthetic
 
 
 @pytest.fixture(scope="module")
@@ -37,10 +36,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Platform, SynthResult
     platform = Platform(settings)
     config = SynthConfig(start=date(2026, 10, 1), days=10, rows_per_day=150, seed=7, defect_rate=0.02)
     result = generate(config, platform.dictionary, platform.catalog, home / "synth")
-    for file in result.files:
-        delivered = datetime.combine(file.period_end + timedelta(days=1), time(2, 30)).timestamp()
-        os.utime(file.path, (delivered, delivered))
-        land_file(platform, platform.catalog.get(file.dataset), file.path)
+    land_synthetic(platform, result)
     assets = [a for name in DATASETS for a in dataset_assets(platform.catalog.get(name))]
     resource = PlatformResource(home=str(settings.var), demo_mode=True)
     outcome = materialize(assets, resources={"platform": resource}, instance=DagsterInstance.ephemeral())

@@ -3,10 +3,9 @@ generator's ground truth, one event per real event, the stuck sensor, and public
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date
 
 import polars as pl
 import pytest
@@ -15,7 +14,7 @@ from sqlalchemy import select
 
 from datahub.lake.store import SnapshotManifest
 from datahub.metadata import Snapshot
-from datahub.pipeline import land_file, process
+from datahub.pipeline import process
 from datahub.platform import Platform
 from datahub.settings import Settings
 from datahub.synth import SynthConfig, SynthResult, generate
@@ -30,6 +29,7 @@ from datahub.views import (
 )
 from pipelines.resources import PlatformResource
 from pipelines.views import view_key, views_asset
+from tests.synth_runs import land_synthetic
 
 SOURCES = (
     "hotline_12345",
@@ -62,10 +62,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
     config = SynthConfig(start=date(2026, 10, 1), days=7, rows_per_day=100, seed=11, defect_rate=0.02)
     names = [*SOURCES, "emergency_resources"]
     synth = generate(config, platform.dictionary, platform.catalog, home / "synth", datasets=names)
-    for file in synth.files:
-        delivered = datetime.combine(file.period_end + timedelta(days=1), time(2, 30)).timestamp()
-        os.utime(file.path, (delivered, delivered))
-        land_file(platform, platform.catalog.get(file.dataset), file.path)
+    land_synthetic(platform, synth)
     for name in names:  # the hotline first: the app's reference rule reads its published orders
         assert {s.status for s in process(platform, platform.catalog.get(name))} == {"published"}
     yield Run(platform, synth, build_views(platform))
