@@ -55,20 +55,14 @@ class Page:
     view: str
     version: str
     columns: list[str]
-    frame: pl.DataFrame  # the page's rows, its columns
+    count: int
+    rows_json: bytes  # the rows as a JSON array of objects (timestamps and dates as ISO 8601 text)
     next_cursor: str | None
 
-    @property
-    def count(self) -> int:
-        return self.frame.height
-
     def records(self) -> list[dict[str, Any]]:
-        """The rows as JSON-ready dicts (timestamps and dates as ISO 8601 text)."""
-        return json.loads(self.json_rows())
-
-    def json_rows(self) -> bytes:
-        """The rows as a JSON array of objects, serialised without a Python object per value."""
-        return iso_times(self.frame).write_json().encode("utf-8")
+        """The rows as JSON-ready dicts."""
+        rows: list[dict[str, Any]] = json.loads(self.rows_json)
+        return rows
 
 
 class Service:
@@ -288,7 +282,7 @@ class Service:
                 and [(k.name, k.descending) for k in compiled.order] == [(view.key_columns[0], False)]
             )
             if by_key:
-                frame, next_cursor = self._page_by_key(version, compiled, cursor)
+                count, rows_json, next_cursor = self._page_by_key(version, compiled, cursor)
             else:
                 con = self.snapshots.cursor()
                 try:
@@ -297,35 +291,36 @@ class Service:
                     con.close()
                 rows, next_cursor = query.paginate(compiled, fetched)
                 frame = pl.DataFrame(rows, schema=compiled.columns, orient="row", infer_schema_length=None)
+                count, rows_json = frame.height, iso_times(frame).write_json().encode("utf-8")
         self._record(
             principal,
             action,
             name,
             columns=compiled.columns,
             filter=filter,
-            rows=frame.height,
+            rows=count,
             purpose=purpose or decision.purpose,
             detail=self._detail(version, decision, order=order, cursor=cursor is not None),
         )
-        return Page(name, version.version, compiled.columns, frame, next_cursor)
+        return Page(name, version.version, compiled.columns, count, rows_json, next_cursor)
 
     def _page_by_key(
         self, version: Version, compiled: query.CompiledQuery, cursor: str | None
-    ) -> tuple[pl.DataFrame, str | None]:
-        """A page in key order without a filter, read from the key-ordered frame: the row after the
-        cursor's key by binary search, then a slice (the same rows the compiled query selects)."""
-        key = version.keys[0]
+    ) -> tuple[int, bytes, str | None]:
+        """A page in key order without a filter (the same rows the compiled query selects), read from
+        the key-ordered version: the row after the cursor's key by binary search, the rows' JSON from
+        the version's encoded blocks. Its row count, its JSON and the next cursor."""
+        keys = version.key_list()
         start = 0
         if cursor is not None and cursor.strip():
             after = query.decode_cursor(cursor, self._cursor_key, compiled.fingerprint, compiled.cursor_kinds)
             start = version.after(after[0])
-        part = version.frame.slice(start, compiled.limit + 1)
+        stop = min(start + compiled.limit, len(keys))
+        rows = version.json_rows(tuple(compiled.columns), start, stop)
         next_cursor = None
-        if part.height > compiled.limit:
-            last = part.get_column(key)[compiled.limit - 1]
-            next_cursor = query.encode_cursor(self._cursor_key, compiled.fingerprint, [last])
-        part = part.head(compiled.limit)
-        return (part if part.columns == compiled.columns else part.select(compiled.columns)), next_cursor
+        if stop < len(keys):
+            next_cursor = query.encode_cursor(self._cursor_key, compiled.fingerprint, [keys[stop - 1]])
+        return len(rows), ("[" + ",".join(rows) + "]").encode("utf-8"), next_cursor
 
     @staticmethod
     def _detail(version: Version, decision: Access, **more: Any) -> dict[str, Any]:

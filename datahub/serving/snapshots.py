@@ -16,6 +16,7 @@ from __future__ import annotations
 import bisect
 import os
 import threading
+from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -42,6 +43,9 @@ class Version:
     frame: pl.DataFrame  # the same rows in key order, times as ISO 8601 text: pages read straight by key
     restricted: str | None = None
     _keys: list[Any] | None = field(default=None, repr=False)  # the key column as a list, for bisect
+    _blocks: OrderedDict[tuple[tuple[str, ...], int], list[str]] = field(
+        default_factory=OrderedDict, repr=False
+    )
     leases: int = 0
     superseded: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -50,14 +54,45 @@ class Version:
     def rows(self) -> int:
         return self.manifest.rows
 
-    def after(self, value: Any) -> int:
-        """The position of the first row whose (single) key is greater than ``value``."""
+    def key_list(self) -> list[Any]:
+        """The (single) key column as a list, in order (made on first use)."""
         with self.lock:
             if self._keys is None:
                 self._keys = self.frame.get_column(self.keys[0]).to_list()
-        return bisect.bisect_right(self._keys, value)
+            return self._keys
+
+    def after(self, value: Any) -> int:
+        """The position of the first row whose (single) key is greater than ``value``."""
+        return bisect.bisect_right(self.key_list(), value)
+
+    def json_rows(self, columns: tuple[str, ...], start: int, stop: int) -> list[str]:
+        """Rows ``start``..``stop`` as JSON objects of ``columns``, one string each. Rows are encoded a
+        block at a time, on first use, and the most recently used blocks are kept (``JSON_BLOCKS``)."""
+        out: list[str] = []
+        for block in range(start // JSON_BLOCK, (max(stop, start + 1) - 1) // JSON_BLOCK + 1):
+            rows = self._json_block(columns, block)
+            first = block * JSON_BLOCK
+            out += rows[max(start - first, 0) : max(stop - first, 0)]
+        return out
+
+    def _json_block(self, columns: tuple[str, ...], block: int) -> list[str]:
+        wanted = (columns, block)
+        with self.lock:
+            rows = self._blocks.get(wanted)
+            if rows is not None:
+                self._blocks.move_to_end(wanted)
+                return rows
+        part = self.frame.slice(block * JSON_BLOCK, JSON_BLOCK).select(columns)
+        rows = part.select(pl.struct(pl.all()).struct.json_encode()).to_series().to_list()
+        with self.lock:
+            self._blocks[wanted] = rows
+            while len(self._blocks) > JSON_BLOCKS:
+                self._blocks.popitem(last=False)
+        return rows
 
 
+JSON_BLOCK = 4096  # rows encoded as JSON together
+JSON_BLOCKS = 512  # blocks kept per version (2M rows of one column set)
 ISO = {pl.Datetime: "%Y-%m-%dT%H:%M:%S%.f", pl.Date: "%Y-%m-%d"}  # as Python's isoformat() writes them
 
 

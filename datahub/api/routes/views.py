@@ -118,7 +118,7 @@ def view_rows(
         "next": next_url,
     }
     envelope = json.dumps(head, ensure_ascii=False).encode("utf-8")
-    return Response(envelope[:-1] + b', "data": ' + page.json_rows() + b"}", media_type="application/json")
+    return Response(envelope[:-1] + b', "data": ' + page.rows_json + b"}", media_type="application/json")
 
 
 class _Chunks(io.RawIOBase):
