@@ -16,6 +16,7 @@ from __future__ import annotations
 import bisect
 import os
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -91,6 +92,7 @@ class Version:
         return rows
 
 
+POINTER_SECONDS = 0.1  # how often a view's CURRENT pointer is looked at
 JSON_BLOCK = 4096  # rows encoded as JSON together
 JSON_BLOCKS = 512  # blocks kept per version (2M rows of one column set)
 ISO = {pl.Datetime: "%Y-%m-%dT%H:%M:%S%.f", pl.Date: "%Y-%m-%d"}  # as Python's isoformat() writes them
@@ -116,7 +118,8 @@ class Snapshots:
             config["memory_limit"] = memory_limit
         self.con = duckdb.connect(":memory:", config=config)
         self._versions: dict[str, Version] = {}  # name -> the newest loaded version
-        self._pointers: dict[str, tuple[tuple[int, int, int], str | None]] = {}  # name -> (stat, version)
+        # name -> (the pointer file's identity, the version it names, when it was looked at)
+        self._pointers: dict[str, tuple[tuple[int, int, int], str | None, float]] = {}
         self._manifests: dict[str, SnapshotManifest] = {}  # name -> the current manifest, for listings
         self._loading: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
@@ -130,22 +133,27 @@ class Snapshots:
         return self.con.cursor()
 
     def _current_version(self, name: str) -> str | None:
-        """The version ``CURRENT`` names, read again only when the pointer file was replaced (a
-        publication writes a new file and renames it over the old one: a new inode)."""
+        """The version ``CURRENT`` names. The pointer file is looked at again at most every
+        ``POINTER_SECONDS`` and read again only when it was replaced (a publication writes a new file
+        and renames it over the old one: a new inode), so a new version is served within that time."""
+        now = time.monotonic()
+        cached = self._pointers.get(name)
+        if cached is not None and now - cached[2] < POINTER_SECONDS:
+            return cached[1]
         pointer = self.lake.published_dir(name) / "CURRENT"
         try:
             stat = os.stat(pointer)
         except FileNotFoundError:
             return None
         seen = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
-        cached = self._pointers.get(name)
         if cached is not None and cached[0] == seen:
+            self._pointers[name] = (seen, cached[1], now)
             return cached[1]
         try:
             version = pointer.read_text(encoding="utf-8").strip() or None
         except FileNotFoundError:
             return None
-        self._pointers[name] = (seen, version)
+        self._pointers[name] = (seen, version, now)
         return version
 
     def manifest(self, name: str) -> SnapshotManifest | None:
