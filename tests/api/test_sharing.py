@@ -464,10 +464,10 @@ def _client_id(world: World, key: str) -> str:
 
 
 def test_a_client_over_its_rate_limit_gets_429(world: World, http: httpx.Client) -> None:
-    key = world.client("slow-client", "consumer", rate_limit=3)
-    statuses = [http.get(f"{API}/views", headers={"X-API-Key": key}) for _ in range(6)]
+    key = world.client("slow-client", "consumer", rate_limit=1)  # one a second: the second at once is over
+    statuses = [http.get(f"{API}/views", headers={"X-API-Key": key}) for _ in range(4)]
     limited = [r for r in statuses if r.status_code == 429]
-    assert limited and all(r.status_code == 200 for r in statuses[:3])
+    assert limited and statuses[0].status_code == 200
     assert (
         limited[0].json()["error"]["code"] == "rate_limited" and int(limited[0].headers["Retry-After"]) >= 1
     )
