@@ -247,6 +247,9 @@ def serve(
     ] = None,
     port: Annotated[int | None, typer.Option(help="Port (default: DATAHUB_API_PORT).")] = None,
     workers: Annotated[int, typer.Option(help="Server processes (each holds the snapshots it serves).")] = 1,
+    access_log: Annotated[
+        bool, typer.Option(help="uvicorn's line per request (every data read is in the audit log anyway).")
+    ] = False,
 ) -> None:
     """Serve the sharing API (FastAPI, OpenAPI at /openapi.json) with uvicorn."""
     import uvicorn
@@ -258,11 +261,18 @@ def serve(
     except DatahubError as exc:
         raise _fail(exc) from None
     if workers > 1:  # each worker process builds its own app from the same environment
-        uvicorn.run("datahub.api.app:create_app", factory=True, host=host, port=port, workers=workers)
+        uvicorn.run(
+            "datahub.api.app:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            access_log=access_log,
+        )
         return
     from datahub.api.app import create_app
 
-    uvicorn.run(create_app(settings), host=host, port=port)
+    uvicorn.run(create_app(settings), host=host, port=port, access_log=access_log)
 
 
 def _print_summary_table(summaries: list[dict[str, Any]], title: str) -> None:
