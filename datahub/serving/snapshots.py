@@ -156,6 +156,13 @@ class Snapshots:
         self._pointers[name] = (seen, version, now)
         return version
 
+    def loaded(self, name: str) -> bool:
+        """Whether the current version of ``name`` is in memory already."""
+        version = self._current_version(name)
+        with self._lock:
+            loaded = self._versions.get(name)
+        return version is not None and loaded is not None and loaded.version == version
+
     def manifest(self, name: str) -> SnapshotManifest | None:
         """The current version's manifest, without loading its rows."""
         version = self._current_version(name)

@@ -535,3 +535,22 @@ def test_pages_read_by_key_equal_pages_read_by_query(world: World, http: httpx.C
     assert [r["event_id"] for r in fast] == sorted(events["event_id"].to_list())
     one = http.get(f"{API}/views/events_unified/rows", headers=auth, params={"limit": 1}).json()
     assert set(one["data"][0]) == set(one["columns"]) and one["data"][0]["event_id"] == fast[0]["event_id"]
+
+
+def test_which_pages_are_read_on_the_event_loop(world: World, http: httpx.Client) -> None:
+    """Only a page read by key from a version in memory skips the thread pool."""
+    service = world.server.app.state.service
+    steward = service.clients.authenticate(world.keys["steward"])
+    consumer = service.clients.authenticate(world.keys["consumer"])
+    assert steward is not None and consumer is not None
+    assert http.get(f"{API}/views/events_unified/rows", headers=world.headers("steward")).status_code == 200
+    at_once = service.answers_at_once
+    assert at_once(steward, "events_unified", filter=None, order=None)
+    assert at_once(steward, "events_unified", filter="  ", order="event_id")
+    assert not at_once(steward, "events_unified", filter="source_count >= 1", order=None)
+    assert not at_once(steward, "events_unified", filter=None, order="-event_id")
+    assert not at_once(
+        steward, "events_unified", filter=None, order="nope"
+    )  # the error is raised in a thread
+    assert not at_once(consumer, "events_unified", filter=None, order=None)  # conditional: not readable
+    assert not at_once(steward, "nope", filter=None, order=None)
