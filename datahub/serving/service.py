@@ -83,6 +83,7 @@ class Service:
         self.snapshots = Snapshots(platform.lake)
         self.clients = Clients(platform.metadata, platform.dictionary)
         self._catalog: dict[str, Served] | None = None
+        self._decisions: dict[tuple[object, ...], Access] = {}
         self._catalog_lock = threading.Lock()
         self.grants = Grants(
             platform.metadata,
@@ -119,9 +120,18 @@ class Service:
         query.check_filter(logical_types(view), text, parameter="row_filter")
 
     def access(self, principal: Principal, name: str) -> tuple[Served, Access]:
+        """The caller's access to ``name``: decided once per role, department, view and set of active
+        grants (an approved grant's terms never change; revocation and expiry change the set)."""
         served_view = get_served(self.catalog, name)
         grants = self.grants.active(principal.client_id, name)
-        decision = decide(principal, served_view.contract, grants)
+        holder = principal.client_id if grants else None
+        key = (principal.role, principal.department, holder, name, tuple(g.id for g in grants))
+        decision = self._decisions.get(key)
+        if decision is None:
+            decision = decide(principal, served_view.contract, grants)
+            if len(self._decisions) > 10_000:
+                self._decisions.clear()
+            self._decisions[key] = decision
         return served_view, decision
 
     def readable(self, principal: Principal, name: str) -> tuple[Served, Access]:
