@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import cached_property
 
 from datahub.contracts import Dataset
+from datahub.dictionary import ElementType
 from datahub.errors import ContractError, NotFound
 from datahub.platform import Platform
 from datahub.views import view_contracts
@@ -21,6 +23,28 @@ class Kind(StrEnum):
     view = "view"  # derived across datasets (events_unified, event_kpis_daily, …)
 
 
+LOGICAL = {
+    ElementType.string: "string",
+    ElementType.integer: "integer",
+    ElementType.decimal: "decimal",
+    ElementType.date: "date",
+    ElementType.timestamp: "timestamp",
+    ElementType.boolean: "boolean",
+}
+
+
+def logical_types(view: Dataset) -> dict[str, str]:
+    """Each column's type in the query language; ODCS ``array`` columns are lists (of strings)."""
+    arrays = {
+        prop.name
+        for obj in view.contract.schema_ or []
+        if obj.name == view.name
+        for prop in obj.properties or []
+        if prop.logicalType == "array"
+    }
+    return {c.name: "list" if c.name in arrays else LOGICAL.get(c.type, "string") for c in view.columns}
+
+
 @dataclass(frozen=True)
 class Served:
     contract: Dataset
@@ -29,6 +53,11 @@ class Served:
     @property
     def name(self) -> str:
         return self.contract.name
+
+    @cached_property
+    def types(self) -> dict[str, str]:
+        """Each column's type in the query language."""
+        return logical_types(self.contract)
 
 
 def served(platform: Platform) -> dict[str, Served]:

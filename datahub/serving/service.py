@@ -21,33 +21,11 @@ import polars as pl
 from datahub.access import Access, Clients, Grants, Principal, decide
 from datahub.audit import AuditEntry, AuditLog, AuditWriter, anchor_path, audit_key
 from datahub.contracts import Dataset
-from datahub.dictionary import ElementType
 from datahub.errors import DatahubError, Forbidden, NotFound
 from datahub.platform import Platform
 from datahub.serving import query
-from datahub.serving.catalog import Served, get_served, served
+from datahub.serving.catalog import Served, get_served, logical_types, served
 from datahub.serving.snapshots import Snapshots, Version, iso_times
-
-LOGICAL = {
-    ElementType.string: "string",
-    ElementType.integer: "integer",
-    ElementType.decimal: "decimal",
-    ElementType.date: "date",
-    ElementType.timestamp: "timestamp",
-    ElementType.boolean: "boolean",
-}
-
-
-def logical_types(view: Dataset) -> dict[str, str]:
-    """Each column's type in the query language; ODCS ``array`` columns are lists (of strings)."""
-    arrays = {
-        prop.name
-        for obj in view.contract.schema_ or []
-        if obj.name == view.name
-        for prop in obj.properties or []
-        if prop.logicalType == "array"
-    }
-    return {c.name: "list" if c.name in arrays else LOGICAL.get(c.type, "string") for c in view.columns}
 
 
 @dataclass(frozen=True)
@@ -172,7 +150,7 @@ class Service:
     def schema(self, principal: Principal, name: str) -> dict[str, Any]:
         served_view, decision = self.readable(principal, name)
         view = served_view.contract
-        types = logical_types(view)
+        types = served_view.types
         columns = []
         for c in view.columns:
             if c.name not in decision.columns:
@@ -214,7 +192,7 @@ class Service:
             if not decision.allowed or not self.snapshots.loaded(name):
                 return False
             view = served_view.contract
-            types = logical_types(view)
+            types = served_view.types
             keys = query.parse_order(order, {n: types[n] for n in decision.columns}, view.key_columns)
         except DatahubError:
             return False
@@ -244,7 +222,7 @@ class Service:
         caller's query over it, with the grant's row filter inside."""
         view = served_view.contract
         relation = self.snapshots.relation(version, decision.raw)
-        types = logical_types(view)
+        types = served_view.types
         compiled = query.compile_query(
             relation=relation,
             view=view.name,
