@@ -865,21 +865,3 @@ def open_audit_log(platform: Platform) -> AuditLog:
     return AuditLog(
         platform.metadata, audit_key(platform.settings.secret_key), anchor_path(platform.settings.var)
     )
-
-
-__all__ = [
-    "GENESIS_HASH",
-    "Anchor",
-    "AnchorError",
-    "AuditEntry",
-    "AuditLog",
-    "AuditWriteError",
-    "AuditWriter",
-    "Verification",
-    "anchor_path",
-    "audit_key",
-    "canonical_json",
-    "format_time",
-    "open_audit_log",
-    "record_hash",
-]

@@ -19,7 +19,7 @@ from typing import Any
 import polars as pl
 
 from datahub.access import Access, Clients, Grants, Principal, decide
-from datahub.audit import AuditEntry, AuditLog, AuditWriter, anchor_path, audit_key
+from datahub.audit import AuditEntry, AuditWriter, open_audit_log
 from datahub.contracts import Dataset
 from datahub.errors import DatahubError, Forbidden, NotFound
 from datahub.platform import Platform
@@ -56,7 +56,7 @@ def _by_key(view: Dataset, decision: Access, filter: str | None, order: tuple[qu
 
 
 class Service:
-    def __init__(self, platform: Platform, *, audit_anchor: bool = True) -> None:
+    def __init__(self, platform: Platform) -> None:
         self.platform = platform
         self.snapshots = Snapshots(platform.lake)
         self.clients = Clients(platform.metadata, platform.dictionary)
@@ -69,8 +69,7 @@ class Service:
             self.check_filter,
             signal=platform.settings.var / "grants.changed",
         )
-        anchor = anchor_path(platform.settings.var) if audit_anchor else None
-        self.audit = AuditLog(platform.metadata, audit_key(platform.settings.secret_key), anchor)
+        self.audit = open_audit_log(platform)
         # Reads are written in batches at most a fifth of a second apart (flushed when the server stops).
         self.audit_writer = AuditWriter(self.audit, interval=0.2)
         self._cursor_key = hmac.new(
