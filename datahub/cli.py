@@ -240,6 +240,10 @@ def check(
         console.print(f"  … {len(result.problems) - 50} more (use --json for all)")
 
 
+WORKER_HEALTHCHECK_S = 300
+DEMO_MONTHS = 2  # the monthly report compares a month with the one before
+
+
 @app.command()
 def serve(
     host: Annotated[
@@ -268,6 +272,9 @@ def serve(
             port=port,
             workers=workers,
             access_log=access_log,
+            # A worker reading a large version into memory holds the GIL for seconds; uvicorn's
+            # default 5 s health check would kill it in the middle of that request.
+            timeout_worker_healthcheck=WORKER_HEALTHCHECK_S,
         )
         return
     from datahub.api.app import create_app
@@ -412,16 +419,22 @@ def synth(
     console.print(f"{len(result.files)} files, ground truth at {result.ground_truth}")
 
 
-def _days_to_month_end(first: date) -> int:
-    next_month = (first.replace(day=28) + timedelta(days=4)).replace(day=1)
-    return (next_month - first).days
+def _days_to_month_end(first: date, months: int = 1) -> int:
+    """Days from ``first`` to the end of its month, or of the month ``months - 1`` after it."""
+    end = first
+    for _ in range(months):
+        end = (end.replace(day=28) + timedelta(days=4)).replace(day=1)
+    return (end - first).days
 
 
-def _start_date(text: str | None) -> date:
+def _start_date(text: str | None, months: int = 1) -> date:
+    """The given day, or the first day of the month ``months`` months before this one."""
     if text:
         return date.fromisoformat(text)
-    first_this_month = date.today().replace(day=1)
-    return (first_this_month - timedelta(days=1)).replace(day=1)
+    first = date.today().replace(day=1)
+    for _ in range(months):
+        first = (first - timedelta(days=1)).replace(day=1)
+    return first
 
 
 def prepare_dagster_home(settings: Settings) -> Path:
@@ -439,16 +452,18 @@ def prepare_dagster_home(settings: Settings) -> Path:
 def demo(
     rows_per_day: Annotated[
         int, typer.Option(help="Hotline rows per day (other datasets scale from it).")
-    ] = 10000,
+    ] = 5000,
     days: Annotated[
-        int | None, typer.Option(help="Days of synthetic data (default: to the end of the month).")
+        int | None, typer.Option(help="Days of synthetic data (default: to the end of last month).")
     ] = None,
     start: Annotated[
-        str | None, typer.Option(help="First day, YYYY-MM-DD (default: first day of last month).")
+        str | None,
+        typer.Option(help="First day, YYYY-MM-DD (default: first day of the month before last)."),
     ] = None,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 20261001,
 ) -> None:
-    """The whole platform on a month of synthetic department data, end to end, under var/."""
+    """The whole platform on two months of synthetic department data, end to end, under var/ (two
+    months, so the monthly report has a month to compare with)."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from datahub.demo import run_demo
@@ -474,11 +489,11 @@ def demo(
             progress.update(tasks[step], completed=done, total=total)  # type: ignore[arg-type]
 
         try:
-            first = _start_date(start)
+            first = _start_date(start, DEMO_MONTHS)
             rows = run_demo(
                 settings,
                 start=first,
-                days=days or _days_to_month_end(first),
+                days=days or _days_to_month_end(first, DEMO_MONTHS),
                 rows_per_day=rows_per_day,
                 seed=seed,
                 progress=report,
