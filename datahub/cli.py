@@ -396,6 +396,24 @@ def status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
 
 
 @app.command()
+def report(
+    month: Annotated[str, typer.Option("--month", help="The month to report, YYYY-MM.")],
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Directory for the files (default: var/reports).")
+    ] = None,
+) -> None:
+    """Write the monthly leadership report (月通报) as report-YYYY-MM.pdf and .html."""
+    from datahub.reports.render import write_report
+
+    try:
+        files = write_report(Platform(), month, out)
+    except DatahubError as exc:
+        raise _fail(exc) from None
+    print(files.pdf)
+    print(files.html)
+
+
+@app.command()
 def synth(
     out: Annotated[Path, typer.Option(help="Where to write the files.")],
     start: Annotated[
@@ -501,13 +519,10 @@ def demo(
         except DatahubError as exc:
             raise _fail(exc) from None
     _print_summary_table(rows, "演示结果 demo summary (per dataset, all deliveries)")
-    from datahub.access import Clients
+    from datahub.demo import seed_sharing
 
-    platform = Platform(settings)
-    clients = Clients(platform.metadata, platform.dictionary)
-    steward = clients.create("demo-steward", "steward").api_key
-    consumer = clients.create("demo-ops-centre", "consumer").api_key
-    platform.metadata.dispose()
+    steward, consumer = seed_sharing(Platform(settings))
+    reports = sorted(settings.reports_dir.glob("report-*.pdf"))
     base = f"http://{settings.api_host}:{settings.api_port}"
     console.print(
         "\n[bold]Next[/]\n"
@@ -515,10 +530,12 @@ def demo(
         "  Status:      .venv/bin/datahub status\n"
         f"  API:         DATAHUB_DEMO_MODE=true .venv/bin/datahub serve, then {base}/docs\n"
         f"               steward key   {steward}\n"
-        f"               consumer key  {consumer}   (demo-ops-centre: grants to request)\n"
+        f"               consumer key  {consumer}   (demo-ops-centre: one grant waits for approval)\n"
         f"               curl -H 'Authorization: Bearer {steward}' "
         f"'{base}/api/v1/views/events_unified/rows?limit=5'\n"
-        "  Contracts:   .venv/bin/datahub contract list\n"
+        f"  Dashboard:   {base}/dashboard  (sign in with the steward key)\n"
+        + "".join(f"  Report:      {pdf} and .html  (月通报)\n" for pdf in reports)
+        + "  Contracts:   .venv/bin/datahub contract list\n"
         f"  Published:   {settings.lake_dir / 'published'}/<dataset>/CURRENT\n"
         f"  Quarantine:  {settings.lake_dir / 'quarantine'}/<dataset>/\n"
     )

@@ -1,5 +1,5 @@
-"""`datahub demo`: a month of synthetic department data through every pipeline, via Dagster, then the
-event-ready views (docs/views.md)."""
+"""`datahub demo`: two months of synthetic department data through every pipeline, via Dagster, then
+the event-ready views (docs/views.md) and the monthly report of each completed month (docs/reports.md)."""
 
 from __future__ import annotations
 
@@ -21,6 +21,8 @@ Progress = Callable[[str, int, int], None]
 QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 # Departments deliver a period's file early the next morning.
 DELIVERY_TIME = time(2, 30)
+# Each dataset's defects vary by up to ±60% from month to month, so the monthly report has a trend.
+DEFECT_DRIFT = 0.6
 
 
 def _delivered_at(period_end: date) -> float:
@@ -28,11 +30,13 @@ def _delivered_at(period_end: date) -> float:
 
 
 def run_pipelines(settings: Settings, progress: Progress | None = None) -> None:
-    """Every dataset's Dagster job in process on the project's instance, then the daily job and the views."""
+    """Every dataset's Dagster job in process on the project's instance, then the daily job, the views
+    and the monthly report of every completed month."""
     from dagster import DagsterInstance
 
+    from datahub.reports.figures import months
     from pipelines.assets import declared_rules
-    from pipelines.definitions import DAILY_JOB, VIEWS_JOB, build_definitions, dataset_job_name
+    from pipelines.definitions import DAILY_JOB, REPORT_JOB, VIEWS_JOB, build_definitions, dataset_job_name
 
     defs = build_definitions(settings)
     platform = Platform(settings)
@@ -41,16 +45,29 @@ def run_pipelines(settings: Settings, progress: Progress | None = None) -> None:
     ordered = sorted(platform.catalog, key=lambda d: d.name not in read)
     jobs = [dataset_job_name(d) for d in ordered] + [DAILY_JOB, VIEWS_JOB]
     with DagsterInstance.get() as instance:
+
+        def run(job: str, partition: str | None = None) -> None:
+            result = defs.resolve_job_def(job).execute_in_process(
+                instance=instance, run_config=QUIET_RUN_CONFIG, partition_key=partition
+            )
+            if not result.success:
+                raise RuntimeError(f"Dagster job {job} {partition or ''} failed")
+
         for i, job in enumerate(jobs):
             if progress:
                 progress("运行管道 pipelines", i, len(jobs))
-            result = defs.resolve_job_def(job).execute_in_process(
-                instance=instance, run_config=QUIET_RUN_CONFIG
-            )
-            if not result.success:
-                raise RuntimeError(f"Dagster job {job} failed")
+            run(job)
         if progress:
             progress("运行管道 pipelines", len(jobs), len(jobs))
+        # The monthly report (月通报) of every completed month, one partition each.
+        this_month = date.today().strftime("%Y-%m")
+        report_months = [month for month in months(platform) if month < this_month]
+        for i, month in enumerate(report_months):
+            if progress:
+                progress("月通报 monthly reports", i, len(report_months))
+            run(REPORT_JOB, month)
+        if progress:
+            progress("月通报 monthly reports", len(report_months), len(report_months))
 
 
 def summarise(platform: Platform) -> list[dict[str, Any]]:
@@ -109,7 +126,9 @@ def run_demo(
 
     platform = Platform(settings)
     register_contracts(platform)
-    config = SynthConfig(start=start, days=days, rows_per_day=rows_per_day, seed=seed)
+    config = SynthConfig(
+        start=start, days=days, rows_per_day=rows_per_day, seed=seed, defect_drift=DEFECT_DRIFT
+    )
     result = generate(config, platform.dictionary, platform.catalog, settings.synth_dir, progress=progress)
     for i, file in enumerate(result.files):
         delivered = _delivered_at(file.period_end)
@@ -119,6 +138,32 @@ def run_demo(
             progress("交付落地 landing", i + 1, len(result.files))
     run_pipelines(settings, progress)
     return summarise(platform) + summarise_views(platform)
+
+
+def seed_sharing(platform: Platform) -> tuple[str, str]:
+    """A steward and a consuming system (the city operations centre) with their API keys, and the
+    consumer's request for ``events_unified`` waiting for a steward's decision (on the dashboard's
+    sharing page or ``datahub grant approve``). Returns the two keys."""
+    from datahub.access import Clients, GrantRequest
+    from datahub.serving.service import Service
+
+    clients = Clients(platform.metadata, platform.dictionary)
+    steward = clients.create("demo-steward", "steward").api_key
+    consumer = clients.create("demo-ops-centre", "consumer").api_key
+    service = Service(platform)
+    try:
+        principal = service.clients.authenticate(consumer)
+        assert principal is not None
+        ask = GrantRequest(
+            "events_unified",
+            "城市运行指挥中心：跨部门事件态势研判与督办",
+            row_filter="response_level in ('red', 'yellow')",
+        )
+        service.record_grant(principal, "grant.request", service.grants.request(principal, ask))
+    finally:
+        service.close()
+        platform.metadata.dispose()
+    return steward, consumer
 
 
 def summarise_views(platform: Platform) -> list[dict[str, Any]]:

@@ -112,3 +112,9 @@ class RateLimited(DatahubError):
     def __init__(self, message: str, *, retry_after: float) -> None:
         self.retry_after = retry_after
         super().__init__(message)
+
+
+class FontMissing(ConfigError):
+    """No CJK font to embed in a report PDF: the PDF would show boxes instead of Chinese characters."""
+
+    code = "font_missing"

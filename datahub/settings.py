@@ -41,6 +41,14 @@ class Settings(BaseSettings):
     demo_mode: bool = Field(False, description="Allows the placeholder key; set by `datahub demo`.")
     api_host: str = Field("127.0.0.1", description="Where `datahub serve` listens.")
     api_port: int = Field(8000, description="The port `datahub serve` listens on.")
+    report_font: Path | None = Field(
+        None,
+        description="A CJK font file (TTF/TTC) embedded in report PDFs; default: the first of "
+        "datahub.reports.render.FONT_CANDIDATES that exists (Debian's fonts-wqy-microhei).",
+    )
+    reports_start: str = Field(
+        "2026-01", description="First month (YYYY-MM) of the monthly report's Dagster partitions."
+    )
 
     @model_validator(mode="after")
     def _fill_defaults(self) -> Settings:
@@ -74,6 +82,11 @@ class Settings(BaseSettings):
     def grants_signal(self) -> Path:
         """Replaced on every grant decision, so API processes drop their cached grants at once."""
         return self.var / "grants.changed"
+
+    @property
+    def reports_dir(self) -> Path:
+        """Where `datahub report` writes monthly reports unless told otherwise (and the API caches them)."""
+        return self.var / "reports"
 
     @property
     def synth_dir(self) -> Path:

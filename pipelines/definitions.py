@@ -1,5 +1,6 @@
 """Wires the code location: every contract becomes a group of assets, a job and a landing sensor; the
-event views (`views` group, `event_views` job, hourly schedule) are built from the published datasets."""
+event views (`views` group, `event_views` job, hourly schedule) are built from the published datasets;
+the monthly report (`reports` group, `monthly_report` job, monthly schedule) is drawn from all of it."""
 
 from dagster import (
     AssetSelection,
@@ -11,6 +12,7 @@ from dagster import (
     SensorDefinition,
     SensorEvaluationContext,
     SkipReason,
+    build_schedule_from_partitioned_job,
     define_asset_job,
     sensor,
 )
@@ -20,11 +22,13 @@ from datahub.contracts import Dataset
 from datahub.platform import Platform
 from datahub.settings import Settings
 from pipelines.assets import STATUS_KEY, dataset_assets, status_asset
+from pipelines.reports import REPORTS_GROUP, monthly_report_asset
 from pipelines.resources import PlatformResource
 from pipelines.views import VIEWS_GROUP, views_asset
 
 DAILY_JOB = "governance_daily"
 VIEWS_JOB = "event_views"
+REPORT_JOB = "monthly_report"
 
 
 def dataset_job_name(dataset: Dataset) -> str:
@@ -55,9 +59,12 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
     assets = [a for d in datasets for a in dataset_assets(d)]
     assets.append(status_asset(datasets))
     assets.append(views_asset(datasets))
+    assets.append(monthly_report_asset(platform.settings.reports_start))
     jobs = [define_asset_job(dataset_job_name(d), selection=AssetSelection.groups(d.name)) for d in datasets]
     jobs.append(define_asset_job(DAILY_JOB, selection=AssetSelection.assets(STATUS_KEY)))
     jobs.append(define_asset_job(VIEWS_JOB, selection=AssetSelection.groups(VIEWS_GROUP)))
+    report_job = define_asset_job(REPORT_JOB, selection=AssetSelection.groups(REPORTS_GROUP))
+    jobs.append(report_job)
     return Definitions(
         assets=assets,
         jobs=jobs,
@@ -79,6 +86,14 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
                 default_status=DefaultScheduleStatus.RUNNING,
                 description="Every hour: the event-ready views from the current snapshots (a no-op when "
                 "no dataset published a new version).",
+            ),
+            build_schedule_from_partitioned_job(
+                report_job,
+                name="monthly_report_schedule",
+                day_of_month=2,
+                hour_of_day=6,
+                default_status=DefaultScheduleStatus.RUNNING,
+                description="On the 2nd of every month: the report of the month before (月通报).",
             ),
         ],
         resources={

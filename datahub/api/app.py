@@ -11,6 +11,7 @@ import datahub
 from datahub.api.deps import RateLimiter
 from datahub.api.errors import add_error_handlers
 from datahub.api.routes import api_router, open311
+from datahub.dashboard import DASHBOARD_PATH, create_dashboard
 from datahub.platform import Platform
 from datahub.serving.service import Service
 from datahub.settings import Settings
@@ -68,4 +69,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     add_error_handlers(app)
     app.include_router(api_router, prefix=API_PREFIX)
     app.include_router(open311.router, prefix=OPEN311_PREFIX)
+    app.mount(DASHBOARD_PATH, create_dashboard(service))
     return app

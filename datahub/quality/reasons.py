@@ -29,3 +29,16 @@ REASON_DIMENSIONS = {
     Reason.unmapped_code: "consistency",
     Reason.duplicate_key: "accuracy",
 }
+
+# How reports and the dashboard name each reason, in Chinese.
+REASON_NAMES = {
+    Reason.missing_required: "必填项缺失",
+    Reason.invalid_type: "类型错误",
+    Reason.invalid_format: "格式或校验位错误",
+    Reason.out_of_range: "超出取值范围",
+    Reason.unknown_code: "代码不在代码表中",
+    Reason.unmapped_code: "部门代码无对照",
+    Reason.duplicate_key: "主键重复",
+    Reason.blocked_by_rule: "交付被阻断规则扣留",
+    Reason.k_anonymity: "不满足k-匿名暂缓共享",
+}

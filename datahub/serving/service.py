@@ -27,6 +27,9 @@ from datahub.serving import query
 from datahub.serving.catalog import Served, get_served, logical_types, served
 from datahub.serving.snapshots import Snapshots, Version, iso_times
 
+DATA_READS = ("read", "export", "open311")
+"""Audit actions that are data reads: a page of rows (or one event), an export, an Open311 call."""
+
 
 @dataclass(frozen=True)
 class Page:

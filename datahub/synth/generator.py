@@ -105,9 +105,10 @@ class _Run:
         extra: Sequence[Truth] = (),
     ) -> Path:
         ds = table.dataset
-        Injector(
-            self.world, _rng(self.config, ds.name, first, "defects"), self.config.defect_rate, self.year
-        ).inject(table, exclude)
+        rate = self.defect_rate(ds.name, first)
+        Injector(self.world, _rng(self.config, ds.name, first, "defects"), rate, self.year).inject(
+            table, exclude
+        )
         if ds.name == "gov_app_reports":
             self.dangle(table, first)
         path = self.path(ds, first, last)
@@ -116,6 +117,15 @@ class _Run:
         self.truths += table.truths(self.rel(path))
         self.truths += extra
         return path
+
+    def defect_rate(self, dataset: str, first: dt.date) -> float:
+        """The dataset's defect rate for the month of ``first``: the configured rate, moved by up to
+        ``defect_drift`` of it by a draw of its own per dataset and month."""
+        drift = self.config.defect_drift
+        if not drift:
+            return self.config.defect_rate
+        factor = _rng(self.config, dataset, first.year, first.month, "drift").uniform(1 - drift, 1 + drift)
+        return min(0.1, self.config.defect_rate * float(factor))
 
     def dangle(self, table: Table, first: dt.date) -> None:
         """``dangling_reference``: unlinked app reports that name a hotline work order of their own day that

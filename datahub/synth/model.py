@@ -46,6 +46,9 @@ class SynthConfig:
     rows_per_day: int = 2000  # hotline rows per day; the other event datasets scale from it
     seed: int = 20261001
     defect_rate: float = 0.01  # per defect kind per applicable dataset, fraction of rows
+    # Each dataset's rate varies from month to month by up to this fraction of it (0: the same every
+    # month), so that quality changes over months as it does in a city: the monthly report's trends.
+    defect_drift: float = 0.0
 
     def __post_init__(self) -> None:
         if self.days < 1:
@@ -54,6 +57,8 @@ class SynthConfig:
             raise ValueError("rows_per_day must be between 1 and 999999 (6-digit daily sequence numbers)")
         if not 0 <= self.defect_rate <= 0.1:
             raise ValueError("defect_rate must be between 0 and 0.1")
+        if not 0 <= self.defect_drift < 1:
+            raise ValueError("defect_drift must be at least 0 and less than 1")
 
     @property
     def end(self) -> dt.date:

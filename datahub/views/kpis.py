@@ -91,18 +91,34 @@ def _repeats(e: pl.DataFrame, repeat_days: int) -> pl.Series:
     return narrow.sort("row").get_column("is_repeat")
 
 
-def event_kpis_daily(
+def event_measures(
     events: pl.DataFrame | pl.LazyFrame | None,
     codes: ViewCodes,
     *,
     as_of: datetime | None = None,
     repeat_days: int = REPEAT_DAYS,
 ) -> pl.DataFrame:
-    """The KPIs of the module docstring (schema :data:`~datahub.views.schemas.EVENT_KPIS_DAILY`)."""
+    """One row per event with a report time: the columns of :data:`NEEDED` plus what the KPIs count —
+    ``date``, ``response_min``, ``is_repeat``, ``is_cross``, ``cross_min``, ``response_over``,
+    ``handling_over``, ``overdue`` and the level's ``response_minutes`` and ``handling_hours``.
+
+    Aggregate it with :func:`kpi_aggregates` over any grouping, then :func:`with_rates`; the daily view
+    and the monthly report both do, so each KPI is defined here once."""
     e = conform(events, {name: EVENTS_UNIFIED[name] for name in NEEDED})
     e = e.filter(pl.col("report_time").is_not_null())
     if e.is_empty():
-        return conform(None, EVENT_KPIS_DAILY)
+        return e.with_columns(
+            pl.lit(None, pl.Date).alias("date"),
+            pl.lit(None, pl.Float64).alias("response_min"),
+            pl.lit(None, pl.Boolean).alias("is_repeat"),
+            pl.lit(None, pl.Boolean).alias("is_cross"),
+            pl.lit(None, pl.Float64).alias("cross_min"),
+            pl.lit(None, pl.Boolean).alias("response_over"),
+            pl.lit(None, pl.Boolean).alias("handling_over"),
+            pl.lit(None, pl.Boolean).alias("overdue"),
+            pl.lit(None, pl.Float64).alias("response_minutes"),
+            pl.lit(None, pl.Float64).alias("handling_hours"),
+        )
     if as_of is None:
         as_of = e.select(pl.max_horizontal(pl.col("updated_at").max(), pl.col("report_time").max())).item()
     assert as_of is not None
@@ -117,7 +133,7 @@ def event_kpis_daily(
     handling = _elapsed("handle_time", as_of)
     response_over = (response > pl.col("response_minutes")).fill_null(False)
     handling_over = (handling > pl.col("handling_hours") * 60).fill_null(False)
-    e = e.with_columns(
+    return e.with_columns(
         pl.col("report_time").dt.date().alias("date"),
         _minutes("dispatch_time", "report_time").alias("response_min"),
         cross.alias("is_cross"),
@@ -125,8 +141,13 @@ def event_kpis_daily(
         response_over.alias("response_over"),
         handling_over.alias("handling_over"),
         (response_over | handling_over).alias("overdue"),
-    )
-    kpis = e.group_by(GROUP).agg(
+    ).drop("receiving")
+
+
+def kpi_aggregates() -> list[pl.Expr]:
+    """The counts and times of :data:`~datahub.views.schemas.EVENT_KPIS_DAILY` (all but the rates) as
+    aggregations over rows of :func:`event_measures`."""
+    return [
         pl.len().cast(pl.Int64).alias("events"),
         pl.col("is_closed").sum().cast(pl.Int64).alias("closed_events"),
         pl.col("is_resolved").is_not_null().sum().cast(pl.Int64).alias("resolution_known"),
@@ -149,11 +170,29 @@ def event_kpis_daily(
             .alias(f"overdue_{level}")
             for level in LEVELS
         ],
-    )
-    kpis = kpis.with_columns(
+    ]
+
+
+def with_rates(kpis: pl.DataFrame) -> pl.DataFrame:
+    """The rates next to their counts: closure, resolution, satisfaction and repeat rate (0–1)."""
+    return kpis.with_columns(
         _rate("closed_events", "events").alias("closure_rate"),
         _rate("resolved_events", "resolution_known").alias("resolution_rate"),
         _rate("satisfied_events", "rated_events").alias("satisfaction_rate"),
         _rate("repeat_events", "reporter_events").alias("repeat_rate"),
     )
+
+
+def event_kpis_daily(
+    events: pl.DataFrame | pl.LazyFrame | None,
+    codes: ViewCodes,
+    *,
+    as_of: datetime | None = None,
+    repeat_days: int = REPEAT_DAYS,
+) -> pl.DataFrame:
+    """The KPIs of the module docstring (schema :data:`~datahub.views.schemas.EVENT_KPIS_DAILY`)."""
+    e = event_measures(events, codes, as_of=as_of, repeat_days=repeat_days)
+    if e.is_empty():
+        return conform(None, EVENT_KPIS_DAILY)
+    kpis = with_rates(e.group_by(GROUP).agg(kpi_aggregates()))
     return conform(kpis.sort(GROUP, nulls_last=True), EVENT_KPIS_DAILY)

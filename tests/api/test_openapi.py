@@ -32,6 +32,8 @@ API_ROUTES = [
     ("GET", "/api/v1/contracts/{contract_id}/versions/{version}"),
     ("GET", "/api/v1/contracts/{contract_id}/diff"),
     ("GET", "/api/v1/audit"),
+    ("GET", "/api/v1/reports/{month}.pdf"),
+    ("GET", "/api/v1/reports/{month}.html"),
     ("GET", "/open311/v2/services.json"),
     ("GET", "/open311/v2/requests.json"),
     ("GET", "/open311/v2/requests/{request_id}.json"),

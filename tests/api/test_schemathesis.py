@@ -41,4 +41,4 @@ def _run(world: World, who: str) -> int:
 # (schemathesis.pytest.from_fixture does not work with pytest 9: the operations are walked here instead.)
 @pytest.mark.parametrize("who", ["steward", "consumer"])
 def test_no_server_error(world: World, who: str) -> None:
-    assert _run(world, who) == 24
+    assert _run(world, who) == 26

@@ -101,6 +101,8 @@ STATUS_BY_ROUTE: dict[str, dict[str, int]] = {
     "POST /grants conditional": {**dict.fromkeys(ROLES, 201), "steward": 403, "admin": 403},
     "POST /grants not_shared": dict.fromkeys(ROLES, 403),
     "GET /audit": {**dict.fromkeys(ROLES, 403), "steward": 200, "admin": 200},
+    "GET /reports/{month}.pdf": {**dict.fromkeys(ROLES, 403), "steward": 200, "admin": 200, "leader": 200},
+    "GET /reports/{month}.html": {**dict.fromkeys(ROLES, 403), "steward": 200, "admin": 200, "leader": 200},
     "GET /quality": dict.fromkeys(ROLES, 200),
     "GET /quality/hotline_12345": {**dict.fromkeys(ROLES, 200), "dept_ps": 403, "dept_em": 403},
     "GET /dictionary": dict.fromkeys(ROLES, 200),
@@ -132,6 +134,8 @@ def _call(world: World, http: httpx.Client, route: str, who: str | None) -> http
             f"{API}/grants", headers=headers, json={"view": "police_110_transfers", "purpose": "研判"}
         ),
         "GET /audit": lambda: http.get(f"{API}/audit", headers=headers),
+        "GET /reports/{month}.pdf": lambda: http.get(f"{API}/reports/2026-10.pdf", headers=headers),
+        "GET /reports/{month}.html": lambda: http.get(f"{API}/reports/2026-10.html", headers=headers),
         "GET /quality": lambda: http.get(f"{API}/quality", headers=headers),
         "GET /quality/hotline_12345": lambda: http.get(f"{API}/quality/hotline_12345", headers=headers),
         "GET /dictionary": lambda: http.get(f"{API}/dictionary", headers=headers),

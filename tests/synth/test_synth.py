@@ -541,3 +541,30 @@ def test_generate_hotline_file(tmp_path: Path, dictionary: Dictionary, catalog: 
         generate_hotline_file(tmp_path / "h2.csv", 1234, START, dictionary, catalog, seed=3).read_bytes()
         == path.read_bytes()
     )
+
+
+def test_defect_drift_moves_a_datasets_rate_from_month_to_month(
+    tmp_path: Path, dictionary: Dictionary, catalog: Catalog
+) -> None:
+    """With drift, a dataset's defects per row follow its rate of the month (seed 3 draws 1.51 × the
+    configured rate for September and 0.44 × for October), and the ground truth lists every one."""
+    config = SynthConfig(
+        start=dt.date(2026, 9, 24), days=14, rows_per_day=300, seed=3, defect_rate=0.02, defect_drift=0.6
+    )
+    result = generate(config, dictionary, catalog, tmp_path)
+    with result.ground_truth.open(encoding="utf-8", newline="") as fh:
+        defects = Counter(
+            row["file"]
+            for row in csv.DictReader(fh)
+            if row["expected_reason"] and row["defect"] != "dangling_reference"
+        )
+    per_row: dict[int, float] = {}
+    for f in result.files:
+        if f.dataset == "hotline_12345":
+            found = sum(n for name, n in defects.items() if name.endswith(f.path.name))
+            per_row[f.period_start.month] = found / f.rows
+    # Every kind is injected into the month's rate of the rows: the ratio of the two months is the
+    # ratio of their rates (1.51 / 0.44), not 1 as without drift.
+    assert 2.8 < per_row[9] / per_row[10] < 4.2, per_row
+    with pytest.raises(ValueError, match="defect_drift"):
+        SynthConfig(start=dt.date(2026, 9, 1), defect_drift=1.0)

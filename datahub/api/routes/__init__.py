@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from datahub.api.routes import audit, contracts, grants, reference, views
+from datahub.api.routes import audit, contracts, grants, reference, reports, views
 
 api_router = APIRouter()
 api_router.include_router(views.router)
@@ -10,3 +10,4 @@ api_router.include_router(grants.router)
 api_router.include_router(reference.router)
 api_router.include_router(contracts.router)
 api_router.include_router(audit.router)
+api_router.include_router(reports.router)
