@@ -265,6 +265,7 @@ def serve(
     except DatahubError as exc:
         raise _fail(exc) from None
     if workers > 1:  # each worker process builds its own app from the same environment
+        os.environ["DATAHUB_API_WORKERS"] = str(workers)  # each allows its share of a rate limit
         uvicorn.run(
             "datahub.api.app:create_app",
             factory=True,

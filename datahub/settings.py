@@ -41,6 +41,12 @@ class Settings(BaseSettings):
     demo_mode: bool = Field(False, description="Allows the placeholder key; set by `datahub demo`.")
     api_host: str = Field("127.0.0.1", description="Where `datahub serve` listens.")
     api_port: int = Field(8000, description="The port `datahub serve` listens on.")
+    api_workers: int = Field(
+        1,
+        ge=1,
+        description="Server processes of `datahub serve` (set by --workers): each process allows a client "
+        "its share of the client's rate limit, so together they never allow more.",
+    )
     report_font: Path | None = Field(
         None,
         description="A CJK font file (TTF/TTC) embedded in report PDFs; default: the first of "

@@ -65,7 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.platform = platform
     app.state.service = service
     app.state.clients = service.clients
-    app.state.rate_limiter = RateLimiter()
+    app.state.rate_limiter = RateLimiter(platform.settings.api_workers)
     add_error_handlers(app)
     app.include_router(api_router, prefix=API_PREFIX)
     app.include_router(open311.router, prefix=OPEN311_PREFIX)

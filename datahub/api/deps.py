@@ -57,22 +57,28 @@ class _Bucket:
 
 
 class RateLimiter:
-    """A token bucket per client: ``limit`` requests per second, bursts of up to ``limit``."""
+    """A token bucket per client: ``limit`` requests per second, bursts of up to ``limit``.
 
-    def __init__(self) -> None:
+    With ``processes`` server processes each counting on its own, each allows ``limit / processes``
+    (bursts likewise, at least one request), so that together they never allow more than ``limit``."""
+
+    def __init__(self, processes: int = 1) -> None:
         self._buckets: dict[str, _Bucket] = {}
         self._lock = threading.Lock()
+        self._processes = processes
 
     def take(self, client_id: str, limit: int) -> None:
         now = time.monotonic()
+        rate = limit / self._processes
+        burst = max(1.0, rate)
         with self._lock:
             bucket = self._buckets.get(client_id)
             if bucket is None:
-                bucket = self._buckets[client_id] = _Bucket(float(limit), now)
-            bucket.tokens = min(float(limit), bucket.tokens + (now - bucket.at) * limit)
+                bucket = self._buckets[client_id] = _Bucket(burst, now)
+            bucket.tokens = min(burst, bucket.tokens + (now - bucket.at) * rate)
             bucket.at = now
             if bucket.tokens < 1.0:
-                wait = (1.0 - bucket.tokens) / limit
+                wait = (1.0 - bucket.tokens) / rate
                 raise RateLimited(
                     f"more than {limit} requests per second; retry in {wait:.2f} s", retry_after=wait
                 )
