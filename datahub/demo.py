@@ -12,6 +12,7 @@ from typing import Any
 import polars as pl
 from sqlalchemy import select
 
+from datahub.citytime import CITY_ZONE
 from datahub.metadata import Delivery
 from datahub.pipeline import land_file
 from datahub.platform import Platform
@@ -19,14 +20,14 @@ from datahub.settings import Settings
 
 Progress = Callable[[str, int, int], None]
 QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
-# Departments deliver a period's file early the next morning.
+# Departments deliver a period's file early the next morning, city time.
 DELIVERY_TIME = time(2, 30)
 # Each dataset's defects vary by up to ±60% from month to month, so the monthly report has a trend.
 DEFECT_DRIFT = 0.6
 
 
 def _delivered_at(period_end: date) -> float:
-    return datetime.combine(period_end + timedelta(days=1), DELIVERY_TIME).timestamp()
+    return datetime.combine(period_end + timedelta(days=1), DELIVERY_TIME, tzinfo=CITY_ZONE).timestamp()
 
 
 def run_pipelines(settings: Settings, progress: Progress | None = None) -> None:

@@ -176,7 +176,7 @@ def discover(platform: Platform, dataset: Dataset) -> list[Delivery]:
                     contract_version=dataset.version,
                     status=DeliveryStatus.duplicate if first else DeliveryStatus.landed,
                     duplicate_of=first.id if first else None,
-                    delivered_at=datetime.fromtimestamp(stat.st_mtime),
+                    delivered_at=datetime.fromtimestamp(stat.st_mtime, UTC).replace(tzinfo=None),
                     landed_at=_now(),
                     finished_at=_now() if first else None,
                 )

@@ -18,6 +18,7 @@ from dagster import (
 )
 
 from datahub import pipeline
+from datahub.citytime import CITY_ZONE
 from datahub.contracts import Dataset
 from datahub.platform import Platform
 from datahub.settings import Settings
@@ -74,7 +75,7 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
                 name="governance_daily_schedule",
                 job_name=DAILY_JOB,
                 cron_schedule="30 1 * * *",
-                execution_timezone="Asia/Shanghai",
+                execution_timezone=CITY_ZONE.key,
                 default_status=DefaultScheduleStatus.RUNNING,
                 description="Every night: the cross-dataset status of every dataset.",
             ),
@@ -82,7 +83,7 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
                 name="event_views_schedule",
                 job_name=VIEWS_JOB,
                 cron_schedule="5 * * * *",
-                execution_timezone="Asia/Shanghai",
+                execution_timezone=CITY_ZONE.key,
                 default_status=DefaultScheduleStatus.RUNNING,
                 description="Every hour: the event-ready views from the current snapshots (a no-op when "
                 "no dataset published a new version).",

@@ -16,6 +16,7 @@ from dagster import (
     asset,
 )
 
+from datahub.citytime import CITY_ZONE
 from datahub.reports.figures import parse_month
 from datahub.reports.render import write_report
 from pipelines.resources import PlatformResource
@@ -29,7 +30,7 @@ def monthly_partitions(start_month: str) -> MonthlyPartitionsDefinition:
     """Completed months from ``start_month`` (YYYY-MM), keyed ``YYYY-MM``, in China time."""
     start, _ = parse_month(start_month)
     return MonthlyPartitionsDefinition(
-        start_date=start.strftime("%Y-%m"), fmt="%Y-%m", timezone="Asia/Shanghai", end_offset=0
+        start_date=start.strftime("%Y-%m"), fmt="%Y-%m", timezone=CITY_ZONE.key, end_offset=0
     )
 
 

@@ -9,7 +9,7 @@ the audit log.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 
 import polars as pl
@@ -18,6 +18,7 @@ from sqlalchemy import select
 from datahub.access import Principal
 from datahub.access.grants import grant_dict
 from datahub.access.policy import personal
+from datahub.citytime import city_time
 from datahub.contracts import Column, Dataset, Desensitise
 from datahub.contracts.registry import ContractRegistry
 from datahub.dashboard import labels
@@ -42,7 +43,6 @@ DELIVERIES_SHOWN = 20
 READS_SHOWN = 30
 SAMPLE_ROWS_SHOWN = 10  # failing rows shown per rule (the run keeps up to 20)
 LINEAGE_TITLES = {"_source_file": "交付文件", "_row_number": "行号"}
-BEIJING = timezone(timedelta(hours=8))
 
 
 def as_beijing(value: datetime | str | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
@@ -50,8 +50,7 @@ def as_beijing(value: datetime | str | None, fmt: str = "%Y-%m-%d %H:%M") -> str
     if value is None:
         return "—"
     at = datetime.fromisoformat(value) if isinstance(value, str) else value
-    at = at.replace(tzinfo=UTC) if at.tzinfo is None else at
-    return at.astimezone(BEIJING).strftime(fmt)
+    return city_time(at).strftime(fmt)
 
 
 def department_names(platform: Platform) -> dict[str, str]:
@@ -317,7 +316,7 @@ def _freshness(
     lag = None
     if isinstance(newest, str) and checked is not None:
         try:
-            lag = _span(checked["delivered_at"] - datetime.fromisoformat(newest))
+            lag = _span(city_time(checked["delivered_at"]) - datetime.fromisoformat(newest))
         except ValueError:
             lag = None
     return {

@@ -19,6 +19,7 @@ import polars as pl
 import pyarrow.parquet as pq
 from sqlalchemy import select
 
+from datahub.citytime import city_time
 from datahub.contracts import Dataset
 from datahub.lake.store import write_parquet
 from datahub.metadata import Delivery, QualityRun, QualityScore, RuleResult
@@ -86,7 +87,7 @@ def suite_for(
         rows=rows,
         null_counts=nulls,
         received_columns=received,
-        delivered_at=delivery.delivered_at,
+        delivered_at=city_time(delivery.delivered_at),  # compared with values in city time
         previous_rows=previous_rows(platform, dataset, delivery),
     )
     return build_suite(dataset, context)

@@ -29,6 +29,7 @@ from pathlib import Path
 import polars as pl
 import pyarrow.parquet as pq
 
+from datahub.citytime import CITY_ZONE
 from datahub.contracts import Column, Dataset
 from datahub.dictionary import Dictionary, ElementType
 from datahub.dictionary.validators import NORMALISERS
@@ -54,7 +55,6 @@ TIMESTAMP_FORMATS = (
 )
 ZONED_TIMESTAMP_FORMATS = ("%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S%.f%z", "%Y-%m-%d %H:%M:%S%z")
 DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y%m%d", "%Y年%m月%d日")
-LOCAL_ZONE = "Asia/Shanghai"
 TRUE_WORDS = ("true", "1", "是", "y", "yes", "已办结", "已解决", "t")
 FALSE_WORDS = ("false", "0", "否", "n", "no", "未办结", "未解决", "f")
 
@@ -147,7 +147,7 @@ def _parser(fmt: str, column_type: ElementType, cache: bool = True) -> pl.Expr:
     if "%z" in fmt or "%:z" in fmt:
         parsed = (
             v.str.strptime(pl.Datetime("us", "UTC"), fmt, strict=False, cache=cache)
-            .dt.convert_time_zone(LOCAL_ZONE)
+            .dt.convert_time_zone(CITY_ZONE.key)
             .dt.replace_time_zone(None)
         )
     elif column_type is ElementType.date and not any(d in fmt for d in ("%H", "%I", "%M", "%S")):

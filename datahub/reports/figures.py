@@ -3,10 +3,11 @@
 Plain library code over the metadata database (``platform.metadata``) and, for event KPIs, the published
 ``events_unified`` snapshot. docs/reports.md explains each figure for readers; in short:
 
-**Which month.** Quality is attributed to the month of ``Delivery.delivered_at`` (when the department
-delivered the file; stored as naive UTC like every time in the metadata database). Event KPIs to the
-month of the event's ``report_time``. Sharing to the month of the grant's request, decision or
-revocation, and of the audit record's time.
+**Which month.** Months are the city's (:mod:`datahub.citytime`). Quality is attributed to the month of
+``Delivery.delivered_at`` (when the department delivered the file; stored as naive UTC like every time
+the platform records, so converted to city time). Event KPIs to the month of the event's
+``report_time`` (city time as delivered). Sharing to the month of the grant's request, decision or
+revocation, and of the audit record's time (recorded, so converted).
 
 **Quality, over any set of quality runs** (:class:`QualityTotals`, the city's, a department's, a
 dataset's):
@@ -72,6 +73,7 @@ from typing import Any
 import polars as pl
 from sqlalchemy import func, select
 
+from datahub.citytime import city_time, recorded_time
 from datahub.contracts import Dataset, SharingClass
 from datahub.errors import InputError, NotFound
 from datahub.metadata import (
@@ -145,6 +147,12 @@ def parse_month(text: str) -> tuple[datetime, datetime]:
     return start, end
 
 
+def recorded_bounds(month: str) -> tuple[datetime, datetime]:
+    """The city's month ``YYYY-MM`` as bounds on times the platform records (naive UTC)."""
+    start, end = parse_month(month)
+    return recorded_time(start), recorded_time(end)
+
+
 def month_of(at: datetime | date) -> str:
     return f"{at.year:04d}-{at.month:02d}"
 
@@ -166,7 +174,7 @@ def months(platform: Platform) -> list[str]:
         times = s.execute(
             select(Delivery.delivered_at).join(QualityRun, QualityRun.delivery_id == Delivery.id)
         ).scalars()
-        return sorted({month_of(t) for t in times})
+        return sorted({month_of(city_time(t)) for t in times})
 
 
 # --------------------------------------------------------------------------- dataclasses
@@ -571,7 +579,7 @@ def _runs(platform: Platform, ctx: _Context, before: datetime) -> list[_Run]:
             id=r.id,
             delivery_id=r.delivery_id,
             dataset=r.dataset,
-            month=month_of(r.delivered_at),
+            month=month_of(city_time(r.delivered_at)),
             delivered_at=r.delivered_at,
             rows_in=r.rows_in,
             rows_passed=r.rows_passed,
@@ -826,7 +834,7 @@ def _late(platform: Platform, ctx: _Context, start: datetime, end: datetime) -> 
         newest = _parse_time(r.observed)
         late_hours = None
         if latency is not None and newest is not None:
-            late_hours = round((r.delivered_at - latency[0] - newest).total_seconds() / 3600, 1)
+            late_hours = round((city_time(r.delivered_at) - latency[0] - newest).total_seconds() / 3600, 1)
         department = ctx.owner(r.dataset, r.contract_version)
         out.append(
             LateDelivery(
@@ -1198,7 +1206,7 @@ def _trend(
 def month_figures(platform: Platform, month: str, *, with_events: bool = True) -> MonthFigures:
     """Every figure of ``month`` (``YYYY-MM``). InputError for a malformed month, NotFound for a month
     without quality runs. ``with_events=False`` skips reading ``events_unified`` (``events`` is None)."""
-    start, end = parse_month(month)
+    start, end = recorded_bounds(month)
     ctx = _Context(platform)
     runs = _runs(platform, ctx, end)
     current = [r for r in runs if r.month == month]
@@ -1206,7 +1214,7 @@ def month_figures(platform: Platform, month: str, *, with_events: bool = True) -
         known = ", ".join(months(platform)) or "none yet"
         raise NotFound(f"no quality runs in {month} (months with runs: {known})")
     prev = previous_month(month)
-    prev_start, _ = parse_month(prev)
+    prev_start, _ = recorded_bounds(prev)
     scores = _scores(platform, start, end)
     counts = _delivery_counts(platform, ctx, start, end)
     late = _late(platform, ctx, start, end)
@@ -1313,7 +1321,7 @@ def fingerprint(platform: Platform, month: str) -> str:
     """A short hash that changes whenever something ``month``'s figures read has changed: deliveries up
     to its end (the trend reads every month before), grants, audit records of the month, snapshots,
     registered contracts and the ``events_unified`` version. A cache key for rendered reports."""
-    start, end = parse_month(month)
+    start, end = recorded_bounds(month)
     with platform.metadata.session() as s:
         parts = [
             s.execute(

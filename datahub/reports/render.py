@@ -21,11 +21,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
+from datahub.citytime import city_time
 from datahub.errors import FontMissing
 from datahub.platform import Platform
 from datahub.reports import charts
@@ -43,7 +43,6 @@ from datahub.settings import Settings
 
 ISSUER = "市大数据办"
 TITLE = "城市数据质量月通报"
-LOCAL_TIME = ZoneInfo("Asia/Shanghai")
 FONT_FAMILY_NAME = "WenQuanYi Micro Hei"
 FONT_CANDIDATES = (
     Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"),  # Debian/Ubuntu fonts-wqy-microhei
@@ -140,7 +139,7 @@ def _limit(value: float | None) -> str:
 
 
 def _date(value: datetime) -> str:
-    local = value.replace(tzinfo=ZoneInfo("UTC")).astimezone(LOCAL_TIME)
+    local = city_time(value)
     return f"{local.year}年{local.month}月{local.day}日"
 
 
@@ -169,6 +168,7 @@ def _environment() -> Environment:
         hours=_hours,
         date=_date,
         datetime=_datetime,
+        recorded=lambda value: _datetime(city_time(value)),  # a time the platform recorded (UTC)
         limit=_limit,
         band=score_band,
     )

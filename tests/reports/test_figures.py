@@ -22,7 +22,11 @@ JOIN contract_versions cv
   ON cv.contract_id = 'urn:datahub:contract:' || q.dataset AND cv.version = q.contract_version
 WHERE d.delivered_at >= :start AND d.delivered_at < :end
 """
-BOUNDS = {MONTH: ("2026-10-01", "2026-11-01"), PREVIOUS: ("2026-09-01", "2026-10-01")}
+# The city's months (UTC+8) as bounds on recorded times (naive UTC).
+BOUNDS = {
+    MONTH: ("2026-09-30 16:00:00", "2026-10-31 16:00:00"),
+    PREVIOUS: ("2026-08-31 16:00:00", "2026-09-30 16:00:00"),
+}
 
 
 def _sql(world: ReportWorld, query: str, month: str = MONTH) -> list[Any]:

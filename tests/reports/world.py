@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from datahub import pipeline
@@ -101,11 +101,13 @@ def _sharing(platform: Platform) -> None:
             ]
         )
     entries = [
-        _read(ids[name], name, rows // reads, d(2026, 10, 8 + i))
+        # From 00:30 on 1 October city time (16:30 UTC on 30 September): October reads.
+        _read(ids[name], name, rows // reads, d(2026, 9, 30, 16, 30) + timedelta(days=i))
         for name, (reads, rows) in READS.items()
         for i in range(reads)
     ]
-    entries.append(_read(ops, "城运中心大屏", 999, d(2026, 9, 30, 23, 59)))  # September
+    # 23:59 on 30 September, city time (15:59 UTC): a September read, on the edge of October.
+    entries.append(_read(ops, "城运中心大屏", 999, d(2026, 9, 30, 15, 59)))
     entries.append(
         AuditEntry(
             action="grant.approve", client_name="steward", role="steward", at=d(2026, 10, 4, tzinfo=UTC)

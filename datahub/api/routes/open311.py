@@ -15,7 +15,7 @@ of the API's own shape with a stable code (the spec leaves the error body to the
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query
@@ -23,6 +23,7 @@ from fastapi import APIRouter, Depends, Path, Query
 from datahub.api.deps import CurrentPrincipal, PlatformDep, ServiceDep, get_principal
 from datahub.api.errors import InvalidRequest
 from datahub.api.models import ErrorPublic
+from datahub.citytime import CITY_ZONE
 from datahub.dictionary.loader import DEPARTMENT_TABLE
 from datahub.errors import NotFound
 
@@ -30,7 +31,6 @@ EVENTS = "events_unified"
 CATEGORY_TABLE = "event_category"
 MAJOR_TABLE = "event_major_category"
 LEVEL_TABLE = "response_level"
-CITY_TIME = timezone(timedelta(hours=8))  # China Standard Time
 MAX_REQUESTS = 1000
 MAX_SPAN = timedelta(days=90)
 
@@ -53,14 +53,14 @@ def _iso(value: Any) -> str | None:
     if value is None:
         return None
     moment = datetime.fromisoformat(value) if isinstance(value, str) else value
-    return moment.replace(tzinfo=CITY_TIME).isoformat()
+    return moment.replace(tzinfo=CITY_ZONE).isoformat()
 
 
 def _local(moment: datetime) -> datetime:
     """A zoned time as the city's naive local time (how the views store it)."""
     if moment.tzinfo is None:
         return moment
-    return moment.astimezone(CITY_TIME).replace(tzinfo=None)
+    return moment.astimezone(CITY_ZONE).replace(tzinfo=None)
 
 
 def _request(row: dict[str, Any], platform: Any) -> dict[str, Any]:
@@ -151,7 +151,7 @@ def requests(
             raise InvalidRequest("status is open, closed or both", path="status")
         if len(set(statuses)) == 1:
             terms.append("is_closed = true" if statuses[0] == "closed" else "is_closed = false")
-        end = _local(end_date) if end_date else datetime.now(CITY_TIME).replace(tzinfo=None)
+        end = _local(end_date) if end_date else datetime.now(CITY_ZONE).replace(tzinfo=None)
         start = _local(start_date) if start_date else end - MAX_SPAN
         if start > end or end - start > MAX_SPAN:
             raise InvalidRequest("start_date must precede end_date by at most 90 days", path="start_date")
