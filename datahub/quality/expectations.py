@@ -269,7 +269,7 @@ class _Builder:
                 bounds = {"min_value": args.get("minimum"), "max_value": args.get("maximum")}
                 add(name, gxe.ExpectColumnValuesToBeBetween, **bounds, **kwargs)
 
-    def custom(self, rule: CompiledRule) -> None:
+    def custom(self, rule: CompiledRule, description: str = "") -> None:
         impl = dict(rule.implementation)
         kind = impl["rule"]
         column = rule.column
@@ -289,6 +289,7 @@ class _Builder:
                 rule.blocking,
                 column,
                 gxe.UnexpectedRowsExpectation,
+                description,
                 unexpected_rows_query=query,
             )
         elif kind == "referenceExists":
@@ -301,6 +302,7 @@ class _Builder:
                 rule.blocking,
                 column,
                 gxe.UnexpectedRowsExpectation,
+                description,
                 reads=(impl["dataset"],),
                 unexpected_rows_query=query,
             )
@@ -388,7 +390,7 @@ def build_suite(dataset: Dataset, ctx: SuiteContext) -> list[Rule]:
             )
         elif rule.engine == "datahub":
             declared_volume |= rule.implementation.get("rule") == "volume"
-            b.custom(rule)
+            b.custom(rule, str(raw.get("description") or ""))
     if keys and not any(r.check == "duplicateValues" and r.column == "|".join(keys) for r in b.rules):
         if len(keys) == 1:
             b.add(

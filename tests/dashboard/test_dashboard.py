@@ -115,7 +115,8 @@ def test_steward_signs_in_and_the_overview_matches_the_metadata_database(
         v.screenshot("overview-first-month")
         _check_overview(v, platform, months[0])
     problems = v.text("#problems")
-    assert "关联记录须存在" in problems and "政务APP及微信上报事件" in problems
+    # The rule as the contract describes it, and the dataset that owns it.
+    assert "关联热线工单须在 12345 热线已发布数据中存在" in problems and "政务APP及微信上报事件" in problems
     assert v.page.locator("#problems a[href$='/dashboard/datasets/gov_app_reports']").count() >= 1
     assert "网格人口统计" in v.text("#attention")  # its delivery was older than its SLA allows
 

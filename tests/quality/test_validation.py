@@ -215,3 +215,22 @@ def test_freshness_and_volume_come_from_the_sla_and_the_previous_delivery(catalo
     assert "volume" not in {
         r.name for r in build_suite(dataset, SuiteContext(**{**context.__dict__, "previous_rows": None}))
     }
+
+
+def test_every_rule_a_contract_describes_keeps_its_description(catalog: Catalog) -> None:
+    """Library, SQL and the platform's own custom rules (stuck sensors, cross-dataset references) carry
+    the contract's ``description`` into the suite, which the report and the dashboard show."""
+    context = SuiteContext(
+        rows=0, null_counts={}, received_columns=[], delivered_at=datetime(2026, 10, 2), previous_rows=1
+    )
+    checks = set()
+    for dataset in catalog:
+        rules = {r.name: r for r in build_suite(dataset, context)}
+        for obj in dataset.raw.get("schema") or []:
+            declared = list(obj.get("quality") or [])
+            declared += [q for prop in obj.get("properties") or [] for q in prop.get("quality") or []]
+            for raw in declared:
+                if raw.get("name") in rules and raw.get("description"):
+                    assert rules[raw["name"]].description == raw["description"], (dataset.name, raw["name"])
+                    checks.add(rules[raw["name"]].check)
+    assert {"stuck_value", "missing_reference"} <= checks
