@@ -548,11 +548,15 @@ def bullet(
         f'<line x1="{_num(tx)}" y1="{_num(bar_y - 7)}" x2="{_num(tx)}" y2="{_num(bar_y + bar_h + 7)}" '
         f'stroke="{TEXT}" stroke-width="2.5"/>'
     )
-    body.append(_text(tx, bar_y + bar_h + 17, f"目标 {target:g}{unit}", size=10, anchor="middle"))
-    body.append(_text(plot_x, bar_y + bar_h + 17, _tick_label(min_value), size=10, color=MUTED))
-    body.append(
-        _text(plot_x + plot_w, bar_y + bar_h + 17, _tick_label(max_value), size=10, anchor="end", color=MUTED)
-    )
+    target_label = f"目标 {target:g}{unit}"
+    half = text_width(target_label, 10) / 2
+    low, high = _tick_label(min_value), _tick_label(max_value)
+    body.append(_text(tx, bar_y + bar_h + 17, target_label, size=10, anchor="middle"))
+    # The scale's ends, unless the target's label would run into them.
+    if plot_x + text_width(low, 10) + 4 < tx - half:
+        body.append(_text(plot_x, bar_y + bar_h + 17, low, size=10, color=MUTED))
+    if tx + half + 4 < plot_x + plot_w - text_width(high, 10):
+        body.append(_text(plot_x + plot_w, bar_y + bar_h + 17, high, size=10, anchor="end", color=MUTED))
     shown = "无数据" if value is None else f"{fmt(value)}{unit}"
     desc = f"{label} {shown}，目标 {target:g}{unit}".strip()
     return _svg(width, height, title, desc, body)

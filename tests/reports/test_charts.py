@@ -88,3 +88,15 @@ def test_no_data_is_said_not_drawn() -> None:
     root = _parse(charts.bullet(None, 98.7, title="t"))
     assert "无数据" in _texts(root)
     assert {r.get("fill") for r in root.iter(f"{SVG}rect")} == {"#eeeeee"}
+
+
+@pytest.mark.parametrize(
+    ("target", "min_value", "ends"),
+    [(95.0, 90.0, {"90", "100"}), (98.7, 90.0, {"90"}), (90.5, 90.0, {"100"})],
+)
+def test_the_targets_label_never_runs_into_the_scales_ends(
+    target: float, min_value: float, ends: set[str]
+) -> None:
+    texts = _texts(_parse(charts.bullet(93.0, target, title="t", min_value=min_value, width=420)))
+    assert f"目标 {target:g}%" in texts
+    assert {t for t in texts if t in ("90", "100")} == ends
