@@ -6,6 +6,8 @@ can be moved by its own variable, and ``metadata_url`` can point at Postgres.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from functools import cached_property
 from pathlib import Path
 
@@ -126,3 +128,12 @@ class Settings(BaseSettings):
     def ensure_dirs(self) -> None:
         for path in (self.var, self.landing_dir, self.lake_dir, self.dagster_home):
             path.mkdir(parents=True, exist_ok=True)
+
+
+def derive_key(secret: bytes, context: bytes) -> bytes:
+    """A key for one purpose derived from the platform secret (``Settings.secret_key``):
+    ``HMAC-SHA256(secret, context)``. The audit chain, the dashboard's sessions and the API's cursors each
+    use their own ``context``, so none shares raw key material with the pseudonyms or with another."""
+    if not secret:
+        raise ValueError("a derived key needs a non-empty secret")
+    return hmac.new(secret, context, hashlib.sha256).digest()

@@ -66,6 +66,7 @@ from sqlalchemy import (
 from datahub.errors import DatahubError
 from datahub.metadata.models import AuditRecord
 from datahub.metadata.store import MetadataStore
+from datahub.settings import derive_key
 
 if TYPE_CHECKING:
     from datahub.platform import Platform
@@ -124,9 +125,7 @@ def audit_key(secret: bytes) -> bytes:
     ``HMAC-SHA256(secret, b"datahub audit log v1")``. A separate derived key keeps the audit chain
     from sharing raw key material with the pseudonyms; changing the secret makes the existing log
     unverifiable with the new key."""
-    if not secret:
-        raise ValueError("the audit key needs a non-empty secret")
-    return hmac.new(secret, KEY_CONTEXT, hashlib.sha256).digest()
+    return derive_key(secret, KEY_CONTEXT)
 
 
 # --- canonical form: defined once, used by append and verify alike -----------------------------------

@@ -30,6 +30,7 @@ from sqlalchemy import select
 
 from datahub.access import Principal, Role
 from datahub.metadata import Client, MetadataStore
+from datahub.settings import derive_key
 
 KEY_CONTEXT = b"datahub dashboard session v1"
 """The session key is ``HMAC-SHA256(platform secret, KEY_CONTEXT)``: see :func:`session_key`."""
@@ -43,9 +44,7 @@ _CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
 
 def session_key(secret: bytes) -> bytes:
     """The dashboard's signing key, derived from the platform secret (``settings.secret_key``)."""
-    if not secret:
-        raise ValueError("the session key needs a non-empty secret")
-    return hmac.new(secret, KEY_CONTEXT, hashlib.sha256).digest()
+    return derive_key(secret, KEY_CONTEXT)
 
 
 def _b64(data: bytes) -> str:

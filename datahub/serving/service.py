@@ -8,7 +8,6 @@ caller (datahub.access.policy), compiles the caller's query with the grant's row
 
 from __future__ import annotations
 
-import hmac
 import json
 import threading
 from collections.abc import Iterator
@@ -26,6 +25,7 @@ from datahub.platform import Platform
 from datahub.serving import query
 from datahub.serving.catalog import Served, get_served, logical_types, served
 from datahub.serving.snapshots import Snapshots, Version, iso_times
+from datahub.settings import derive_key
 
 DATA_READS = ("read", "export", "open311")
 """Audit actions that are data reads: a page of rows (or one event), an export, an Open311 call."""
@@ -75,9 +75,7 @@ class Service:
         self.audit = open_audit_log(platform)
         # Reads are written in batches at most a fifth of a second apart (flushed when the server stops).
         self.audit_writer = AuditWriter(self.audit, interval=0.2)
-        self._cursor_key = hmac.new(
-            platform.settings.secret_key, b"datahub query cursor v1", "sha256"
-        ).digest()
+        self._cursor_key = derive_key(platform.settings.secret_key, b"datahub query cursor v1")
 
     def close(self) -> None:
         self.audit_writer.close()
