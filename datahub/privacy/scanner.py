@@ -39,11 +39,13 @@ import polars as pl
 from presidio_analyzer import EntityRecognizer, RecognizerResult
 
 from datahub.privacy.analyzer import build_analyzer
+from datahub.privacy.recognizers import PersonRecognizer
 from datahub.privacy.recognizers.base import Scanning
 
 _ROWS_PER_SLICE = 50_000
-PARALLEL_TEXTS = 50_000
-"""Screened texts from which finding is spread over one process per core (starting one costs ~2 s)."""
+PARALLEL_TEXTS = 5_000
+"""Screened texts from which finding is spread over one process per core (starting one costs ~2 s;
+the name model reads about 1,500 sentences a second on one core)."""
 T = TypeVar("T")
 
 
@@ -66,13 +68,24 @@ class Finding(NamedTuple):
         }
 
 
+SENSITIVE_PERSON_BIAS = 2.0
+"""How much the leak audit lowers the name model's threshold (added to the person tags' scores in the
+model's CRF, a log-odds scale; chosen on the CLUENER corpus, see benchmarks/pii_public.py): the second
+look of :mod:`datahub.privacy.leaks` then catches names the masking pass, at 0, let through."""
+
+
 @functools.cache
-def recognizers() -> tuple[Scanning, ...]:
-    """The analyzer's own recognizer instances, so that every path shares patterns and checks."""
+def recognizers(sensitive: bool = False) -> tuple[Scanning, ...]:
+    """The analyzer's own recognizer instances, so that every path shares patterns and checks;
+    ``sensitive``: the same, with the name model's threshold lowered (:data:`SENSITIVE_PERSON_BIAS`)."""
     found = tuple(build_analyzer().registry.recognizers)
     for recognizer in found:
         if not (hasattr(recognizer, "find") and hasattr(recognizer, "prefilter")):
             raise TypeError(f"{type(recognizer).__name__} cannot be used by the column scanner")
+    if sensitive:
+        found = tuple(
+            type(r)(person_bias=SENSITIVE_PERSON_BIAS) if isinstance(r, PersonRecognizer) else r for r in found
+        )
     return found  # type: ignore[return-value]
 
 
@@ -81,18 +94,18 @@ def entity_types() -> tuple[str, ...]:
     return tuple(dict.fromkeys(r.ENTITY for r in recognizers()))
 
 
-def _selected(entities: Collection[str] | None) -> tuple[Scanning, ...]:
-    return _recognizers_of(None if entities is None else tuple(sorted(set(entities))))
+def _selected(entities: Collection[str] | None, sensitive: bool = False) -> tuple[Scanning, ...]:
+    return _recognizers_of(None if entities is None else tuple(sorted(set(entities))), sensitive)
 
 
 @functools.cache
-def _recognizers_of(entities: tuple[str, ...] | None) -> tuple[Scanning, ...]:
+def _recognizers_of(entities: tuple[str, ...] | None, sensitive: bool = False) -> tuple[Scanning, ...]:
     if entities is None:
-        return recognizers()
+        return recognizers(sensitive)
     unknown = set(entities) - set(entity_types())
     if unknown:
         raise ValueError(f"unknown entity types {sorted(unknown)}; known: {', '.join(entity_types())}")
-    return tuple(r for r in recognizers() if r.ENTITY in entities)
+    return tuple(r for r in recognizers(sensitive) if r.ENTITY in entities)
 
 
 @functools.cache
@@ -112,7 +125,11 @@ def disjoint(findings: list[Finding]) -> bool:
 
 
 def _findings(text: str, chosen: Collection[Scanning]) -> list[Finding]:
-    found = sorted((Finding(r.ENTITY, *span) for r in chosen for span in r.find(text)), key=by_position)
+    return _without_duplicates([Finding(r.ENTITY, *span) for r in chosen for span in r.find(text)])
+
+
+def _without_duplicates(found: list[Finding]) -> list[Finding]:
+    found.sort(key=by_position)
     if disjoint(found):
         return found
     # Presidio drops identical results and those another of their type contains (and scores no higher).
@@ -154,20 +171,28 @@ def _findings_of(text: str, findings: list[Finding]) -> list[Finding]:
 
 
 def _scan_chunk(
-    texts: list[str], hits: list[int], entities: tuple[str, ...] | None, transform: Transform[T]
+    texts: list[str],
+    hits: list[int],
+    entities: tuple[str, ...] | None,
+    transform: Transform[T],
+    sensitive: bool = False,
 ) -> list[tuple[int, T]]:
     """``transform(text, findings)`` of each screened text with findings, by its position in ``texts``
-    (``hits``: per text, bit i set when recognizer i's prefilter matched)."""
-    chosen = _selected(entities)
-    screened: dict[int, list[Scanning]] = {}  # per set of prefilter hits, its recognizers
+    (``hits``: per text, bit i set when recognizer i's prefilter matched). Each recognizer gets all
+    the texts it screened at once (:meth:`~base.Scanning.find_many`: the name model runs in batches)."""
+    found: list[list[Finding]] = [[] for _ in texts]
     out = []
     with no_cycle_collection():
-        for i, (text, bits) in enumerate(zip(texts, hits, strict=True)):
-            if bits not in screened:
-                screened[bits] = [r for j, r in enumerate(chosen) if bits >> j & 1]
-            findings = _findings(text, screened[bits])
+        for j, recognizer in enumerate(_selected(entities, sensitive)):
+            mine = [i for i, bits in enumerate(hits) if bits >> j & 1]
+            if not mine:
+                continue
+            entity = recognizer.ENTITY
+            for i, spans in zip(mine, recognizer.find_many([texts[i] for i in mine]), strict=True):
+                found[i] += [Finding(entity, *span) for span in spans]
+        for i, (text, findings) in enumerate(zip(texts, found, strict=True)):
             if findings:
-                out.append((i, transform(text, findings)))
+                out.append((i, transform(text, _without_duplicates(findings))))
     return out
 
 
@@ -203,6 +228,7 @@ def _in_processes(
     entities: tuple[str, ...] | None,
     transform: Transform[T],
     workers: int,
+    sensitive: bool = False,
 ) -> list[tuple[int, T]]:
     """:func:`_scan_chunk` on every core: finding is Python, which one process runs on one core only.
 
@@ -220,14 +246,19 @@ def _in_processes(
             [hits[i : i + size] for i in starts],
             itertools.repeat(entities),
             itertools.repeat(transform),
+            itertools.repeat(sensitive),
         )
         return [(start + i, result) for start, part in zip(starts, parts, strict=True) for i, result in part]
 
 
 def _scan(
-    texts: pl.Series, entities: Collection[str] | None, transform: Transform[T], workers: int | None
+    texts: pl.Series,
+    entities: Collection[str] | None,
+    transform: Transform[T],
+    workers: int | None,
+    sensitive: bool = False,
 ) -> list[tuple[str, T]]:
-    chosen = _selected(entities)
+    chosen = _selected(entities, sensitive)
     selected = None if entities is None else tuple(r.ENTITY for r in chosen)
     strings = texts if texts.dtype == pl.String else texts.cast(pl.String)
     distinct = strings.drop_nulls().unique().to_frame("text")
@@ -243,22 +274,27 @@ def _scan(
     if workers is None:
         workers = (os.cpu_count() or 1) if len(screened_texts) >= PARALLEL_TEXTS else 1
     if workers > 1:
-        found = _in_processes(screened_texts, hits, selected, transform, workers)
+        found = _in_processes(screened_texts, hits, selected, transform, workers, sensitive)
     else:
-        found = _scan_chunk(screened_texts, hits, selected, transform)
+        found = _scan_chunk(screened_texts, hits, selected, transform, sensitive)
     return [(screened_texts[i], result) for i, result in found]
 
 
 def scan_texts(
-    texts: pl.Series, entities: Collection[str] | None = None, *, workers: int | None = None
+    texts: pl.Series,
+    entities: Collection[str] | None = None,
+    *,
+    workers: int | None = None,
+    sensitive: bool = False,
 ) -> dict[str, list[Finding]]:
     """Every distinct text of ``texts`` that holds an entity, with its findings (see the module docstring).
 
     ``workers``: processes to find in (default: one per core once ``PARALLEL_TEXTS`` texts are to be
-    looked at in Python, one otherwise).
+    looked at in Python, one otherwise). ``sensitive``: the name model's threshold lowered, for the
+    leak audit (:func:`recognizers`).
     """
     with no_cycle_collection():
-        return dict(_scan(texts, entities, _findings_of, workers))
+        return dict(_scan(texts, entities, _findings_of, workers, sensitive))
 
 
 def transform_texts(

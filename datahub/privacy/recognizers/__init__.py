@@ -8,11 +8,13 @@ from datahub.privacy.recognizers.cn_bank_card_recognizer import CnBankCardRecogn
 from datahub.privacy.recognizers.cn_landline_recognizer import CnLandlineRecognizer
 from datahub.privacy.recognizers.cn_license_plate_recognizer import CnLicensePlateRecognizer
 from datahub.privacy.recognizers.cn_mobile_recognizer import CnMobileRecognizer
+from datahub.privacy.recognizers.cn_numbered_address_recognizer import CnNumberedAddressRecognizer
 from datahub.privacy.recognizers.cn_resident_id_recognizer import CnResidentIdRecognizer
 from datahub.privacy.recognizers.cn_uscc_recognizer import CnUsccRecognizer
 from datahub.privacy.recognizers.credit_card_recognizer import CreditCardRecognizer
 from datahub.privacy.recognizers.email_recognizer import EmailRecognizer
 from datahub.privacy.recognizers.ip_recognizer import IpRecognizer
+from datahub.privacy.recognizers.person_cue_recognizer import PersonCueRecognizer
 from datahub.privacy.recognizers.person_recognizer import PersonRecognizer
 from datahub.privacy.recognizers.us_phone_recognizer import UsPhoneRecognizer
 from datahub.privacy.recognizers.us_ssn_recognizer import UsSsnRecognizer
@@ -40,12 +42,14 @@ __all__ = [
     "CnLandlineRecognizer",
     "CnLicensePlateRecognizer",
     "CnMobileRecognizer",
+    "CnNumberedAddressRecognizer",
     "CnResidentIdRecognizer",
     "CnUsccRecognizer",
     "CreditCardRecognizer",
     "EmailRecognizer",
     "IpRecognizer",
     "NormalisedPatternRecognizer",
+    "PersonCueRecognizer",
     "PersonRecognizer",
     "Scanning",
     "TextRecognizer",

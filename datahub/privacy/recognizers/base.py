@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from abc import abstractmethod
+from collections.abc import Sequence
 from typing import Any, ClassVar, NamedTuple, Protocol
 
 from presidio_analyzer import EntityRecognizer, Pattern, PatternRecognizer, RecognizerResult
@@ -51,6 +52,8 @@ class Scanning(Protocol):
 
     def find(self, text: str) -> list[Span]: ...
 
+    def find_many(self, texts: Sequence[str]) -> list[list[Span]]: ...
+
     @property
     def prefilter(self) -> str: ...
 
@@ -79,6 +82,11 @@ class TextRecognizer(EntityRecognizer):
     @abstractmethod
     def find(self, text: str) -> list[Span]:
         """Every span of this entity in ``text``."""
+
+    def find_many(self, texts: Sequence[str]) -> list[list[Span]]:
+        """:meth:`find` of each text; recognizers that run a model over batches of texts override it
+        (and then :meth:`find` is ``find_many([text])[0]``)."""
+        return [self.find(text) for text in texts]
 
     @property
     @abstractmethod
@@ -145,6 +153,9 @@ class NormalisedPatternRecognizer(PatternRecognizer):
     def find(self, text: str) -> list[Span]:
         """The spans Presidio's ``analyze`` reports: validated matches, scored as Presidio scores them."""
         return [Span(start, end, EntityRecognizer.MAX_SCORE) for start, end in self.find_valid_spans(text)]
+
+    def find_many(self, texts: Sequence[str]) -> list[list[Span]]:
+        return [self.find(text) for text in texts]
 
     @property
     def prefilter(self) -> str:

@@ -1,151 +1,123 @@
-"""Recognizer for street-level Chinese addresses (CN_ADDRESS)."""
+"""Recognizer for street-level Chinese addresses (CN_ADDRESS): numbered addresses, and the places a model
+reads in the text down to a road, village or compound."""
 
 from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Sequence
 from typing import ClassVar
 
-from datahub.privacy.recognizers.base import HAN, Span, TextRecognizer
-from datahub.privacy.recognizers.lexicon import (
-    ADDRESS_PARTS,
-    ADMIN_UNITS,
-    DIRECTIONS,
-    PLACE_UNITS,
-    STOP,
-    any_form,
-    fold,
-    place_words,
+from datahub.privacy.lexical import Word, lexical_model
+from datahub.privacy.recognizers.base import Span, TextRecognizer
+from datahub.privacy.recognizers.cn_numbered_address_recognizer import CnNumberedAddressRecognizer
+from datahub.privacy.recognizers.lexicon import ADDRESS_PARTS, ADMIN_UNITS, PLACE_UNITS, any_form, fold
+
+STREET_UNITS: tuple[str, ...] = tuple(
+    sorted(
+        {*PLACE_UNITS, *("站", "桥", "公园", "市场", "商场", "医院", "学校", "中学", "小学", "大学")},
+        key=len,
+        reverse=True,
+    )
 )
+"""Words that end a place below a district: roads, lanes, villages, compounds, landmarks."""
 
-_HAN_RUN = re.compile(f"[{HAN}]+$")
-_NUMBER = "[0-9]+(?:-[0-9]+)*"
-_PHASE = re.compile("(?:[一二三四五六七八九十0-9]{1,2}期|[东西南北中]区)$")
-_ROADS = frozenset(("大道", "大街", "路", "街"))
-_PLACES = frozenset(PLACE_UNITS)
-_PLACES_AND_AREAS = frozenset(PLACE_UNITS + ADMIN_UNITS)
-_UNIT_LENGTHS = sorted({len(u) for u in _PLACES_AND_AREAS}, reverse=True)
-_MAX_NAME = 5  # characters of a place name before its unit (中山北 of 中山北路, 阳光 of 阳光花园)
-
-
-def _joins(gap: str) -> bool:
-    """Whether the text between two numbered parts is a place name (all Han, no stop character)."""
-    return bool(_HAN_RUN.fullmatch(gap)) and STOP.isdisjoint(gap)
-
-
-@functools.lru_cache(maxsize=65536)  # place names repeat: 建国路 is looked up once
-def _name_length(before: str, unit: str) -> int | None:
-    """How many characters at the end of ``before`` name the place whose unit follows: the longest
-    two-to-five-character ending that the dictionary knows as a place word (alone or with its unit),
-    else two characters unless they hold punctuation or a function word; a direction before a road
-    unit belongs to the name (兰州北路, 重庆东大道). ``before`` is the six characters before the unit."""
-    end = len(before)
-    if before[-1:] in DIRECTIONS and unit in _ROADS:
-        length = _name_length(before[:-1], unit)
-        return None if length is None else length + 1
-    words = place_words()
-    han = _HAN_RUN.search(before, max(end - _MAX_NAME, 0))  # the Han characters ending the text
-    best = None
-    for start in range(end - 2, han.start() - 1 if han else end, -1):
-        if before[start:] in words or before[start:] + unit in words:
-            best = start
-    if best is None and han and han.start() <= end - 2 and STOP.isdisjoint(before[-2:]):
-        best = end - 2
-    return None if best is None else end - best
+_NUMBERED = re.compile("[0-9一二三四五六七八九十百]+(?:" + "|".join(ADDRESS_PARTS) + ")$")
+_JOINING = frozenset({"n", "s", "nz", "f"})
+"""Word classes that continue a place the model named (余家头/LOC 小区/n, 泗水/LOC 街/n)."""
 
 
 class CnAddressRecognizer(TextRecognizer):
-    """Street-level addresses: a road, lane or compound with a house number, building, unit or room.
+    """Street-level addresses: what :class:`CnNumberedAddressRecognizer` finds (a road or compound with
+    a house number, building, unit or room), joined with the places the model (:mod:`datahub.privacy.lexical`)
+    tags ``LOC`` that reach below a district.
 
-    Standards: GB/T 23705 (data element for Chinese addresses: administrative area, street or road,
-    house number, building, unit, room) and GB/T 37964, which counts a precise address as a
-    quasi-identifier. Shape found: an optional run of administrative areas (``北京市朝阳区``,
-    ``上海市浦东新区花木街道``), a place name ending in a road or compound word (``建国路``,
-    ``中山北路``, ``阳光花园小区``, ``李家村``: :data:`~lexicon.PLACE_UNITS`), then at least one
-    number with its part (``88号``, ``3号楼``, ``2单元``, ``502室``, ``3组``, ``A座``) and optionally a
-    bare room number (``5栋1201``).
+    Standards: GB/T 23705 (address data element: area, road, house number, building, unit, room) and
+    GB/T 37964 (a precise address is a quasi-identifier). A run of the model's place words, with the
+    nouns and numbered parts that continue it (``余家头`` ``小区`` ``3栋``; ``湖南省`` ``邵阳县``
+    ``黄亭市镇`` ``李家村`` ``3组``), is an address when a word of it ends in a road, village,
+    compound or landmark unit (:data:`STREET_UNITS`) or it holds a numbered part: rural addresses
+    (…村…组, 社区), roads and landmarks without a house number. A run of administrative areas alone
+    (``北京市海淀区``, ``邵阳县``) locates no one and is not reported. Where the model and the rules
+    overlap, the address is their union, so neither loses a first character the other has
+    (``桃花塅路58号``).
 
-    The address is anchored on its numbers; where a name starts is decided backwards from its unit:
-    the longest two-to-five-character ending that jieba's dictionary knows as a noun or place name
-    (``人民`` in ``市民反映人民路8号``, never the verb ``反映``), else two characters, and never
-    across punctuation or words like 住, 在, 位于. A district or city alone, or a road without a
-    number, is not an address and is not reported (it locates no one).
-
-    False-positive risks: anything shaped like a place word followed by a numbered part, such as
-    ``地铁站3号口``; names of two characters that are not in the dictionary may lose or gain a
-    character at their start.
+    False hits: famous landmarks and streets named in news (``金融街``, ``中关村``) are reported too.
     """
 
     ENTITY: ClassVar[str] = "CN_ADDRESS"
-    CONTEXT: ClassVar[tuple[str, ...]] = ("地址", "住址", "家住", "住在", "位于", "事发地", "地点")
+    CONTEXT: ClassVar[tuple[str, ...]] = CnNumberedAddressRecognizer.CONTEXT
     SCORE: ClassVar[float] = 0.8
 
     @functools.cached_property
-    def _numbers(self) -> re.Pattern[str]:
-        parts = "|".join(sorted(ADDRESS_PARTS, key=len, reverse=True))
-        part = f"(?:{_NUMBER}|[A-Za-z])(?:{parts})"
-        # The look-ahead first lets the engine skip to the next digit or letter at once.
-        return re.compile(f"(?=[0-9A-Za-z])(?<![0-9A-Za-z])(?:{part})+(?:{_NUMBER}(?![0-9]))?")
+    def _numbered(self) -> CnNumberedAddressRecognizer:
+        return CnNumberedAddressRecognizer()
 
     @property
     def prefilter(self) -> str:
-        firsts = dict.fromkeys(part[0] for part in ADDRESS_PARTS)
-        return "[0-9０-９A-Za-zＡ-Ｚａ-ｚ](?:" + "|".join(any_form(c) for c in firsts) + ")"
-
-    @staticmethod
-    def _unit_before(text: str, end: int, units: frozenset[str]) -> str | None:
-        """The longest of ``units`` ending at ``end``."""
-        for length in _UNIT_LENGTHS:
-            if length <= end and (unit := text[end - length : end]) in units:
-                return unit
-        return None
-
-    @classmethod
-    def _name_start(cls, text: str, end: int, unit: str) -> int | None:
-        """Where the name of the place whose unit starts at ``end`` starts, or None.
-
-        A name that is a unit itself (花园 of 阳光花园小区) has a name of its own before it."""
-        start = cls._word_start(text, end, unit)
-        while start is not None and text[start:end] in _PLACES:
-            before = cls._word_start(text, start, text[start:end])
-            if before is None:
-                break
-            start, end = before, start
-        return start
-
-    @staticmethod
-    def _word_start(text: str, end: int, unit: str) -> int | None:
-        length = _name_length(text[max(end - _MAX_NAME - 1, 0) : end], unit)
-        return None if length is None else end - length
-
-    def _start(self, text: str, numbers: int) -> int | None:
-        if phase := _PHASE.search(text, max(numbers - 3, 0), numbers):  # 丽景雅苑二期13号, 嘉园东区22栋
-            numbers = phase.start()
-        unit = self._unit_before(text, numbers, _PLACES)
-        if unit is None:
-            return None
-        start = self._name_start(text, numbers - len(unit), unit)
-        if start is None:
-            return None
-        for _ in range(6):  # areas and compounds before: 北京市朝阳区, 阳光花园小区
-            unit = self._unit_before(text, start, _PLACES_AND_AREAS)
-            if unit is None:
-                break
-            before = self._name_start(text, start - len(unit), unit)
-            if before is None:
-                break
-            start = before
-        return start
+        """A unit of a place below a district, or what the numbered rules screen for."""
+        units = "|".join(any_form(unit) for unit in STREET_UNITS)
+        return f"(?:{units})|{self._numbered.prefilter}"
 
     def find(self, text: str) -> list[Span]:
+        return self.find_many([text])[0]
+
+    def find_many(self, texts: Sequence[str]) -> list[list[Span]]:
+        analysed = lexical_model().words(texts)
+        return [self._addresses(text, words) for text, words in zip(texts, analysed, strict=True)]
+
+    def _addresses(self, text: str, words: list[Word]) -> list[Span]:
         folded = fold(text)
-        spans: list[Span] = []
-        for numbers in self._numbers.finditer(folded):
-            start = self._start(folded, numbers.start())
-            if start is None:
-                continue
-            gap = folded[spans[-1].end : start] if spans else None
-            if gap is not None and (not gap or (len(gap) <= _MAX_NAME and _joins(gap))):
-                start = spans.pop().start  # 文三路478号华星时代广场A座: one address
-            spans.append(Span(start, numbers.end(), self.SCORE))
-        return spans
+        spans = [(s.start, s.end) for s in self._numbered.find(text)]
+        spans += _places(folded, words)
+        return [Span(start, end, self.SCORE) for start, end in _union(spans)]
+
+
+def _places(text: str, words: list[Word]) -> list[tuple[int, int]]:
+    """Runs of place words that reach below a district (see :class:`CnAddressRecognizer`)."""
+    found = []
+    i = 0
+    while i < len(words):
+        if words[i].tag != "LOC":
+            i += 1
+            continue
+        j = i + 1
+        while j < len(words) and _continues(text, words[j]):
+            j += 1
+        parts = [text[w.start : w.end] for w in words[i:j]]
+        while len(parts) > 1 and not _street_level(parts[-1]):  # a trailing noun is not the place's
+            parts.pop()
+            j -= 1
+        if any(_street_level(part) for part in parts):
+            found.append((words[i].start, words[j - 1].end))
+        i = j
+    return found
+
+
+def _continues(text: str, word: Word) -> bool:
+    part = text[word.start : word.end]
+    if word.tag == "LOC":
+        return True
+    if word.tag == "m":
+        return bool(_NUMBERED.search(part))
+    return word.tag in _JOINING and part.endswith(STREET_UNITS)
+
+
+def _street_level(part: str) -> bool:
+    """Whether a place word reaches below a district: a numbered part, or a name of two characters or
+    more before a road, village, compound or landmark unit (not 封路, a verb; not 街道, an area)."""
+    if _NUMBERED.search(part):
+        return True
+    unit = next((u for u in STREET_UNITS if part.endswith(u)), None)
+    return unit is not None and len(part) - len(unit) >= 2 and not part.endswith(ADMIN_UNITS)
+
+
+def _union(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Overlapping or touching spans as one."""
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted(spans):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return merged

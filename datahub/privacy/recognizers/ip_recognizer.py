@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from typing import ClassVar
 
 from presidio_analyzer import Pattern
@@ -25,6 +26,10 @@ _IPV6 = (
 )
 
 
+_CLOCK = re.compile("[0-9]{1,2}::[0-9]{1,2}")
+"""Hours and minutes with a doubled colon (``08::30``): a valid IPv6 address, but a time in text."""
+
+
 class IpRecognizer(NormalisedPatternRecognizer):
     """IPv4 (RFC 791, dotted decimal) and IPv6 (RFC 4291 section 2.2, RFC 5952) addresses.
 
@@ -33,7 +38,8 @@ class IpRecognizer(NormalisedPatternRecognizer):
     and ``256.1.1.1`` are rejected), ``IPv6Address`` eight hex groups or a ``::``-compressed form
     (``2001:db8::1``, ``fe80::1``, ``::1``). A compressed IPv6 address must hold a decimal digit:
     ``a::b`` and ``::`` are rejected, being more often ``Namespace::member`` than an address worth
-    masking. Full-width digits, letters, dots and colons are accepted (checked after NFKC).
+    masking; nor is ``08::30`` (two decimal groups of one or two digits), a time typed with a doubled
+    colon. Full-width digits, letters, dots and colons are accepted (checked after NFKC).
 
     Accepted shapes: ``192.168.1.10`` inside Chinese text, ``IP:10.0.0.1``, an address followed by a
     port, prefix length or sentence-ending dot (``10.0.0.1:8080``, ``10.0.0.0/8``, ``10.0.0.1.``:
@@ -83,6 +89,8 @@ class IpRecognizer(NormalisedPatternRecognizer):
             except ValueError:
                 return False
             return True
+        if _CLOCK.fullmatch(normalised):
+            return False
         try:
             ipaddress.IPv6Address(normalised)
         except ValueError:

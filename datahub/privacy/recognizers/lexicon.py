@@ -77,6 +77,15 @@ HONORIFICS: tuple[str, ...] = (
 )
 """Words that follow a person's name (张伟先生); with a surname alone (王先生) they name no one."""
 
+TITLES: tuple[str, ...] = (
+    *("局长", "处长", "科长", "股长", "厅长", "部长", "司长", "市长", "县长", "区长", "镇长", "乡长"),
+    *("村长", "组长", "队长", "所长", "站长", "院长", "校长", "馆长", "厂长", "社长", "行长", "董事长"),
+    *("总经理", "总监", "主席", "委员", "代表", "秘书", "会计", "护士", "教授", "博士", "法官", "检察官"),
+    *("老板", "总", "工", "叔", "婶", "姐", "哥", "伯", "爷", "奶奶"),
+)
+"""Titles and kin words that follow a surname as a form of address (王局长, 李总, 张姐); with
+:data:`HONORIFICS`, what the surname-with-title policy looks for (the surname is masked, the title kept)."""
+
 PERSON_CUES: tuple[str, ...] = (
     *("来电人", "联系人", "投诉人", "举报人", "反映人", "当事人", "申请人", "求助人", "报警人", "受害人"),
     *("委托人", "代理人", "收件人", "签收人", "经办人", "负责人", "承租人", "户主", "房东", "租户"),

@@ -1,194 +1,171 @@
-"""Recognizer for Chinese person names (PERSON)."""
+"""Recognizer for person names (PERSON): a statistical model's names, checked and completed by rules."""
 
 from __future__ import annotations
 
 import functools
-import itertools
 import re
+from collections.abc import Sequence
 from typing import ClassVar
 
+from datahub.privacy.lexical import Word, lexical_model
 from datahub.privacy.recognizers.base import HAN, Span, TextRecognizer
 from datahub.privacy.recognizers.lexicon import (
-    ADMIN_UNITS,
     COMPOUND_SURNAMES,
-    CUE_JOINERS,
-    FOLLOWERS,
     HONORIFICS,
-    NAME_ENDS,
     PERSON_CUES,
-    PLACE_UNITS,
     SURNAMES,
-    WEAK_CUES,
-    any_form,
-    common_words,
+    TITLES,
     fold,
-    given_name_characters,
-    known_words,
 )
+from datahub.privacy.recognizers.person_cue_recognizer import PersonCueRecognizer
 
-PLACE_ENDS = (*PLACE_UNITS, *ADMIN_UNITS, "附近", "一带", "沿线", "周边", "门口")
-_BEFORE_NAME = frozenset("和与及跟同向对给让叫找请被把将由据为是的在有")
-_PUNCTUATION = "，。；：,;:！!？?"
+ADDRESS_WORDS: tuple[str, ...] = tuple(sorted({*HONORIFICS, *TITLES}, key=len, reverse=True))
+"""Honorifics and titles after a surname (王先生, 李局长), longest first."""
+
+NOT_NAMES = frozenset({"ORG", "LOC", "TIME", "nw", "nz", "w", "m", "q", "v", "vd", "vn", "a", "ad", "d"})
+"""Word classes a name found by a cue may not overlap (中华人民共和国环境保护法 is ``nw``, 明白 ``v``)."""
 
 
-def _alternatives(words: tuple[str, ...]) -> str:
-    """The words as one regex, longest first."""
-    return f"(?:{'|'.join(sorted(words, key=len, reverse=True))})"
+_LETTER = re.compile(f"[{HAN}A-Za-z]")
+
+
+def surname_length(name: str) -> int:
+    """Characters of the surname ``name`` starts with (2 for a compound surname), or 0."""
+    if name[:2] in COMPOUND_SURNAMES:
+        return 2
+    return 1 if name[:1] in SURNAMES else 0
 
 
 class PersonRecognizer(TextRecognizer):
-    """Chinese person names: a surname and one or two given-name characters, found by their cues.
+    """Person names, from Baidu's LAC model (:mod:`datahub.privacy.lexical`) and the cue rules.
 
-    Standards: GB/T 35273 and GB/T 37964 count a name as a direct identifier; names follow the
-    surname-then-given-name order of GB/T 28039 (romanisation aside). A name is reported when
+    Standards: GB/T 35273 and GB/T 37964 count a name as a direct identifier. A name is reported when
 
-    - a cue comes first (``市民张伟``, ``联系人：赵敏``, ``来电人为李强``: :data:`~lexicon.PERSON_CUES`,
-      optionally joined by ``：``, ``为``, ``是``, ``叫``), or
-    - an honorific follows (``王建国先生``, ``欧阳娜娜女士``: :data:`~lexicon.HONORIFICS`), or
-    - with a lower score, a weak cue comes first or a sentence starts (``与王强发生纠纷``, ``对李楠的
-      处理``, ``，桂军长期…``: :data:`~lexicon.WEAK_CUES`) and the name also ends where a frequent
-      word starts or at punctuation, 的 or 家, and is no word of jieba's dictionary.
+    - the model tags a word as a person (``PER``): names at a sentence start (``谭雅玲说``), after a
+      job title (``本报记者翟启运``), in lists (``胡德风、徐新、刘云厚``), with or without a cue;
+    - the cue rules (:class:`PersonCueRecognizer`: ``市民张伟``, ``联系人：赵敏``, ``王建国先生``)
+      find a name whose ends fall on the model's word boundaries and that overlaps no word the model
+      calls an organisation, a place, a work title, a number or a verb (``中华人民共和国环境保护法``
+      holds no name; ``让群众明白``: 明白 is a verb; ``季羡林老先生``: the name is 季羡林, not 林老);
+    - a surname stands before an honorific or a title (``王先生``, ``慕容女士``, ``王局长``): the
+      surname alone is reported, so that it is masked and the honorific stays (``*先生``).
 
-    The surname is one of the common single surnames or a compound surname (:mod:`.lexicon`); each
-    given-name character must be one that follows a common surname in at least two names of jieba's
-    dictionary, and a given name stops before the words that follow names in complaints (``反映``,
-    ``来电``, ``称``, ``先生``…), so ``市民张伟反映`` gives ``张伟``. A surname alone with an honorific
-    (``王先生``) names no one and is not reported; nor is ``张某`` (某 is how names are withheld).
-    Traditional characters and full-width forms are folded first (``來電人李強``), offsets unchanged.
+    A model name that ends in an honorific or a title (the model reads ``吴小姐`` as one name) is cut
+    before it. Scores: 0.85 for every name; :attr:`person_bias` > 0 (the leak audit) lowers the
+    model's threshold for names.
 
-    False-positive risks: a cue followed by a surname-like word (``业主高度关注``) is refused when the
-    candidate is one of jieba's frequent non-name words, but rarer words can still pass, and more
-    so after weak cues. Missed: names in the middle of a clause with no cue at all (``看到王强在``).
+    Missed: names the model does not know as names and no cue marks (nicknames of social media,
+    transliterated foreign names written with common words); a surname alone without a title.
+    False hits: sports clubs and brands written like transliterated names (维拉, 桑普).
     """
 
     ENTITY: ClassVar[str] = "PERSON"
     CONTEXT: ClassVar[tuple[str, ...]] = PERSON_CUES
     SCORE: ClassVar[float] = 0.85
-    WEAK_SCORE: ClassVar[float] = 0.6
+
+    def __init__(self, supported_language: str = "zh", person_bias: float = 0.0) -> None:
+        super().__init__(supported_language=supported_language)
+        self.person_bias = person_bias
 
     @functools.cached_property
-    def _cue(self) -> re.Pattern[str]:
-        return re.compile(f"(?:{_alternatives(PERSON_CUES)})[{re.escape(CUE_JOINERS)}]{{0,2}}")
-
-    @functools.cached_property
-    def _weak_cue(self) -> re.Pattern[str]:
-        # Only where a surname follows: most clauses start otherwise, and are not looked at.
-        starts = re.escape("".join(sorted(SURNAMES | {s[0] for s in COMPOUND_SURNAMES})))
-        return re.compile(f"(?:{_alternatives(WEAK_CUES)}|[{_PUNCTUATION}\\s])(?=[{starts}])")
-
-    @functools.cached_property
-    def _honorific(self) -> re.Pattern[str]:
-        return re.compile(_alternatives(HONORIFICS))
-
-    @functools.cached_property
-    def _follower(self) -> re.Pattern[str]:
-        return re.compile(_alternatives(FOLLOWERS))
+    def _cues(self) -> PersonCueRecognizer:
+        return PersonCueRecognizer()
 
     @property
     def prefilter(self) -> str:
-        """A surname and a Han character after a cue, weak cue or sentence start, or up to three Han
-        characters after a surname before an honorific: every name :meth:`find` reports is one of
-        these (a masked name, 张*, is none)."""
-
-        def words(group: tuple[str, ...]) -> str:
-            return "|".join(any_form(word) for word in group)
-
-        surname = (
-            "["
-            + "".join(sorted({any_form(c).strip("[]") for c in SURNAMES | {s[0] for s in COMPOUND_SURNAMES}}))
-            + "]"
-        )
-        joiners = re.escape(CUE_JOINERS)
-        return (
-            f"(?:{words(PERSON_CUES)})[{joiners}]{{0,2}}{surname}[{HAN}]"
-            f"|(?:{words(WEAK_CUES)}|^|[{_PUNCTUATION}\\s]){surname}[{HAN}]"
-            f"|{surname}[{HAN}]{{1,3}}(?:{words(HONORIFICS)})"
-        )
-
-    def _given(self, char: str) -> bool:
-        return char in given_name_characters()  # Han characters only, none of NOT_GIVEN
-
-    @staticmethod
-    def _starts_word(text: str, at: int) -> bool:
-        """Whether a word starts at ``at`` that does not also end at it (for a second given character:
-        拖欠 in 邵东拖欠 starts a word, 建国 in 王建国 is a name)."""
-        words = known_words()
-        return text[at : at + 2] in words and text[at - 1 : at + 1] not in words
-
-    def _ends_name(self, text: str, end: int) -> bool:
-        if self._before_place(text, end):
-            return False
-        return end >= len(text) or text[end] in NAME_ENDS or text[end : end + 2] in common_words()
-
-    def _is_name(self, name: str, surname: int) -> bool:
-        given = name[surname:]
-        return (
-            1 <= len(given) <= 2
-            and all(self._given(c) for c in given)
-            and name not in common_words()
-            and name[: surname + 1] not in common_words()
-            and not name.endswith(PLACE_ENDS)
-        )
-
-    @staticmethod
-    def _before_place(text: str, end: int) -> bool:
-        """Whether a place word follows (石景山附近 is a place, 康桥花园 a compound, 金林区 an area)."""
-        return text.startswith(PLACE_ENDS, end)
-
-    def _name_after(self, text: str, start: int) -> int:
-        """The length of the name starting at ``start`` (after a cue), or 0."""
-        if text[start : start + 2] in COMPOUND_SURNAMES:
-            surname = 2
-        elif text[start : start + 1] in SURNAMES:
-            surname = 1
-        else:
-            return 0
-        length = surname
-        for _ in range(2):
-            if start + length >= len(text) or not self._given(text[start + length]):
-                break
-            if self._follower.match(text, start + length):
-                break
-            if length > surname and self._starts_word(text, start + length):
-                break  # 邵东拖欠: 拖欠 is a word, 东拖 is not
-            length += 1
-        if length == surname or not self._is_name(text[start : start + length], surname):
-            return 0
-        return length
-
-    def _name_before(self, text: str, end: int) -> int | None:
-        """Where the name ending at ``end`` (before an honorific) starts, or None."""
-        for start in range(max(end - 4, 0), end - 1):
-            name = text[start:end]
-            if name[:2] in COMPOUND_SURNAMES:
-                if len(name) > 2 and self._is_name(name, 2):
-                    return start
-                continue  # 诸葛女士: a compound surname alone
-            if name[0] in SURNAMES and len(name) <= 3 and self._is_name(name, 1):
-                if len(name) == 3 and name[0] in _BEFORE_NAME and name[1] in SURNAMES:
-                    continue  # 和张伟先生: 和 joins, 张伟 is the name
-                return start
-        return None
+        """Two Han characters: every name is at least a surname and a given name, or a surname and a title."""
+        return f"[{HAN}][{HAN}]"
 
     def find(self, text: str) -> list[Span]:
+        return self.find_many([text])[0]
+
+    def find_many(self, texts: Sequence[str]) -> list[list[Span]]:
+        analysed = lexical_model().words(texts, self.person_bias)
+        return [self._names(text, words) for text, words in zip(texts, analysed, strict=True)]
+
+    def _names(self, text: str, words: list[Word]) -> list[Span]:
         folded = fold(text)
         spans: set[tuple[int, int]] = set()
-        weak: set[tuple[int, int]] = set()
-        for cue in self._cue.finditer(folded):
-            if length := self._name_after(folded, cue.end()):
-                spans.add((cue.end(), cue.end() + length))
-        weak_cues = self._weak_cue.finditer(folded)
-        for start in itertools.chain((0,), (cue.end() for cue in weak_cues)):  # the text starts a sentence
-            if folded[start - 1 : start + 1] in known_words():
-                continue  # 对方, 和平, 向阳: the cue and the surname are one word
-            length = self._name_after(folded, start)
-            name = folded[start : start + length]
-            if length and self._ends_name(folded, start + length) and name not in known_words():
-                weak.add((start, start + length))
-        for honorific in self._honorific.finditer(folded):
-            before = self._name_before(folded, honorific.start())
-            if before is not None:
-                spans.add((before, honorific.start()))
-        found = [Span(start, end, self.SCORE) for start, end in spans]
-        found += [Span(start, end, self.WEAK_SCORE) for start, end in weak - spans]
-        return sorted(found)
+        for start, end in _model_names(folded, words):
+            spans.update(self._name(folded, start, end))
+        starts = {w.start for w in words}
+        ends = {w.end for w in words}
+        for start, end, _ in self._cues.find(folded):
+            if start in starts and end in ends and not self._overlaps_other(words, start, end):
+                spans.update(self._name(folded, start, end))
+        spans.update(self._titled_surnames(folded, words, ends))
+        return [Span(start, end, self.SCORE) for start, end in sorted(_outermost(spans))]
+
+    @staticmethod
+    def _name(text: str, start: int, end: int) -> list[tuple[int, int]]:
+        """The name in a candidate: cut before an honorific or title it ends with (吴小姐 → 吴,
+        王局长 → 王, 张伟先生 → 张伟); a word of one character and a title is a nickname and stays
+        whole (舟哥, 星爷); at least two characters, or a surname before a title."""
+        name = text[start:end]
+        if name[:1] in "小老" and len(name) == 2 and surname_length(name[1]) == 1:
+            return [(start + 1, end)]  # 小王, 老李: the surname, as with a title
+        if name.endswith("家") and len(name) > 2 and text.startswith("的", end):
+            name = name[:-1]  # 张兵家的狗
+        if name.strip("某")[surname_length(name) :] == "":
+            return []  # 张某, 李某某: withheld already
+        for suffix in ADDRESS_WORDS:
+            if name.endswith(suffix) and len(name) > len(suffix):
+                given = name[: -len(suffix)]
+                if len(given) <= 2 and surname_length(given) == len(given):
+                    return [(start, start + len(given))]
+                if len(given) >= 2:
+                    name = given
+                break  # 舟哥, 星爷: a nickname with its title is the name
+        if len(name) < 2 or not _LETTER.search(name):
+            return []
+        return [(start, start + len(name))]
+
+    @staticmethod
+    def _overlaps_other(words: list[Word], start: int, end: int) -> bool:
+        return any(w.tag in NOT_NAMES and w.start < end and start < w.end for w in words)
+
+    @staticmethod
+    def _titled_surnames(text: str, words: list[Word], ends: set[int]) -> list[tuple[int, int]]:
+        """A surname that starts a word and is followed by an honorific or title ending a word
+        (王先生, 李局长; not 李总结)."""
+        found = []
+        for word in words:
+            if word.tag in NOT_NAMES:
+                continue
+            for length in (2, 1):
+                at = word.start + length
+                if surname_length(text[word.start : at]) == length and any(
+                    text.startswith(title, at) and at + len(title) in ends for title in ADDRESS_WORDS
+                ):
+                    found.append((word.start, at))
+                    break
+        return found
+
+
+_JOINED = frozenset("·•・‧.．")
+"""Dots between the parts of a transliterated name (奥普拉·温弗利)."""
+
+
+def _model_names(text: str, words: list[Word]) -> list[tuple[int, int]]:
+    """The words the model tags ``PER``; a name's parts joined by a dot are one name (奥普拉·温弗利)."""
+    names: list[tuple[int, int]] = []
+    for i, word in enumerate(words):
+        if word.tag != "PER":
+            continue
+        if (
+            names
+            and i >= 2
+            and names[-1][1] == words[i - 2].end
+            and text[words[i - 1].start : words[i - 1].end] in _JOINED
+        ):
+            names[-1] = (names[-1][0], word.end)
+        else:
+            names.append((word.start, word.end))
+    return names
+
+
+def _outermost(spans: set[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The spans no other contains (a cue's 张伟 inside the model's 张伟华 is one name)."""
+    return [
+        (s, e) for s, e in spans if not any(o != (s, e) and o[0] <= s and e <= o[1] for o in spans)
+    ]
