@@ -10,6 +10,8 @@ What this module adds to the package's own one-text-at-a-time ``LAC.run``:
 - **Pieces.** A text is cut after sentence-ending punctuation and line breaks into pieces of at most
   :data:`MAX_PIECE` characters (a long piece is cut after a comma, else hard); each distinct piece is
   analysed once, however often it occurs in a column.
+- **Runs cut short.** A run of digits (a phone number, an id) is read as its first digit; words
+  are mapped back to the whole run.
 - **Batches of one length.** The encoder's padding is not masked (a padded batch gives other
   results than the texts alone), so pieces are batched with others of exactly their length; a
   column has many of each. Results equal the package's, text by text (tests hold them equal).
@@ -69,6 +71,29 @@ def _read_table(path: Path) -> dict[str, str]:
     return table
 
 
+_RUN = re.compile("[0-9０-９]{2,}")
+"""Runs of digits, which the model reads as one digit (see :func:`_compact`)."""
+
+
+def _compact(piece: str) -> tuple[str, list[int] | None]:
+    """``piece`` with each run of digits cut to its first digit, and where each character of the
+    result starts in ``piece`` (None when nothing was cut). Phone numbers, ids and card numbers are a
+    fifth of a complaint's characters; to the model a run of digits is a number whatever its length.
+    Latin letters stay: names are written in them too (``Hermes``)."""
+    if not _RUN.search(piece):
+        return piece, None
+    kept: list[str] = []
+    starts: list[int] = []
+    position = 0
+    for run in _RUN.finditer(piece):
+        kept.append(piece[position : run.start() + 1])
+        starts += range(position, run.start() + 1)
+        position = run.end()
+    kept.append(piece[position:])
+    starts += range(position, len(piece))
+    return "".join(kept), starts
+
+
 def pieces(text: str) -> list[tuple[int, str]]:
     """``text`` cut into sentences (and long sentences into clauses) of at most :data:`MAX_PIECE`
     characters, each with its offset; pieces with no character to analyse (spaces) are left out."""
@@ -114,6 +139,10 @@ class LexicalModel:
         self._session_pid = -1
         self._session: object = None
         self._cache: dict[tuple[str, float], list[Word]] = {}
+
+    def clear_cache(self) -> None:
+        """Forget the pieces analysed so far (benchmarks time the model, not the cache)."""
+        self._cache.clear()
 
     def _encoder(self):  # type: ignore[no-untyped-def]
         if self._session_pid != os.getpid():
@@ -162,12 +191,13 @@ class LexicalModel:
         analysed lately (with the same bias) are taken from the cache."""
         cache = self._cache
         out: dict[str, list[Word]] = {}
-        by_length: dict[int, list[str]] = defaultdict(list)
+        by_length: dict[int, list[tuple[str, str, list[int] | None]]] = defaultdict(list)
         for piece in distinct:
             if (known := cache.get((piece, person_bias))) is not None:
                 out[piece] = known
             elif piece:
-                by_length[len(piece)].append(piece)
+                compact, starts = _compact(piece)
+                by_length[len(compact)].append((piece, compact, starts))
         if not by_length:
             return out
         if len(cache) > CACHED_PIECES:
@@ -177,11 +207,16 @@ class LexicalModel:
             size = max(1, BATCH_CHARACTERS // length)
             for first in range(0, len(group), size):
                 batch = group[first : first + size]
-                ids = np.array([self._encode(piece) for piece in batch], dtype=np.int64)
+                ids = np.array([self._encode(compact) for _, compact, _ in batch], dtype=np.int64)
                 lengths = np.full(len(batch), length, dtype=np.int64)
                 emissions = session.run(None, {"token_ids": ids, "length": lengths})[0]  # type: ignore[attr-defined]
-                for piece, path in zip(batch, self._decode(emissions, person_bias), strict=True):
-                    out[piece] = cache[piece, person_bias] = self._words_of(path)
+                paths = self._decode(emissions, person_bias)
+                for (piece, _, starts), path in zip(batch, paths, strict=True):
+                    words = self._words_of(path)
+                    if starts is not None:
+                        starts.append(len(piece))
+                        words = [Word(starts[w.start], starts[w.end], w.tag) for w in words]
+                    out[piece] = cache[piece, person_bias] = words
         return out
 
     def words(self, texts: Sequence[str], person_bias: float = 0.0) -> list[list[Word]]:
@@ -189,7 +224,11 @@ class LexicalModel:
         cut = [pieces(text) for text in texts]
         analysed = self.analyse_pieces({piece for parts in cut for _, piece in parts}, person_bias)
         return [
-            [Word(offset + w.start, offset + w.end, w.tag) for offset, piece in parts for w in analysed[piece]]
+            [
+                Word(offset + w.start, offset + w.end, w.tag)
+                for offset, piece in parts
+                for w in analysed[piece]
+            ]
             for parts in cut
         ]
 

@@ -68,23 +68,19 @@ class Finding(NamedTuple):
         }
 
 
-SENSITIVE_PERSON_BIAS = 2.0
-"""How much the leak audit lowers the name model's threshold (added to the person tags' scores in the
-model's CRF, a log-odds scale; chosen on the CLUENER corpus, see benchmarks/pii_public.py): the second
-look of :mod:`datahub.privacy.leaks` then catches names the masking pass, at 0, let through."""
-
-
 @functools.cache
 def recognizers(sensitive: bool = False) -> tuple[Scanning, ...]:
     """The analyzer's own recognizer instances, so that every path shares patterns and checks;
-    ``sensitive``: the same, with the name model's threshold lowered (:data:`SENSITIVE_PERSON_BIAS`)."""
+    ``sensitive``: the same, with the name model's threshold lowered for the leak audit
+    (:attr:`PersonRecognizer.SENSITIVE_BIAS`)."""
     found = tuple(build_analyzer().registry.recognizers)
     for recognizer in found:
         if not (hasattr(recognizer, "find") and hasattr(recognizer, "prefilter")):
             raise TypeError(f"{type(recognizer).__name__} cannot be used by the column scanner")
     if sensitive:
         found = tuple(
-            type(r)(person_bias=SENSITIVE_PERSON_BIAS) if isinstance(r, PersonRecognizer) else r for r in found
+            PersonRecognizer(person_bias=r.SENSITIVE_BIAS) if isinstance(r, PersonRecognizer) else r
+            for r in found
         )
     return found  # type: ignore[return-value]
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
+import itertools
 import json
 import re
 import time
@@ -18,14 +19,18 @@ from importlib import resources
 from pathlib import Path
 
 import pytest
+from faker.providers.person.zh_CN import Provider as ZhPersonProvider
 from stdnum import luhn, numdb
 from stdnum.cn import ric, uscc
 
 from tests.fixtures.pii_corpus import (
     ALL_TEMPLATES,
+    COMPOUND_STEMS,
     COMPOUND_SURNAMES,
     ENTITY_TYPES,
     KINDS,
+    ROAD_STEMS,
+    TRAD_TABLE,
     Entity,
     Sample,
     generate,
@@ -57,13 +62,49 @@ PLATE = re.compile(rf"^{PLATE_BODY}$")
 PLATE_IN_TEXT = re.compile(rf"(?<![A-Za-z0-9]){PLATE_BODY}(?![A-Za-z0-9])")
 EMAIL = re.compile(r"^[A-Za-z0-9_](?:[A-Za-z0-9._]*[A-Za-z0-9_])?@[a-z0-9-]+(?:\.[a-z0-9-]+)+$")
 LANDLINE = re.compile(r"^(?:\(0\d{2,3}\)|0\d{2,3})[ -]?[2-8]\d{2,3} ?\d{4}$")
-HONORIFICS = ("先生", "女士", "师傅", "老师", "阿姨", "大爷", "同志", "大姐")
+# Honorifics and titles after a surname (the personal-data policy: 王先生 labels 王, 李总 labels 李).
+HONORIFICS = (
+    "先生", "女士", "小姐", "师傅", "老师", "阿姨", "大爷", "大妈", "大姐", "大哥", "同志", "医生",
+    "律师", "经理", "主任", "书记", "警官", "局长", "老板", "总",
+)  # fmt: skip
 CJK = re.compile(r"^[\u4e00-\u9fff]+$")
 ADDRESS_END = re.compile(r"(?:[0-9]|[号號室栋棟幢楼樓座组組元])$")
+# The end of a street-level place without a number: a road/street/lane, a compound or a village name.
+STREET_END = re.compile(
+    r"(?:路|街|大街|大道|巷|胡同|花园|家园|小区|新村|公寓|嘉园|名苑|华庭|雅苑|新城|村|[一二]期|东区|一区)$"
+)
+# Never an address on their own: cities, districts, towns, 街道, well-known areas, generic places.
+NOT_ADDRESSES = (
+    "朝阳区", "周口市", "金山街道", "白云区", "高新区", "张家港", "王府井", "刘家窑", "朱家角", "石景山",
+    "宋庄", "高桥镇", "谢家湾", "吴江区", "杨浦区", "钱塘江", "所住小区", "附近小区", "小区", "老小区",
+    "安置小区", "商业街", "城中村", "马路", "学校周边", "菜市场", "家门口", "公交站", "单位宿舍",
+)  # fmt: skip
+GENERIC_PLACE = re.compile(
+    "所住小区|附近小区|老小区|安置小区|商业街|城中村|马路|学校周边|菜市场|家门口|公交站|某小区"
+)
+AFTER_ROAD = ("上", "沿线", "一带", "附近", "交叉口")
+# Surnames (Faker's zh_CN list is where the corpus takes them from; compound ones from the corpus).
+SURNAMES = frozenset(k for k in ZhPersonProvider.last_names if len(k) == 1)
+ALL_SURNAMES = "|".join(sorted(COMPOUND_SURNAMES, key=len, reverse=True) + sorted(SURNAMES))
+# 小/老 + a common surname; characters that also make ordinary words after 小/老 (小时, 老年) left out.
+ADDRESS_FORM = re.compile(
+    "[小老](?:王|李|张|刘|陈|杨|黄|吴|赵|周|徐|孙|马|朱|胡|林|郭|何|罗|郑|梁|谢|宋|唐|许|邓|冯|韩"
+    "|曹|曾|彭|萧|蔡|潘|董|袁|余|叶|蒋|杜|苏|魏|程|吕|丁|沈|任|姚|卢|钟|姜|崔|谭|廖|范|汪|陆|贾|韦|夏|邱)"
+)
+_TO_SIMPLIFIED = {ord(trad): simp for simp, trad in TRAD_TABLE.items()}  # code point -> code point
 
 
 def nfkc(text: str) -> str:
     return unicodedata.normalize("NFKC", text)
+
+
+def simplified(text: str) -> str:
+    """NFKC and the corpus' traditional characters mapped back, one character to one (offsets hold)."""
+    return nfkc(text).translate(_TO_SIMPLIFIED)
+
+
+def is_bare_surname(text: str) -> bool:
+    return (len(text) == 1 and text in SURNAMES) or text in COMPOUND_SURNAMES
 
 
 def _is_date(yyyymmdd: str) -> bool:
@@ -170,18 +211,45 @@ def entity_problems(e: Entity) -> list[str]:
     elif e.type == "CN_LICENSE_PLATE":
         ok = bool(PLATE.match(t))
     elif e.type == "PERSON":
+        s = simplified(t)
+        # A full name, or a surname alone (whether an honorific or 小/老 stands by it: see
+        # person_context_problems); never the honorific, 小/老 or a withheld 某 inside the label.
         ok = (
-            2 <= len(t) <= 4
+            (is_bare_surname(s) or 2 <= len(t) <= 4)
             and bool(CJK.match(t))
-            and not t.endswith(HONORIFICS)
-            and "某" not in t
-            and t not in COMPOUND_SURNAMES  # a surname alone is not a name
+            and not s.endswith(HONORIFICS)
+            and not s.startswith(("小", "老"))
+            and "某" not in s
+            and "姓" not in s[1:]
         )
     elif e.type == "CN_ADDRESS":
+        s = simplified(t)
+        numbered = any(c.isdigit() for c in t) and bool(ADDRESS_END.search(t))
         ok = (
-            any(c.isdigit() for c in t) and bool(ADDRESS_END.search(t)) and not t.endswith(("区", "市", "路"))
+            (numbered or bool(STREET_END.search(s)))
+            and s not in NOT_ADDRESSES
+            and not GENERIC_PLACE.search(s)
+            and not s.endswith(AFTER_ROAD)
         )
     return [] if ok else [f"invalid {e.type}: {e.text!r}"]
+
+
+def person_context_problems(sample: Sample) -> list[str]:
+    """A surname alone is labelled only with an honorific/title after it or 小/老 before it, and no
+    label stands before a withheld 某 / 姓男子."""
+    text = simplified(sample.text)
+    problems = []
+    for e in sample.entities:
+        if e.type != "PERSON":
+            continue
+        after, before = text[e.end :], text[: e.start]
+        if is_bare_surname(simplified(e.text)) and not (
+            after.startswith(HONORIFICS) or before.endswith(("小", "老"))
+        ):
+            problems.append(f"surname labelled without an honorific or 小/老: {e.text!r}")
+        if after.startswith(("某", "姓")):
+            problems.append(f"withheld name labelled: {text[e.start : e.end + 3]!r}")
+    return problems
 
 
 # Look-alikes in the text outside the labels (labels masked first, then NFKC).
@@ -194,6 +262,14 @@ IPV4_LIKE = re.compile(r"(?<![\d.])\d{1,3}(?:\.\d{1,3}){3}(?![\d.])")
 IPV6_LIKE = re.compile(r"(?<![0-9A-Fa-f:])[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?![0-9A-Fa-f:])")
 EMAIL_LIKE = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
 NUMBERED_ADDRESS = re.compile(r"(?:路|街|巷|胡同|弄|大道)\d+号|\d+(?:栋|幢|号楼)")
+# A surname with an honorific or title (not after 某, which withholds it: 张某先生 is not generated).
+SURNAME_HONORIFIC = re.compile(rf"(?<!某)(?:{ALL_SURNAMES})(?:{'|'.join(HONORIFICS)})")
+# Named roads, compounds and villages without a number, from the corpus' own stems.
+STREET_PLACE = re.compile(
+    rf"(?:{'|'.join(ROAD_STEMS)})[东西南北中]?(?:路|大街|街|大道|巷|胡同|村)"
+    rf"|(?:{'|'.join(COMPOUND_STEMS)})(?:花园|家园|小区|新村|公寓|嘉园|名苑|华庭|雅苑|新城)"
+    r"|[\u4e00-\u9fff]家村|李村|黄河路|向阳花园|江南小区|翠苑一区"
+)
 
 
 def masked(sample: Sample) -> str:
@@ -233,11 +309,17 @@ def unlabelled_problems(sample: Sample) -> list[str]:
     problems += [f"unlabelled e-mail {m.group()}" for m in EMAIL_LIKE.finditer(text)]
     problems += [f"unlabelled plate {m.group()}" for m in PLATE_IN_TEXT.finditer(text)]
     problems += [f"unlabelled numbered address {m.group()}" for m in NUMBERED_ADDRESS.finditer(text)]
+    # The personal-data policy: a surname by an honorific or as 小王/老李, and a named road, compound or
+    # village (number or not) are personal data.
+    simple = text.translate(_TO_SIMPLIFIED)
+    problems += [f"unlabelled surname with honorific {m.group()}" for m in SURNAME_HONORIFIC.finditer(simple)]
+    problems += [f"unlabelled 小/老 + surname {m.group()}" for m in ADDRESS_FORM.finditer(simple)]
+    problems += [f"unlabelled street-level place {m.group()}" for m in STREET_PLACE.finditer(simple)]
     return problems
 
 
 def all_problems(sample: Sample) -> list[str]:
-    problems = span_problems(sample) + unlabelled_problems(sample)
+    problems = span_problems(sample) + unlabelled_problems(sample) + person_context_problems(sample)
     for e in sample.entities:
         problems += entity_problems(e)
     return problems
@@ -358,13 +440,13 @@ def test_label_conventions(corpus: list[Sample]) -> None:
         len(p) == 8 and p[-1] in "DF" for p in plates
     )
     assert any("·" in p for p in plates)
-    names = [e.text for _, e in entities if e.type == "PERSON"]
+    persons = [(s, e) for s, e in entities if e.type == "PERSON"]
+    full_names = [(s, e) for s, e in persons if not is_bare_surname(simplified(e.text))]
+    names = [e.text for _, e in full_names]
     assert {len(n) for n in names} >= {2, 3, 4}
     assert any(n.startswith(COMPOUND_SURNAMES) for n in names)
-    # An honorific after a name stays outside the label, and bare "王先生" forms are not labelled.
-    assert any(s.text[e.end : e.end + 2] in HONORIFICS for s, e in entities if e.type == "PERSON")
-    bare = re.compile(rf"(?<![\u4e00-\u9fff])[\u4e00-\u9fff](?:{'|'.join(HONORIFICS)})")
-    assert any(bare.search(masked(s)) for s in corpus)
+    # An honorific after a full name stays outside the label (张伟先生 labels 张伟).
+    assert any(s.text[e.end : e.end + 2] in HONORIFICS for s, e in full_names)
     # Some names stand with no cue word at all (the brief asks for about one in ten).
     cues = (
         "民",
@@ -387,10 +469,8 @@ def test_label_conventions(corpus: list[Sample]) -> None:
     )
     no_cue = sum(
         1
-        for s, e in entities
-        if e.type == "PERSON"
-        and not s.text[: e.start].endswith(cues)
-        and not s.text[e.end :].startswith(HONORIFICS)
+        for s, e in full_names
+        if not s.text[: e.start].endswith(cues) and not s.text[e.end :].startswith(HONORIFICS)
     )
     assert 0.05 < no_cue / len(names) < 0.2, no_cue / len(names)
     addresses = [e.text for _, e in entities if e.type == "CN_ADDRESS"]
@@ -436,13 +516,123 @@ def test_traps_hold_each_kind_of_look_alike(corpus: list[Sample]) -> None:
         "bad plate": len(
             re.findall(rf"[{PROVINCES}][A-Z][A-Z0-9]*[IO][A-Z0-9]*|[{PROVINCES}][A-Z]\d{{4}}(?!\d)", joined)
         ),
-        "surname place": len(re.findall("张家港|王府井|李村|黄河路|周口市|金山街道|白云区|江南小区", joined)),
-        "bare surname": len(
-            re.findall(rf"(?<![\u4e00-\u9fff])[\u4e00-\u9fff](?:{'|'.join(HONORIFICS)})|某", joined)
-        ),
+        "surname place": len(re.findall("张家港|王府井|周口市|金山街道|白云区|刘家窑|朱家角|石景山", joined)),
+        "district alone": len(re.findall(r"(?<![小东一])区(?:居民|多处路段|某小区)", joined)),
+        "generic place": len(GENERIC_PLACE.findall(joined)),
+        "withheld name": len(re.findall("某|姓男子|姓女子", joined)),
     }
     scarce = {k: v for k, v in found.items() if v < 15}
     assert not scarce, found
+
+
+def test_surname_with_honorific_or_title_labels_the_surname(corpus: list[Sample]) -> None:
+    """王先生 labels 王 (not 先生), 慕容女士 labels 慕容, 小王/老李 label 王/李 (not 小/老)."""
+    problems = [(s.id, p) for s in corpus for p in person_context_problems(s)]
+    assert not problems, problems[:10]
+    bare = [
+        (simplified(s.text), e)
+        for s in corpus
+        for e in s.entities
+        if e.type == "PERSON" and is_bare_surname(simplified(e.text))
+    ]
+    after = Counter(
+        next(h for h in HONORIFICS if t[e.end :].startswith(h))
+        for t, e in bare
+        if t[e.end :].startswith(HONORIFICS)
+    )
+    assert {"先生", "女士", "师傅", "阿姨"} <= set(after), after
+    assert len(set(after) & {"经理", "主任", "总", "医生", "律师", "书记", "警官", "局长"}) >= 4, after
+    assert sum(after.values()) >= 300
+    assert any(e.text in COMPOUND_SURNAMES and t[e.end :].startswith(HONORIFICS) for t, e in bare)
+    assert sum(t[: e.start].endswith("小") for t, e in bare) >= 30
+    assert sum(t[: e.start].endswith("老") for t, e in bare) >= 30
+    assert any(t[e.start - 1 : e.start] not in "小老" and len(e.text) == 1 for t, e in bare)
+    # A full name with an honorific is still labelled whole, the honorific outside.
+    assert any(
+        not is_bare_surname(e.text) and s.text[e.end :].startswith(("先生", "女士"))
+        for s in corpus
+        for e in s.entities
+        if e.type == "PERSON"
+    )
+    # Negatives hold no surname with an honorific and no 小王/老李 at all.
+    for s in corpus:
+        if s.kind == "negative":
+            text = simplified(s.text)
+            assert not SURNAME_HONORIFIC.search(text) and not ADDRESS_FORM.search(text), s.text
+
+
+def test_withheld_names_are_never_labelled(corpus: list[Sample]) -> None:
+    """张某, 张某某 and 刘姓男子 withhold the name: nothing of them is labelled."""
+    withheld = re.compile(rf"(?:{ALL_SURNAMES})(?:某某|某|姓男子|姓女子)")
+    seen = Counter()
+    for s in corpus:
+        text = simplified(s.text)
+        for m in withheld.finditer(text):
+            seen[s.kind] += 1
+            overlapping = [e for e in s.entities if e.start < m.end() and m.start() < e.end]
+            assert not overlapping, (s.id, m.group(), overlapping)
+        assert not any(e.type == "PERSON" and "某" in e.text for e in s.entities), s.id
+    assert all(seen[k] >= 30 for k in KINDS), seen  # complaints, traps and negatives all hold some
+    assert any("某某" in s.text for s in corpus) and any("姓男子" in s.text for s in corpus)
+
+
+def test_roads_compounds_and_villages_without_number_are_labelled(corpus: list[Sample]) -> None:
+    entities = [(simplified(s.text), e) for s in corpus for e in s.entities if e.type == "CN_ADDRESS"]
+    unnumbered = [(t, e) for t, e in entities if not any(c.isdigit() for c in nfkc(e.text))]
+    assert len(unnumbered) >= 300
+    assert all(STREET_END.search(simplified(e.text)) for _, e in unnumbered)
+    for suffix in ("路", "街", "巷", "花园", "小区", "村"):
+        assert any(simplified(e.text).endswith(suffix) for _, e in unnumbered), suffix
+    # A district written right before a road or compound is inside the label (朝阳区建国路).
+    assert any(
+        re.match(r"[\u4e00-\u9fff]{1,6}[区市][\u4e00-\u9fff]+(?:路|街|大道|巷|胡同)$", simplified(e.text))
+        for _, e in unnumbered
+    )
+    assert any(
+        re.match(
+            r"[\u4e00-\u9fff]{1,6}区[\u4e00-\u9fff]+(?:花园|家园|小区|新村|公寓|嘉园|名苑|华庭|雅苑|新城|[一二]期|东区)$",
+            simplified(e.text),
+        )
+        for _, e in unnumbered
+    )
+    # 上, 沿线, 一带, 附近 and 交叉口 stay outside; a crossing is two labels.
+    for word in AFTER_ROAD:
+        assert any(t[e.end :].startswith(word) for t, e in unnumbered), word
+    assert all(not simplified(e.text).endswith(AFTER_ROAD) for _, e in entities)
+    crossings = 0
+    for s in corpus:
+        text = simplified(s.text)
+        labels = [e for e in s.entities if e.type == "CN_ADDRESS"]
+        for a, b in itertools.pairwise(labels):
+            if text[a.end : b.start] == "与" and text[b.end :].startswith("交叉口"):
+                crossings += 1
+    assert crossings >= 20
+    # Named places from the trap lists: 黄河路, 李村, 何家村, 向阳花园, 江南小区 are labelled.
+    labelled = {simplified(e.text) for _, e in entities}
+    assert {"黄河路", "李村", "何家村", "向阳花园", "江南小区"} <= labelled
+
+
+def test_cities_districts_and_generic_places_are_never_labelled(corpus: list[Sample]) -> None:
+    """朝阳区, 周口市, 金山街道 alone, 张家港/王府井, 所住小区, 商业街, 马路… are no address."""
+    labels = [simplified(e.text) for s in corpus for e in s.entities if e.type == "CN_ADDRESS"]
+    assert not [t for t in labels if t in NOT_ADDRESSES or GENERIC_PLACE.search(t)]
+    assert not [t for t in labels if re.search(r"(?:(?<![小东一])区|市|县|镇|街道)$", t)]
+    joined = "\n".join(masked(s).translate(_TO_SIMPLIFIED) for s in corpus)
+    for word in (
+        "张家港",
+        "王府井",
+        "周口市",
+        "金山街道",
+        "白云区",
+        "高新区",
+        "所住小区",
+        "商业街",
+        "马路",
+        "某小区",
+    ):
+        assert word in joined, word  # they do occur, unlabelled
+    # A district alone, outside any label (a district before 居民 or 多处路段).
+    assert re.search(r"[\u4e00-\u9fff]{1,5}区(?:居民|多处路段)", joined)
 
 
 def test_jsonl_round_trip(corpus: list[Sample], tmp_path: Path) -> None:
@@ -488,11 +678,42 @@ def test_validators_catch_broken_samples() -> None:
     }
     for etype, value in bad_values.items():
         assert entity_problems(Entity(etype, 0, len(value), value)), etype
+    for etype, value in (
+        ("PERSON", "张某"),
+        ("PERSON", "小王"),
+        ("PERSON", "女士"),
+        ("CN_ADDRESS", "周口市"),
+        ("CN_ADDRESS", "金山街道"),
+        ("CN_ADDRESS", "所住小区"),
+        ("CN_ADDRESS", "建国路上"),
+        ("CN_ADDRESS", "王府井"),
+    ):
+        assert entity_problems(Entity(etype, 0, len(value), value)), value
+    for etype, value in (
+        ("PERSON", "王"),
+        ("PERSON", "慕容"),
+        ("CN_ADDRESS", "建国路"),
+        ("CN_ADDRESS", "朝阳区向阳花园"),
+    ):
+        assert not entity_problems(Entity(etype, 0, len(value), value)), value
     for text in (
         "身份证11010519491231002X",
         "卡号6222021234567890128",
         "邮箱a.b@163.com",
         "京A12345",
         "建国路88号",
+        "王先生来电",
+        "慕容女士反映",
+        "小王称",
+        "建国路上施工",
+        "向阳花园门口",
     ):
         assert unlabelled_problems(Sample("x", text, (), "negative")), text
+    for text in ("张某来电", "刘姓男子称", "朝阳区居民反映", "所住小区门口", "张家港一带", "王府井附近"):
+        assert not unlabelled_problems(Sample("x", text, (), "negative")), text
+    surname_ok = Sample("x", "王先生来电", (Entity("PERSON", 0, 1, "王"),), "complaint")
+    assert all_problems(surname_ok) == []
+    surname_alone = Sample("x", "与王发生纠纷", (Entity("PERSON", 1, 2, "王"),), "complaint")
+    withheld = Sample("x", "张某来电", (Entity("PERSON", 0, 1, "张"),), "complaint")
+    for broken in (surname_alone, withheld):
+        assert person_context_problems(broken), broken

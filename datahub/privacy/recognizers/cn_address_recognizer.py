@@ -13,14 +13,11 @@ from datahub.privacy.recognizers.base import Span, TextRecognizer
 from datahub.privacy.recognizers.cn_numbered_address_recognizer import CnNumberedAddressRecognizer
 from datahub.privacy.recognizers.lexicon import ADDRESS_PARTS, ADMIN_UNITS, PLACE_UNITS, any_form, fold
 
-STREET_UNITS: tuple[str, ...] = tuple(
-    sorted(
-        {*PLACE_UNITS, *("站", "桥", "公园", "市场", "商场", "医院", "学校", "中学", "小学", "大学")},
-        key=len,
-        reverse=True,
-    )
-)
-"""Words that end a place below a district: roads, lanes, villages, compounds, landmarks."""
+STREET_UNITS: tuple[str, ...] = tuple(sorted(PLACE_UNITS, key=len, reverse=True))
+"""Words that end a place below a district: roads, lanes, villages, compounds (longest first)."""
+
+VILLAGES = ("村", "屯")
+"""Units whose place may have a one-character name (宏村, 顾村); a road's may not (封路 is a verb)."""
 
 _NUMBERED = re.compile("[0-9一二三四五六七八九十百]+(?:" + "|".join(ADDRESS_PARTS) + ")$")
 _JOINING = frozenset({"n", "s", "nz", "f"})
@@ -42,7 +39,8 @@ class CnAddressRecognizer(TextRecognizer):
     overlap, the address is their union, so neither loses a first character the other has
     (``桃花塅路58号``).
 
-    False hits: famous landmarks and streets named in news (``金融街``, ``中关村``) are reported too.
+    False-positive risks: famous landmarks and streets named in news (``金融街``, ``中关村``) are
+    reported too, as are place names the model reads into words ending like a road (``商业街``).
     """
 
     ENTITY: ClassVar[str] = "CN_ADDRESS"
@@ -85,7 +83,7 @@ def _places(text: str, words: list[Word]) -> list[tuple[int, int]]:
         while j < len(words) and _continues(text, words[j]):
             j += 1
         parts = [text[w.start : w.end] for w in words[i:j]]
-        while len(parts) > 1 and not _street_level(parts[-1]):  # a trailing noun is not the place's
+        while len(parts) > 1 and not _street_level(parts[-1]) and words[j - 1].tag != "LOC":
             parts.pop()
             j -= 1
         if any(_street_level(part) for part in parts):
@@ -104,12 +102,17 @@ def _continues(text: str, word: Word) -> bool:
 
 
 def _street_level(part: str) -> bool:
-    """Whether a place word reaches below a district: a numbered part, or a name of two characters or
-    more before a road, village, compound or landmark unit (not 封路, a verb; not 街道, an area)."""
+    """Whether a place word reaches below a district: it holds a numbered part, or a road, village or
+    compound unit after a name (南京东路和平饭店, 松坪村三期, 宏村; not 封路, a verb, nor 街道, an area)."""
     if _NUMBERED.search(part):
         return True
-    unit = next((u for u in STREET_UNITS if part.endswith(u)), None)
-    return unit is not None and len(part) - len(unit) >= 2 and not part.endswith(ADMIN_UNITS)
+    if part.endswith(ADMIN_UNITS):
+        return False
+    for unit in STREET_UNITS:
+        at = part.find(unit, 1)
+        if at >= 2 or (at == 1 and unit in VILLAGES):
+            return True
+    return False
 
 
 def _union(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:

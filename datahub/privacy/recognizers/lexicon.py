@@ -81,7 +81,7 @@ TITLES: tuple[str, ...] = (
     *("局长", "处长", "科长", "股长", "厅长", "部长", "司长", "市长", "县长", "区长", "镇长", "乡长"),
     *("村长", "组长", "队长", "所长", "站长", "院长", "校长", "馆长", "厂长", "社长", "行长", "董事长"),
     *("总经理", "总监", "主席", "委员", "代表", "秘书", "会计", "护士", "教授", "博士", "法官", "检察官"),
-    *("老板", "总", "工", "叔", "婶", "姐", "哥", "伯", "爷", "奶奶"),
+    *("老板", "总", "工", "老", "叔", "婶", "姐", "哥", "伯", "爷", "奶奶"),
 )
 """Titles and kin words that follow a surname as a form of address (王局长, 李总, 张姐); with
 :data:`HONORIFICS`, what the surname-with-title policy looks for (the surname is masked, the title kept)."""
