@@ -1,4 +1,4 @@
-"""Street-level Chinese addresses anchored on their numbers (CN_ADDRESS): rules the model-based recognizer keeps."""
+"""Street-level Chinese addresses anchored on their numbers (CN_ADDRESS): rules the model-based one keeps."""
 
 from __future__ import annotations
 
