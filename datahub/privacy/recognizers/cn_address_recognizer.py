@@ -8,7 +8,7 @@ import re
 from collections.abc import Sequence
 from typing import ClassVar
 
-from datahub.privacy.lexical import Word, lexical_model
+from datahub.privacy.lexical import PERSON_BIAS, Word, lexical_model
 from datahub.privacy.recognizers.base import Span, TextRecognizer
 from datahub.privacy.recognizers.cn_numbered_address_recognizer import CnNumberedAddressRecognizer
 from datahub.privacy.recognizers.lexicon import ADDRESS_PARTS, ADMIN_UNITS, PLACE_UNITS, any_form, fold
@@ -61,7 +61,7 @@ class CnAddressRecognizer(TextRecognizer):
         return self.find_many([text])[0]
 
     def find_many(self, texts: Sequence[str]) -> list[list[Span]]:
-        analysed = lexical_model().words(texts)
+        analysed = lexical_model().words(texts, PERSON_BIAS)  # the name recognizer's analysis
         return [self._addresses(text, words) for text, words in zip(texts, analysed, strict=True)]
 
     def _addresses(self, text: str, words: list[Word]) -> list[Span]:

@@ -7,7 +7,7 @@ import re
 from collections.abc import Sequence
 from typing import ClassVar
 
-from datahub.privacy.lexical import Word, lexical_model
+from datahub.privacy.lexical import PERSON_BIAS, SENSITIVE_PERSON_BIAS, Word, lexical_model
 from datahub.privacy.recognizers.base import HAN, Span, TextRecognizer
 from datahub.privacy.recognizers.lexicon import (
     COMPOUND_SURNAMES,
@@ -68,13 +68,8 @@ class PersonRecognizer(TextRecognizer):
     ENTITY: ClassVar[str] = "PERSON"
     CONTEXT: ClassVar[tuple[str, ...]] = PERSON_CUES
     SCORE: ClassVar[float] = 0.85
-    BIAS: ClassVar[float] = 0.5
-    """How much the masking pass lowers the model's threshold for names: added to the person tags'
-    scores in its CRF (a log-odds scale). Chosen on CLUENER (the smallest of 0, 0.5, 1, 2, 3 at which
-    recall there reaches 0.85) and reported on MSRA and Weibo (``benchmarks/pii_public.py --sweep``)."""
-    SENSITIVE_BIAS: ClassVar[float] = 2.0
-    """The leak audit's bias: a second look that catches names the masking pass let through (recall on
-    CLUENER 0.95 at half the precision), so that a miss of the mask is caught before it is shared."""
+    BIAS: ClassVar[float] = PERSON_BIAS
+    SENSITIVE_BIAS: ClassVar[float] = SENSITIVE_PERSON_BIAS
 
     def __init__(self, supported_language: str = "zh", person_bias: float | None = None) -> None:
         super().__init__(supported_language=supported_language)
