@@ -31,7 +31,7 @@ from datahub.metadata import Delivery, DeliveryStatus, QuarantineReason, Snapsho
 from datahub.metadata.models import QualityRun, RuleResult
 from datahub.platform import Platform
 from datahub.privacy.leaks import Leak, find_leaks
-from datahub.privacy.policy import Desensitised, desensitise, mask_for_quarantine
+from datahub.privacy.policy import Desensitised, desensitise, mask_for_quarantine, personal_values
 from datahub.quality.checking import check_delivery, hold
 from datahub.quality.conformity import conform_file
 from datahub.quality.reasons import Reason
@@ -325,7 +325,8 @@ def to_published(platform: Platform, dataset: Dataset, delivery_id: str) -> None
     with _timed(timings, "desensitise"):
         result = desensitise(conformed, dataset, platform.settings.secret_key)
     with _timed(timings, "leak_scan"):
-        leaks = find_leaks(result.frame, dataset)
+        personal = personal_values(conformed, dataset, result.withheld)
+        leaks = find_leaks(result.frame, dataset, personal)
     _record_privacy(platform, dataset, delivery_id, result, leaks, rows=conformed.height)
     rows_quarantined = delivery.rows_quarantined or 0
     if leaks:

@@ -8,6 +8,17 @@ published (a leak blocks the publication) and ``datahub pii audit`` on what is p
 
 Masked values never match (``张*``, ``*******5678``, ``110105********002X``), nor do pseudonyms (hex
 written in letters); addresses and IP addresses are quasi-identifiers and are not leaks by themselves.
+
+The gate should not share the blind spots of the masking pass it checks, so it looks in two more ways:
+
+* **Cross-column.** Given the raw personal values of the rows (``personal``, from
+  :func:`~datahub.privacy.policy.personal_values`, aligned by row with the frame), a row's own
+  personal value (its caller's name, phone, id or address) left verbatim in one of its text columns
+  that is not itself personal is a leak of entity ``CROSS_COLUMN:<personal column>``, whatever the
+  recognizers say (the values looked for as the masking pass looks for them:
+  :func:`~datahub.privacy.policy.cross_column_literals`); where a recognizer's finding overlaps it,
+  that finding is the leak reported.
+* **A model's second opinion** (:func:`gate_model_findings`): a hook, empty here.
 """
 
 from __future__ import annotations
@@ -19,8 +30,10 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from datahub.contracts import Dataset
+from datahub.dictionary import PersonalClass
 from datahub.privacy.masking import mask_text
-from datahub.privacy.scanner import scan_texts
+from datahub.privacy.policy import cross_column_literals
+from datahub.privacy.scanner import Finding, by_position, scan_texts
 
 if TYPE_CHECKING:
     from datahub.platform import Platform
@@ -65,12 +78,81 @@ def scanned_columns(frame: pl.DataFrame, dataset: Dataset | None = None) -> list
     ]
 
 
-def find_leaks(frame: pl.DataFrame, dataset: Dataset | None = None) -> list[Leak]:
-    """Every (column, entity) with rows holding a direct identifier, most rows first."""
+def gate_model_findings(values: pl.Series) -> dict[str, list[Finding]]:
+    """Hook: what a statistical model finds in the distinct texts of ``values``, at a lower threshold
+    than the masking pass uses, for the gate to add to the recognizers' findings.
+
+    Empty until the model module provides it; it must return findings of :data:`LEAK_ENTITIES`,
+    keyed by text like :func:`~datahub.privacy.scanner.scan_texts`.
+    """
+    return {}
+
+
+def _gate_findings(values: pl.Series) -> dict[str, list[Finding]]:
+    found = scan_texts(values, LEAK_ENTITIES)
+    for text, findings in gate_model_findings(values).items():
+        found[text] = sorted({*found.get(text, []), *findings}, key=by_position)
+    return found
+
+
+def _sample(text: str, findings: list[Finding], hidden: list[tuple[str, str]]) -> str:
+    """``text`` as a leak's sample: its findings masked, and the personal values of its row."""
+    sample = mask_text(text, findings)
+    for value, mask in hidden:
+        sample = sample.replace(value, mask)
+    return sample
+
+
+def _cross_column_leaks(
+    name: str, hits: pl.DataFrame, found: dict[str, list[Finding]], hidden: dict[str, list[tuple[str, str]]]
+) -> list[Leak]:
+    """Rows of column ``name`` holding a personal value of their own row (``hits``, from
+    :func:`~datahub.privacy.policy.cross_column_literals`) that no finding covers."""
+    rows: dict[str, set[int]] = {}
+    samples: dict[str, str] = {}
+    for row, value, _, label, text in hits.iter_rows():
+        findings = found.get(text, [])
+        position = text.find(value)
+        while position >= 0:
+            end = position + len(value)
+            if all(end <= f.start or f.end <= position for f in findings):
+                rows.setdefault(label, set()).add(row)
+                samples.setdefault(label, _sample(text, findings, hidden[text]))
+                break
+            position = text.find(value, position + 1)
+    return [Leak(name, label, len(at), samples[label]) for label, at in rows.items()]
+
+
+def find_leaks(
+    frame: pl.DataFrame, dataset: Dataset | None = None, personal: pl.DataFrame | None = None
+) -> list[Leak]:
+    """Every (column, entity) with rows holding a direct identifier, most rows first.
+
+    ``personal``: the raw personal values of the same rows (aligned by row with ``frame``; rows withheld
+    for k-anonymity left out), for the cross-column check; it needs ``dataset``. Personal columns
+    themselves are not looked in for other columns' values (a generalised address may hold a name's
+    characters); the recognizers scan them as every text column.
+    """
+    if personal is not None and personal.width == 0:  # nothing personal to look for
+        personal = None
+    if personal is not None and personal.height != frame.height:
+        raise ValueError(f"personal values of {personal.height} rows for a frame of {frame.height}")
+    personal_columns = {
+        c.name
+        for c in (dataset.columns if dataset else ())
+        if c.personal_class in (PersonalClass.direct_identifier, PersonalClass.quasi_identifier)
+    }
     leaks: list[Leak] = []
     for name in scanned_columns(frame, dataset):
         values = frame.get_column(name)
-        found = scan_texts(values, LEAK_ENTITIES)
+        found = _gate_findings(values)
+        hidden: dict[str, list[tuple[str, str]]] = {}
+        if personal is not None and dataset is not None and name not in personal_columns:
+            hits = cross_column_literals(values, personal, dataset)
+            longest_first = hits.sort(pl.col("value").str.len_chars(), descending=True, maintain_order=True)
+            for value, mask, text in longest_first.select("value", "mask", "text").iter_rows():
+                hidden.setdefault(text, []).append((value, mask))
+            leaks += _cross_column_leaks(name, hits, found, hidden)
         if not found:
             continue
         texts = pl.Series(list(found), dtype=pl.String)
@@ -80,7 +162,7 @@ def find_leaks(frame: pl.DataFrame, dataset: Dataset | None = None) -> list[Leak
         for text, findings in found.items():
             for entity in {f.type for f in findings}:
                 rows[entity] += occurrences[text]
-                samples.setdefault(entity, mask_text(text, findings))
+                samples.setdefault(entity, _sample(text, findings, hidden.get(text, [])))
         leaks += [Leak(name, entity, n, samples[entity]) for entity, n in rows.items()]
     return sorted(leaks, key=lambda leak: (-leak.rows, leak.column, leak.entity))
 

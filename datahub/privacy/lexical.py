@@ -29,7 +29,7 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -148,14 +148,14 @@ class LexicalModel:
         self._inside = np.array([name.endswith("-I") for name in names])
         self._person = np.array([name.startswith("PER-") for name in names])
         self._session_pid = -1
-        self._session: object = None
+        self._session: Any = None
         self._cache: dict[tuple[str, float], list[Word]] = {}
 
     def clear_cache(self) -> None:
         """Forget the pieces analysed so far (benchmarks time the model, not the cache)."""
         self._cache.clear()
 
-    def _encoder(self):  # type: ignore[no-untyped-def]
+    def _encoder(self) -> Any:
         if self._session_pid != os.getpid():
             import onnxruntime
 
@@ -221,7 +221,7 @@ class LexicalModel:
                 batch = group[first : first + size]
                 ids = np.array([self._encode(compact) for _, compact, _ in batch], dtype=np.int64)
                 lengths = np.full(len(batch), length, dtype=np.int64)
-                emissions = session.run(None, {"token_ids": ids, "length": lengths})[0]  # type: ignore[attr-defined]
+                emissions = session.run(None, {"token_ids": ids, "length": lengths})[0]
                 paths = self._decode(emissions, person_bias)
                 for (piece, _, starts), path in zip(batch, paths, strict=True):
                     words = self._words_of(path)

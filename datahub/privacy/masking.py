@@ -17,8 +17,8 @@ generic         first and last characters kept                       ``a****f``
 ==============  ===================================================  ========================
 
 Where a rule would show the whole value, more is masked: ids of ten characters or fewer, generic
-values of one or two characters and one-character names are masked whole; a two-character name keeps
-one character even if it starts like a compound surname (欧阳 may be 欧 with the given name 阳); an
+values of one or two characters, one-character names and a compound surname alone (慕容 of 慕容女士)
+are masked whole; other two-character names keep one character; an
 address without a unit keeps at most all but its last character. Two things stay as they are: a
 phone value without digits, and an address that ends at its street unit (a street alone locates no
 one). Phones with separators keep them (``+** ***-****-5678``); cards can use the phone rule.
@@ -32,14 +32,24 @@ finds the entities of each distinct text, :func:`resolve` keeps the ones that do
 score, then longer, first), and each is masked with the rule of its entity (``ENTITY_MASK_KIND``).
 :func:`presidio_mask_text` masks one text through Presidio's analyzer and anonymizer with the same
 recognizers, resolution and masks; tests hold the two paths equal.
+
+**Consistency.** A name (``PERSON``) or address (``CN_ADDRESS``) found once is masked wherever the
+same string occurs again in the text (:func:`consistent`, on both paths): the detector may find
+冯辉金 after a cue once and miss the sixteen other mentions. Only strings of at least
+``MIN_CONSISTENT_CHARS`` characters are propagated (a surname alone, 王 of 王先生, would mask every 王),
+and only where they overlap no kept finding. Across the columns of one row,
+:mod:`datahub.privacy.policy` does the same with :func:`mask_in_rows` (from the names and addresses
+:func:`scan_free_text` reports found), and masks the row's own personal values in its free text.
 """
 
 from __future__ import annotations
 
 import functools
+import itertools
 import re
 import unicodedata
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
@@ -48,6 +58,7 @@ from presidio_anonymizer.entities import InvalidParamError, OperatorConfig, Reco
 from presidio_anonymizer.operators import Operator, OperatorType
 
 from datahub.privacy.analyzer import LANGUAGE, build_analyzer
+from datahub.privacy.recognizers.lexicon import COMPOUND_SURNAMES
 from datahub.privacy.scanner import (
     Finding,
     by_position,
@@ -84,10 +95,6 @@ ENTITY_MASK_KIND: dict[str, str] = {
     "CREDIT_CARD": "mobile_phone",
 }
 """The mask each recognized entity gets inside free text."""
-
-COMPOUND_SURNAMES: frozenset[str] = frozenset(
-    ["欧阳", "司马", "诸葛", "上官", "司徒", "东方", "皇甫", "尉迟", "公孙", "慕容", "长孙", "宇文"]
-)
 
 ADDRESS_UNITS: tuple[str, ...] = ("街道", "镇", "路", "街")
 """An address is kept up to the first of these; 街道 is listed before 街 so that it is kept whole."""
@@ -137,6 +144,8 @@ def _mask_resident_id(value: str) -> str:
 def _mask_person_name(value: str) -> str:
     if len(value) > 2 and value[:2] in COMPOUND_SURNAMES:
         return _keep(value, 2)
+    if value in COMPOUND_SURNAMES:
+        return _keep(value, 0)  # 慕容 of 慕容女士: a surname alone is masked whole
     return _keep(value, 1 if len(value) > 1 else 0)
 
 
@@ -220,8 +229,10 @@ def _resident_id_expr(value: pl.Expr) -> pl.Expr:
 
 def _person_name_expr(value: pl.Expr) -> pl.Expr:
     length = value.str.len_chars()
-    compound = (length > 2) & value.str.head(2).is_in(list(COMPOUND_SURNAMES))
-    return _keep_expr(value, pl.when(compound).then(2).when(length > 1).then(1).otherwise(0))
+    surnames = list(COMPOUND_SURNAMES)
+    compound = (length > 2) & value.str.head(2).is_in(surnames)
+    alone = value.is_in(surnames)
+    return _keep_expr(value, pl.when(compound).then(2).when(alone).then(0).when(length > 1).then(1).otherwise(0))
 
 
 def _address_expr(value: pl.Expr) -> pl.Expr:
@@ -304,6 +315,41 @@ def resolve(findings: Iterable[Finding]) -> list[Finding]:
     return sorted(kept, key=by_position)
 
 
+CONSISTENT_ENTITIES: frozenset[str] = frozenset({"PERSON", "CN_ADDRESS"})
+"""Entities whose string, once found, is masked at every other occurrence in the text and the row."""
+
+MIN_CONSISTENT_CHARS = 2
+"""Shortest string propagated: one character (a surname alone) would mask every use of it."""
+
+
+def consistent(text: str, kept: list[Finding]) -> list[Finding]:
+    """``kept`` (resolved findings, by position) and every other occurrence in ``text`` of the string of a
+    kept ``PERSON`` or ``CN_ADDRESS`` finding of ``MIN_CONSISTENT_CHARS`` characters or more, as a
+    finding of the same entity and score, where it overlaps no finding already there.
+
+    Longer strings go first (冯辉金 before 冯辉), and each string's occurrences from left to right.
+    """
+    strings: dict[str, Finding] = {}
+    for finding in kept:
+        if finding.type in CONSISTENT_ENTITIES and finding.end - finding.start >= MIN_CONSISTENT_CHARS:
+            strings.setdefault(text[finding.start : finding.end], finding)
+    if not strings:
+        return kept
+    taken = list(kept)
+    added = False
+    for string, finding in sorted(strings.items(), key=lambda item: (-len(item[0]), item[1].start)):
+        position = text.find(string)
+        while position >= 0:
+            end = position + len(string)
+            if all(end <= other.start or other.end <= position for other in taken):
+                taken.append(Finding(finding.type, position, end, finding.score))
+                added = True
+                position = text.find(string, end)
+            else:
+                position = text.find(string, position + 1)
+    return sorted(taken, key=by_position) if added else kept
+
+
 def _mask_spans(text: str, kept: list[Finding]) -> str:
     pieces: list[str] = []
     position = 0
@@ -316,34 +362,172 @@ def _mask_spans(text: str, kept: list[Finding]) -> str:
 
 
 def mask_text(text: str, findings: Iterable[Finding]) -> str:
-    """``text`` with every resolved finding masked by the rule of its entity."""
-    return _mask_spans(text, resolve(findings))
+    """``text`` with every resolved finding masked by the rule of its entity, names and addresses
+    wherever they occur (:func:`consistent`)."""
+    return _mask_spans(text, consistent(text, resolve(findings)))
 
 
-def _masked(text: str, findings: list[Finding]) -> tuple[str, tuple[str, ...]]:
-    """The text masked, and the type of each entity masked in it (module level: it runs in workers)."""
-    kept = resolve(findings)
-    return _mask_spans(text, kept), tuple(f.type for f in kept)
+Found = tuple[tuple[str, str, str], ...]
+"""Per text, the (entity, string, mask) of each name or address found that :func:`consistent` propagates."""
+
+
+def _masked(text: str, findings: list[Finding]) -> tuple[str, tuple[str, ...], Found]:
+    """The text masked, the type of each entity masked in it, and the names and addresses found in it
+    that are propagated (module level: it runs in workers)."""
+    kept = consistent(text, resolve(findings))
+    found: dict[str, tuple[str, str, str]] = {}
+    for f in kept:
+        string = text[f.start : f.end]
+        if f.type in CONSISTENT_ENTITIES and len(string) >= MIN_CONSISTENT_CHARS and string not in found:
+            found[string] = (f.type, string, _MASKERS[ENTITY_MASK_KIND[f.type]](_normalise(string)))
+    return _mask_spans(text, kept), tuple(f.type for f in kept), tuple(found.values())
+
+
+@dataclass(frozen=True)
+class ScannedText:
+    """A free-text column masked (:func:`scan_free_text`)."""
+
+    masked: pl.Series
+    counts: dict[str, int]  # entity type -> entities masked, each text counted as often as it occurs
+    found: pl.DataFrame  # text, entity, value, mask: the names and addresses found in each distinct text
+
+
+FOUND_SCHEMA = {"text": pl.String, "entity": pl.String, "value": pl.String, "mask": pl.String}
+
+
+def scan_free_text(series: pl.Series) -> ScannedText:
+    """Free texts with every entity the recognizers find masked in place (names and addresses wherever
+    they occur in the text), how many of each type, and the names and addresses found."""
+    texts = _as_strings(series)
+    counts = dict.fromkeys(ENTITY_MASK_KIND, 0)
+    with no_cycle_collection():
+        scanned = transform_texts(texts, _masked)
+        if not scanned:
+            return ScannedText(texts, counts, pl.DataFrame(schema=FOUND_SCHEMA))
+        old = pl.Series(list(scanned), dtype=pl.String)
+        new = pl.Series([masked for masked, _, _ in scanned.values()], dtype=pl.String)
+        # Most texts occur once; those that repeat count as often as they occur.
+        repeated = texts.value_counts().filter(pl.col("count") > 1)
+        occurrences = dict(zip(repeated.to_series(0).to_list(), repeated.to_series(1).to_list(), strict=True))
+        for text, (_, entities, _) in scanned.items():
+            times = occurrences.get(text, 1)
+            for entity in entities:
+                counts[entity] += times
+        found = pl.DataFrame(
+            [(text, *entry) for text, (_, _, names) in scanned.items() for entry in names],
+            schema=FOUND_SCHEMA,
+            orient="row",
+        )
+    return ScannedText(texts.replace(old, new).alias(series.name), counts, found)
 
 
 def scan_text_column(series: pl.Series) -> tuple[pl.Series, dict[str, int]]:
     """Free texts with every entity the recognizers find masked in place, and how many of each type."""
-    texts = _as_strings(series)
-    counts = dict.fromkeys(ENTITY_MASK_KIND, 0)
-    with no_cycle_collection():
-        found = transform_texts(texts, _masked)
-        if not found:
-            return texts, counts
-        old = pl.Series(list(found), dtype=pl.String)
-        new = pl.Series([masked for masked, _ in found.values()], dtype=pl.String)
-        # Most texts occur once; those that repeat count as often as they occur.
-        repeated = texts.value_counts().filter(pl.col("count") > 1)
-        occurrences = dict(zip(repeated.to_series(0).to_list(), repeated.to_series(1).to_list(), strict=True))
-        for text, (_, entities) in found.items():
-            times = occurrences.get(text, 1)
-            for entity in entities:
-                counts[entity] += times
-    return texts.replace(old, new).alias(series.name), counts
+    scanned = scan_free_text(series)
+    return scanned.masked, scanned.counts
+
+
+_FULL_WIDTH = [chr(c) for c in range(0xFF01, 0xFF5F)]
+_ASCII = [chr(c) for c in range(0x21, 0x7F)]
+
+
+def full_width(values: pl.Expr) -> pl.Expr:
+    """``values`` with printable ASCII written full width (``138…`` as ``１３８…``): NFKC folds it back."""
+    return values.str.replace_many(_ASCII, _FULL_WIDTH)
+
+
+_MAY_CHANGE = r"[^\x21-\x7e\x{4e00}-\x{9fff}]"
+"""A character NFKC or stripping may change: not printable ASCII nor a CJK Unified Ideograph."""
+
+
+def normalised_values(values: pl.Series) -> pl.Series:
+    """``values`` as text, NFKC-normalised and stripped as every value is before it is masked; only the
+    values that may change pay for it (delivered values have been normalised by conformity already)."""
+    strings = _as_strings(values)
+    todo = strings.str.contains(_MAY_CHANGE).fill_null(False).arg_true()
+    if todo.len() == 0:
+        return strings
+    changed = strings.gather(todo).str.normalize("NFKC").str.strip_chars(_STRIP)
+    return strings.clone().scatter(todo, changed)
+
+
+def _literal_hits(texts: pl.Series, literals: pl.DataFrame) -> pl.DataFrame:
+    """The rows of ``literals`` (at least ``row``, a position in ``texts``, and ``value``) whose value
+    occurs in that row's text, each as often as it occurs, with the text (column ``text``)."""
+    rows = texts.to_frame("text").with_row_index("row")
+    return (
+        literals.with_columns(pl.col("row").cast(pl.UInt32))
+        .join(rows, on="row", how="inner")
+        .filter(pl.col("text").str.contains(pl.col("value"), literal=True))
+    )
+
+
+def _hide(raw: str, masked: str, value: str, mask: str) -> tuple[str, int]:
+    """``masked`` (``raw`` as the recognizers masked it) with each occurrence of ``value`` in ``raw``
+    hidden as ``mask`` hides it, character by character: a character either hides stays hidden, so a
+    finding over part of the value (秋白 of 司徒秋白) does not leave the rest in clear; and how many
+    occurrences it hid something of. Where masking changed the text's length, positions no longer
+    line up: the value is then replaced wherever it is still verbatim."""
+    if len(raw) != len(masked) or len(value) != len(mask):
+        return masked.replace(value, mask), masked.count(value)
+    chars = list(masked)
+    hidden = 0
+    start = raw.find(value)
+    while start >= 0:
+        changed = False
+        for i, kept in enumerate(mask, start):
+            if kept != raw[i] and chars[i] == raw[i]:
+                chars[i], changed = kept, True
+        hidden += changed
+        start = raw.find(value, start + len(value))
+    return ("".join(chars) if hidden else masked), hidden
+
+
+def mask_in_rows(
+    raw: pl.Series, masked: pl.Series, literals: pl.DataFrame
+) -> tuple[pl.Series, dict[str, int]]:
+    """``masked`` (``raw`` as the recognizers masked it) with every occurrence in ``raw`` of each of
+    its row's ``literals`` (``row``: a position in ``raw``, ``value``, ``mask``, ``label``) hidden by
+    the literal's mask too (:func:`_hide`), and the occurrences hidden per label.
+
+    The rows whose raw text holds a value are found in polars, and so are those where the recognizers
+    already masked its one occurrence exactly as its mask would (a name found by a cue); the rest go
+    through :func:`_hide`, a row's values longer first.
+    """
+    hits = _literal_hits(raw, literals)
+    if hits.height == 0:
+        return masked, {}
+    value, text, now = pl.col("value"), pl.col("text"), pl.col("masked")
+    first = text.str.split(value).list.first().str.len_chars()
+    done = (
+        (text.str.count_matches(value, literal=True) == 1)
+        & (text.str.len_chars() == now.str.len_chars())
+        & (now.str.slice(first, value.str.len_chars()) == pl.col("mask"))
+    )
+    todo = (
+        hits.unique(["row", "value"], keep="first", maintain_order=True)
+        .join(masked.to_frame("masked").with_row_index("row"), on="row", how="left")
+        .filter(~done)
+        .sort("row", value.str.len_chars(), descending=[False, True], maintain_order=True)
+    )
+    rows: list[int] = []
+    texts: list[str] = []
+    counts: dict[str, int] = {}
+    for row, group in itertools.groupby(
+        todo.select("row", "value", "mask", "label", "text", "masked").iter_rows(), key=lambda r: r[0]
+    ):
+        current = None
+        for _, found, mask, label, before, after in group:
+            current, n = _hide(before, after if current is None else current, found, mask)
+            if n:
+                counts[label] = counts.get(label, 0) + n
+        if current is not None:
+            rows.append(row)
+            texts.append(current)
+    if not rows:
+        return masked, {}
+    out = masked.clone().scatter(pl.Series(rows, dtype=pl.UInt32), pl.Series(texts, dtype=pl.String))
+    return out, counts
 
 
 class CnMaskOperator(Operator):
@@ -378,12 +562,13 @@ def _anonymizer() -> AnonymizerEngine:
 def presidio_mask_text(text: str) -> str:
     """One text masked through Presidio's analyzer and anonymizer, as :func:`scan_text_column` masks it.
 
-    The analyzer's results are resolved as :func:`resolve` does before the anonymizer sees them, and
-    adjacent entities separated by spaces stay separate (``merge_entities_with_spaces=False``):
-    Presidio would otherwise mask two phone numbers in a row as one value.
+    The analyzer's results are resolved as :func:`resolve` does, and names and addresses propagated as
+    :func:`consistent` does, before the anonymizer sees them, and adjacent entities separated by
+    spaces stay separate (``merge_entities_with_spaces=False``): Presidio would otherwise mask two
+    phone numbers in a row as one value.
     """
     found = build_analyzer().analyze(text=text, language=LANGUAGE, entities=list(ENTITY_MASK_KIND))
-    kept = resolve(Finding(r.entity_type, r.start, r.end, r.score) for r in found)
+    kept = consistent(text, resolve(Finding(r.entity_type, r.start, r.end, r.score) for r in found))
     results = [RecognizerResult(f.type, f.start, f.end, f.score) for f in kept]
     operators = {
         entity: OperatorConfig(CnMaskOperator.NAME, {CnMaskOperator.KIND: kind})

@@ -15,6 +15,12 @@ redact      the value is dropped
 scan        free text: every entity the recognizers find is masked in place
 ==========  =========================================================================================
 
+Free text is made consistent within each row: a name or address found in one scanned column is
+masked in the row's other scanned columns too, and the row's own personal values (the caller's name,
+phone, id, address: :func:`cross_column_sources`) are masked wherever they occur verbatim in its free
+text, whatever the recognizers say (:func:`cross_column_literals`; docs/privacy.md, "Consistency and
+the cross-column rule").
+
 Then k-anonymity (GB/T 37964): the quasi-identifiers that are shared (kept or generalised) must put
 every row among at least ``k`` alike (the contract's ``kAnonymity``, default 5).
 :func:`~datahub.privacy.kanonymity.enforce_k_anonymity` generalises them further, starting from the
@@ -32,7 +38,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from datahub.contracts import Column, Dataset, Desensitise
-from datahub.dictionary import PersonalClass, Validator
+from datahub.dictionary import ElementType, PersonalClass, Validator
 from datahub.privacy.kanonymity import (
     Generaliser,
     KAnonymityResult,
@@ -42,7 +48,16 @@ from datahub.privacy.kanonymity import (
     enforce_k_anonymity,
     suppress_generaliser,
 )
-from datahub.privacy.masking import mask_column, scan_text_column
+from datahub.privacy.masking import (
+    MIN_CONSISTENT_CHARS,
+    ScannedText,
+    full_width,
+    mask_column,
+    mask_in_rows,
+    normalised_values,
+    scan_free_text,
+    scan_text_column,
+)
 
 _KIND_BY_VALIDATOR = {Validator.cn_mobile: "mobile_phone", Validator.cn_resident_id: "resident_id"}
 _KIND_BY_ELEMENT = {
@@ -65,6 +80,7 @@ _GENERALISERS = {
 }
 
 ROW = "__row__"
+_TEXT = "__text__"
 
 
 def mask_kind(column: Column) -> str:
@@ -148,7 +164,8 @@ class Desensitised:
 
 def _k_anonymous(
     frame: pl.DataFrame, dataset: Dataset
-) -> tuple[pl.DataFrame, pl.Series, KAnonymityResult | None]:
+) -> tuple[pl.DataFrame, pl.Series, pl.Series, KAnonymityResult | None]:
+    """The frame k-anonymous, the input rows withheld, the input rows kept (in the frame's order)."""
     quasi = {
         c.name: _From(*_generaliser(c), frame.get_column(c.name))
         for c in quasi_identifiers(dataset)
@@ -156,16 +173,136 @@ def _k_anonymous(
     }
     rows = pl.int_range(frame.height, eager=True, dtype=pl.UInt32).alias(ROW)
     if not quasi:
-        return frame, rows.clear(), None
+        return frame, rows.clear(), rows, None
     given = frame.with_columns([g.given.alias(name) for name, g in quasi.items()] + [rows])
     result = enforce_k_anonymity(given, quasi, k=dataset.k_anonymity)
     kept = result.frame.get_column(ROW)
-    return result.frame.drop(ROW), rows.filter(~rows.is_in(kept.implode())), result
+    return result.frame.drop(ROW), rows.filter(~rows.is_in(kept.implode())), kept, result
+
+
+CROSS_COLUMN = "cross_column"
+"""Counted per scanned column (``<column>:cross_column``): the row's personal values masked in its text."""
+
+CROSS_COLUMN_LEAK = "CROSS_COLUMN"
+"""Label of a personal value found in a row's text (``CROSS_COLUMN:<personal column>``), as a count
+label here and as the entity of a leak in :mod:`datahub.privacy.leaks`."""
+
+
+def cross_column_sources(dataset: Dataset) -> list[Column]:
+    """The columns whose values the cross-column rule looks for in the row's free text: direct and
+    quasi-identifiers held as strings (names, phones, ids, addresses, emails, plates). Not coded ones
+    (a gender code), not dates or numbers (an age of 35 would hit every 35 of the text), not free text."""
+    return [
+        c
+        for c in dataset.columns
+        if c.personal_class in (PersonalClass.direct_identifier, PersonalClass.quasi_identifier)
+        and c.type is ElementType.string
+        and not (c.code_table or c.crosswalk)
+        and c.desensitise is not Desensitise.scan
+    ]
+
+
+def personal_values(frame: pl.DataFrame, dataset: Dataset, withheld: pl.Series | None = None) -> pl.DataFrame:
+    """The raw values of the :func:`cross_column_sources` of ``frame``, less the rows at the ``withheld``
+    positions: aligned by row with what :func:`desensitise` shares of ``frame`` (the leak scan's
+    ``personal``)."""
+    rows = frame.select(c.name for c in cross_column_sources(dataset) if c.name in frame.columns)
+    if withheld is not None and withheld.len():
+        rows = rows.filter(~pl.int_range(pl.len()).is_in(withheld.implode()))
+    return rows
+
+
+_LITERALS_SCHEMA = {
+    "row": pl.UInt32,
+    "value": pl.String,
+    "mask": pl.String,
+    "label": pl.String,
+    "text": pl.String,
+}
+_FULL_WIDTH_ALNUM = "[\uff10-\uff19\uff21-\uff3a\uff41-\uff5a]"
+"""Full-width digits and letters (not the full-width punctuation every Chinese text uses)."""
+
+
+def cross_column_literals(texts: pl.Series, personal: pl.DataFrame, dataset: Dataset) -> pl.DataFrame:
+    """The personal values of each row (``personal``, aligned by row with ``texts``) that occur
+    verbatim in the row's text and that their mask changes: ``row``, ``value`` (as the text spells it),
+    ``mask`` (the column's, :func:`mask_kind`), ``label`` (``CROSS_COLUMN:<column>``), ``text``.
+
+    Values are NFKC-normalised and stripped, and only those of ``MIN_CONSISTENT_CHARS`` characters or
+    more count; a value's full-width spelling (``１３８…``) counts as the value. In polars: every
+    row's values are looked for at once (one column of values per core), full-width spellings only in
+    the texts that hold full-width digits or letters, and only the values found are masked.
+    """
+    sources = [c.name for c in cross_column_sources(dataset) if c.name in personal.columns]
+    if not sources or texts.len() == 0:
+        return pl.DataFrame(schema=_LITERALS_SCHEMA)
+    if personal.height != texts.len():
+        raise ValueError(f"personal values of {personal.height} rows for {texts.len()} texts")
+    rows = (
+        pl.DataFrame([normalised_values(personal.get_column(name)) for name in sources])
+        .with_columns(pl.Series(_TEXT, texts, dtype=pl.String))
+        .with_row_index("row")
+    )
+    text = pl.col(_TEXT)
+
+    def occurs(name: str, spelled: pl.Expr) -> pl.Expr:
+        long_enough = pl.col(name).str.len_chars() >= MIN_CONSISTENT_CHARS
+        return (long_enough & text.str.contains(spelled, literal=True)).fill_null(False).alias(name)
+
+    # One expression per personal column in one select: polars runs them in parallel.
+    found_as_given = rows.select(occurs(name, pl.col(name)) for name in sources)
+    wide = rows.filter(text.str.contains(_FULL_WIDTH_ALNUM).fill_null(False))
+    found_wide = wide.select(
+        occurs(name, full_width(pl.col(name))) & (full_width(pl.col(name)) != pl.col(name))
+        for name in sources
+    )
+    found = []
+    for column in (dataset.column(name) for name in sources):
+        value = pl.col(column.name)
+        hits = pl.concat(
+            [
+                rows.filter(found_as_given.get_column(column.name)).select(
+                    "row", text, plain=value, value=value
+                ),
+                wide.filter(found_wide.get_column(column.name)).select(
+                    "row", text, plain=value, value=full_width(value)
+                ),
+            ]
+        )
+        if hits.height == 0:
+            continue
+        masks = mask_column(hits.get_column("plain"), mask_kind(column)).alias("mask")
+        found.append(
+            hits.with_columns(masks, label=pl.lit(f"{CROSS_COLUMN_LEAK}:{column.name}"))
+            .filter(pl.col("mask") != pl.col("plain"))
+            .select("row", "value", "mask", "label", text.alias("text"))
+        )
+    return pl.concat(found) if found else pl.DataFrame(schema=_LITERALS_SCHEMA)
+
+
+def _consistent_rows(
+    raw: dict[str, pl.Series], scanned: dict[str, ScannedText], personal: pl.DataFrame, dataset: Dataset
+) -> tuple[list[pl.Series], dict[str, int]]:
+    """The scanned columns with, in each row, the row's personal values and the names and addresses
+    found in its other scanned columns masked; and how many of each were."""
+    out: list[pl.Series] = []
+    counts: dict[str, int] = {}
+    for name, result in scanned.items():
+        literals = [cross_column_literals(raw[name], personal, dataset).drop("text")]
+        for other, found in ((o, r.found) for o, r in scanned.items() if o != name and r.found.height):
+            rows = raw[other].to_frame("text").with_row_index("row").join(found, on="text")
+            literals.append(rows.select("row", "value", "mask", pl.col("entity").alias("label")))
+        masked, occurrences = mask_in_rows(raw[name], result.masked, pl.concat(literals))
+        for label, n in occurrences.items():
+            key = f"{name}:{CROSS_COLUMN if label.startswith(CROSS_COLUMN_LEAK) else label}"
+            counts[key] = counts.get(key, 0) + n
+        out.append(masked.alias(name))
+    return out, counts
 
 
 def desensitise(frame: pl.DataFrame, dataset: Dataset, key: bytes) -> Desensitised:
     """The frame as it may be shared (see the module docstring), and how many values each method changed."""
-    shared, withheld, k_result = _k_anonymous(frame, dataset)
+    shared, withheld, kept, k_result = _k_anonymous(frame, dataset)
     counts: dict[str, int] = {}
     if k_result is not None:
         counts["k_anonymity:withheld"] = withheld.len()
@@ -173,6 +310,7 @@ def desensitise(frame: pl.DataFrame, dataset: Dataset, key: bytes) -> Desensitis
             counts[f"{name}:generalised"] = int(shared.get_column(name).is_not_null().sum())
             counts[f"{name}:extra_levels"] = level
     replaced = []
+    scanned: dict[str, ScannedText] = {}
     for column in dataset.columns:
         if column.name not in shared.columns:
             continue
@@ -189,11 +327,20 @@ def desensitise(frame: pl.DataFrame, dataset: Dataset, key: bytes) -> Desensitis
             out = pseudonym_column(series, key)
             counts[f"{column.name}:pseudonymised"] = present
         elif method is Desensitise.scan:
-            out, found = scan_text_column(series.cast(pl.String))
-            counts.update({f"{column.name}:{entity}": n for entity, n in found.items() if n})
+            scanned[column.name] = scan_free_text(series.cast(pl.String))
+            counts.update({f"{column.name}:{e}": n for e, n in scanned[column.name].counts.items() if n})
+            continue  # made consistent across the row below
         else:  # keep, or generalise (done with k-anonymity above)
             continue
         replaced.append(out.alias(column.name))
+    if scanned:
+        personal = personal_values(frame, dataset)
+        personal = pl.DataFrame([personal.get_column(name).gather(kept) for name in personal.columns])
+        raw = {name: shared.get_column(name).cast(pl.String) for name in scanned}
+        consistent, found = _consistent_rows(raw, scanned, personal, dataset)
+        replaced += consistent
+        for name, n in found.items():
+            counts[name] = counts.get(name, 0) + n
     return Desensitised(shared.with_columns(replaced), withheld, counts, k_result)
 
 

@@ -40,7 +40,7 @@ from datahub.privacy.scanner import Finding
         ("person_name", "王小明", "王**"),
         ("person_name", "欧阳娜娜", "欧阳**"),  # compound surname
         ("person_name", "诸葛亮", "诸葛*"),
-        ("person_name", "欧阳", "欧*"),  # two characters: surname 欧, given name 阳
+        ("person_name", "欧阳", "**"),  # a compound surname alone (欧阳女士): masked whole
         ("person_name", "张", "*"),  # one character: nothing may be shown
         ("address", "北京市朝阳区建国路88号院3号楼", "北京市朝阳区建国路*******"),
         (
