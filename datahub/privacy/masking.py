@@ -232,7 +232,9 @@ def _person_name_expr(value: pl.Expr) -> pl.Expr:
     surnames = list(COMPOUND_SURNAMES)
     compound = (length > 2) & value.str.head(2).is_in(surnames)
     alone = value.is_in(surnames)
-    return _keep_expr(value, pl.when(compound).then(2).when(alone).then(0).when(length > 1).then(1).otherwise(0))
+    return _keep_expr(
+        value, pl.when(compound).then(2).when(alone).then(0).when(length > 1).then(1).otherwise(0)
+    )
 
 
 def _address_expr(value: pl.Expr) -> pl.Expr:
