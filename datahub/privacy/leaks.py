@@ -4,7 +4,7 @@ Every text column of a frame is scanned with the recognizers (:func:`~datahub.pr
 for the entities GB/T 37964 counts as direct identifiers. Columns that cannot hold one are skipped:
 codes of a code table or crosswalk (the dictionary decides their values) and the lineage columns the
 platform adds. Anything found is a leak. The pipeline runs this on every snapshot before it is
-published (a leak blocks the publication) and ``datahub pii audit`` on what is published.
+published (:func:`gate`: a leak blocks the publication) and ``datahub pii audit`` on what is published.
 
 Masked values never match (``张*``, ``*******5678``, ``110105********002X``), nor do pseudonyms (hex
 written in letters); addresses and IP addresses are quasi-identifiers and are not leaks by themselves.
@@ -18,7 +18,13 @@ The gate should not share the blind spots of the masking pass it checks, so it l
   recognizers say (the values looked for as the masking pass looks for them:
   :func:`~datahub.privacy.policy.cross_column_literals`); where a recognizer's finding overlaps it,
   that finding is the leak reported.
-* **A model's second opinion** (:func:`gate_model_findings`): a hook, empty here.
+* **A second look at names.** Names are looked for with the model's threshold lowered
+  (``scan_texts(..., sensitive=True)``: :attr:`~datahub.privacy.recognizers.PersonRecognizer.SENSITIVE_BIAS`
+  against the masking pass's ``BIAS``), so that a name the masking pass let through is caught. Before
+  a publication (:func:`gate`) such names are masked in place rather than blocking the delivery: at
+  the lower threshold some are words, and a withheld delivery would cost more than a masked word.
+  ``datahub pii audit`` (:func:`find_leaks` over what is published) reports them as leaks: in what the
+  gate let through, a name found now was written there raw afterwards.
 """
 
 from __future__ import annotations
@@ -78,23 +84,6 @@ def scanned_columns(frame: pl.DataFrame, dataset: Dataset | None = None) -> list
     ]
 
 
-def gate_model_findings(values: pl.Series) -> dict[str, list[Finding]]:
-    """Hook: what a statistical model finds in the distinct texts of ``values``, at a lower threshold
-    than the masking pass uses, for the gate to add to the recognizers' findings.
-
-    Empty until the model module provides it; it must return findings of :data:`LEAK_ENTITIES`,
-    keyed by text like :func:`~datahub.privacy.scanner.scan_texts`.
-    """
-    return {}
-
-
-def _gate_findings(values: pl.Series) -> dict[str, list[Finding]]:
-    found = scan_texts(values, LEAK_ENTITIES)
-    for text, findings in gate_model_findings(values).items():
-        found[text] = sorted({*found.get(text, []), *findings}, key=by_position)
-    return found
-
-
 def _sample(text: str, findings: list[Finding], hidden: list[tuple[str, str]]) -> str:
     """``text`` as a leak's sample: its findings masked, and the personal values of its row."""
     sample = mask_text(text, findings)
@@ -123,10 +112,66 @@ def _cross_column_leaks(
     return [Leak(name, label, len(at), samples[label]) for label, at in rows.items()]
 
 
+SECOND_LOOK_ROUNDS = 3
+"""Rounds of the second look: masking a name changes what the model reads around it, so the texts a
+round changed are looked at again (a few percent of them, then almost none)."""
+
+
+@dataclass(frozen=True)
+class Gate:
+    """What the gate before publication found: the frame to share (with the names its second look
+    masked), the leaks that block the publication, and per column the texts the second look changed."""
+
+    frame: pl.DataFrame
+    leaks: list[Leak]
+    second_look: dict[str, int]
+
+
+def gate(frame: pl.DataFrame, dataset: Dataset, personal: pl.DataFrame | None = None) -> Gate:
+    """The check before every publication (see the module docstring): identifiers and a row's own
+    personal values left in text block it; names the model finds at the audit's lower threshold are
+    masked in place, and block it only if some remain after :data:`SECOND_LOOK_ROUNDS` rounds."""
+    second_look: dict[str, int] = {}
+    remaining: dict[str, dict[str, list[Finding]]] = {}
+    replaced = []
+    for name in scanned_columns(frame, dataset):
+        masked, changed, remaining[name] = _mask_names(frame.get_column(name))
+        if changed:
+            second_look[name] = changed
+            replaced.append(masked)
+    shared = frame.with_columns(replaced) if replaced else frame
+    return Gate(shared, find_leaks(shared, dataset, personal, names=remaining), second_look)
+
+
+def _mask_names(values: pl.Series) -> tuple[pl.Series, int, dict[str, list[Finding]]]:
+    """``values`` with the names the sensitive scan finds masked, round after round over the texts
+    the last round changed; how many rows changed; and the names the last round still found."""
+    pending, changed = values, 0
+    for turn in range(SECOND_LOOK_ROUNDS + 1):
+        found = scan_texts(pending, ["PERSON"], sensitive=True)
+        if not found or turn == SECOND_LOOK_ROUNDS:
+            return values, changed, found
+        old = pl.Series(list(found), dtype=pl.String)
+        new = pl.Series([mask_text(text, findings) for text, findings in found.items()], dtype=pl.String)
+        if turn == 0:
+            changed = int(values.is_in(old.implode()).sum())
+        values = values.replace(old, new)
+        pending = new
+    raise AssertionError("unreachable")
+
+
 def find_leaks(
-    frame: pl.DataFrame, dataset: Dataset | None = None, personal: pl.DataFrame | None = None
+    frame: pl.DataFrame,
+    dataset: Dataset | None = None,
+    personal: pl.DataFrame | None = None,
+    *,
+    names: dict[str, dict[str, list[Finding]]] | None = None,
 ) -> list[Leak]:
-    """Every (column, entity) with rows holding a direct identifier, most rows first.
+    """Every (column, entity) with rows holding a direct identifier, most rows first; names as the
+    model finds them at the audit's lower threshold (``sensitive``).
+
+    ``names``: per column, the names already found in its texts (the gate's second look), so that
+    the name model does not read them again.
 
     ``personal``: the raw personal values of the same rows (aligned by row with ``frame``; rows withheld
     for k-anonymity left out), for the cross-column check; it needs ``dataset``. Personal columns
@@ -145,7 +190,12 @@ def find_leaks(
     leaks: list[Leak] = []
     for name in scanned_columns(frame, dataset):
         values = frame.get_column(name)
-        found = _gate_findings(values)
+        if names is not None and name in names:
+            found = scan_texts(values, [e for e in LEAK_ENTITIES if e != "PERSON"])
+            for text, findings in names[name].items():
+                found[text] = sorted([*found.get(text, []), *findings], key=by_position)
+        else:
+            found = scan_texts(values, LEAK_ENTITIES, sensitive=True)
         hidden: dict[str, list[tuple[str, str]]] = {}
         if personal is not None and dataset is not None and name not in personal_columns:
             hits = cross_column_literals(values, personal, dataset)
