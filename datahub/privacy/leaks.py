@@ -93,14 +93,19 @@ def _sample(text: str, findings: list[Finding], hidden: list[tuple[str, str]]) -
 
 
 def _cross_column_leaks(
-    name: str, hits: pl.DataFrame, found: dict[str, list[Finding]], hidden: dict[str, list[tuple[str, str]]]
+    name: str,
+    hits: pl.DataFrame,
+    found: dict[str, list[Finding]],
+    hidden: dict[str, list[tuple[str, str]]],
+    shared: pl.Series,
 ) -> list[Leak]:
     """Rows of column ``name`` holding a personal value of their own row (``hits``, from
-    :func:`~datahub.privacy.policy.cross_column_literals`) that no finding covers."""
+    :func:`~datahub.privacy.policy.cross_column_literals`) that no finding in the row's ``shared``
+    text covers (the second look masks in place, so offsets agree)."""
     rows: dict[str, set[int]] = {}
     samples: dict[str, str] = {}
     for row, value, _, label, text in hits.iter_rows():
-        findings = found.get(text, [])
+        findings = found.get(shared[row], [])
         position = text.find(value)
         while position >= 0:
             end = position + len(value)
@@ -140,7 +145,7 @@ def gate(frame: pl.DataFrame, dataset: Dataset, personal: pl.DataFrame | None = 
             second_look[name] = changed
             replaced.append(masked)
     shared = frame.with_columns(replaced) if replaced else frame
-    return Gate(shared, find_leaks(shared, dataset, personal, names=remaining), second_look)
+    return Gate(shared, find_leaks(shared, dataset, personal, names=remaining, before=frame), second_look)
 
 
 def _mask_names(values: pl.Series) -> tuple[pl.Series, int, dict[str, list[Finding]]]:
@@ -166,12 +171,15 @@ def find_leaks(
     personal: pl.DataFrame | None = None,
     *,
     names: dict[str, dict[str, list[Finding]]] | None = None,
+    before: pl.DataFrame | None = None,
 ) -> list[Leak]:
     """Every (column, entity) with rows holding a direct identifier, most rows first; names as the
     model finds them at the audit's lower threshold (``sensitive``).
 
     ``names``: per column, the names already found in its texts (the gate's second look), so that
-    the name model does not read them again.
+    the name model does not read them again. ``before``: the frame before the second look masked
+    names in it, where the cross-column check looks (a caller's name left raw in a column shared as
+    it is blocks, even if the second look masked it).
 
     ``personal``: the raw personal values of the same rows (aligned by row with ``frame``; rows withheld
     for k-anonymity left out), for the cross-column check; it needs ``dataset``. Personal columns
@@ -198,11 +206,12 @@ def find_leaks(
             found = scan_texts(values, LEAK_ENTITIES, sensitive=True)
         hidden: dict[str, list[tuple[str, str]]] = {}
         if personal is not None and dataset is not None and name not in personal_columns:
-            hits = cross_column_literals(values, personal, dataset)
+            looked = values if before is None else before.get_column(name)
+            hits = cross_column_literals(looked, personal, dataset)
             longest_first = hits.sort(pl.col("value").str.len_chars(), descending=True, maintain_order=True)
             for value, mask, text in longest_first.select("value", "mask", "text").iter_rows():
                 hidden.setdefault(text, []).append((value, mask))
-            leaks += _cross_column_leaks(name, hits, found, hidden)
+            leaks += _cross_column_leaks(name, hits, found, hidden, values)
         if not found:
             continue
         texts = pl.Series(list(found), dtype=pl.String)

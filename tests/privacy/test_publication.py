@@ -67,9 +67,11 @@ def test_a_leak_blocks_publication_and_the_published_snapshot_stays(tmp_path: Pa
         assert delivery.error.startswith("blocked by pii_leak: complaint_text")
         run = s.query(QualityRun).filter_by(delivery_id=second.delivery_id).one()
         leak = next(r for r in run.rules if r.name == "pii_leak")
-        # A name and a phone in each text: the gate's second look masks the names, the phones block.
-        assert leak.blocking and not leak.success and leak.failed == 8
-        assert [o["entity"] for o in leak.observed] == ["CN_MOBILE"]
+        # The caller's name and phone in each text: the phone blocks, and so does the caller's name
+        # left raw in a column shared as it is (the cross-column check), though the gate's second
+        # look masked it in what would have been shared.
+        assert leak.blocking and not leak.success and leak.failed == 16
+        assert sorted(o["entity"] for o in leak.observed) == ["CN_MOBILE", "CROSS_COLUMN:caller_name"]
         assert delivery.desensitised["complaint_text:PERSON:second_look"] == 8
         assert run.blocked and not run.success and run.pass_rate == 0
         scores = {sc.dimension: sc.score for sc in run.scores}
