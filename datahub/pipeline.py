@@ -30,7 +30,7 @@ from datahub.ingest.readers import read_delivery
 from datahub.metadata import Delivery, DeliveryStatus, QuarantineReason, Snapshot
 from datahub.metadata.models import QualityRun, RuleResult
 from datahub.platform import Platform
-from datahub.privacy.leaks import Leak, gate
+from datahub.privacy.leaks import Leak, find_leaks
 from datahub.privacy.policy import Desensitised, desensitise, mask_for_quarantine, personal_values
 from datahub.quality.checking import check_delivery, hold
 from datahub.quality.conformity import conform_file
@@ -317,8 +317,7 @@ def to_published(platform: Platform, dataset: Dataset, delivery_id: str) -> None
 
     Rows withheld for k-anonymity go to quarantine (reason ``k_anonymity``); a direct identifier
     left in what would be shared blocks the publication (the leak scan), holding every row in
-    quarantine while the current snapshot stays; names the leak scan's second look finds are masked
-    too (counted as ``<column>:PERSON:second_look``). Both results join the delivery's quality run.
+    quarantine while the current snapshot stays. Both results join the delivery's quality run.
     """
     delivery = _load(platform, delivery_id)
     timings = dict(delivery.timings or {})
@@ -327,9 +326,8 @@ def to_published(platform: Platform, dataset: Dataset, delivery_id: str) -> None
         result = desensitise(conformed, dataset, platform.settings.secret_key)
     with _timed(timings, "leak_scan"):
         personal = personal_values(conformed, dataset, result.withheld)
-        checked = gate(result.frame, dataset, personal)
-    leaks = checked.leaks
-    counts = result.counts | {f"{column}:PERSON:second_look": n for column, n in checked.second_look.items()}
+        looked = frozenset(c.name for c in dataset.columns if c.desensitise is Desensitise.scan)
+        leaks = find_leaks(result.frame, dataset, personal, looked=looked)
     _record_privacy(platform, dataset, delivery_id, result, leaks, rows=conformed.height)
     rows_quarantined = delivery.rows_quarantined or 0
     if leaks:
@@ -344,7 +342,7 @@ def to_published(platform: Platform, dataset: Dataset, delivery_id: str) -> None
             reconciled=True,
             finished_at=_now(),
             timings=timings,
-            desensitised=counts,
+            desensitised=result.counts,
             error=f"blocked by {PII_LEAK_RULE}: {found}",
         )
         return
@@ -353,7 +351,7 @@ def to_published(platform: Platform, dataset: Dataset, delivery_id: str) -> None
         label = ", ".join(result.k_anonymity.levels)
         hold(platform, dataset, delivery_id, Reason.k_anonymity, label, withheld)
         rows_quarantined += withheld.len()
-    shared = checked.frame
+    shared = result.frame
     with _timed(timings, "publish"):
         manifest = platform.lake.publish(
             dataset.name,
@@ -391,7 +389,7 @@ def to_published(platform: Platform, dataset: Dataset, delivery_id: str) -> None
                 snapshot_version=manifest.version,
                 finished_at=_now(),
                 timings=timings,
-                desensitised=counts,
+                desensitised=result.counts,
             )
         )
 

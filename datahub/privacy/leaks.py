@@ -4,7 +4,7 @@ Every text column of a frame is scanned with the recognizers (:func:`~datahub.pr
 for the entities GB/T 37964 counts as direct identifiers. Columns that cannot hold one are skipped:
 codes of a code table or crosswalk (the dictionary decides their values) and the lineage columns the
 platform adds. Anything found is a leak. The pipeline runs this on every snapshot before it is
-published (:func:`gate`: a leak blocks the publication) and ``datahub pii audit`` on what is published.
+published (a leak blocks the publication) and ``datahub pii audit`` on what is published.
 
 Masked values never match (``张*``, ``*******5678``, ``110105********002X``), nor do pseudonyms (hex
 written in letters); addresses and IP addresses are quasi-identifiers and are not leaks by themselves.
@@ -19,12 +19,13 @@ The gate should not share the blind spots of the masking pass it checks, so it l
   :func:`~datahub.privacy.policy.cross_column_literals`); where a recognizer's finding overlaps it,
   that finding is the leak reported.
 * **A second look at names.** Names are looked for with the model's threshold lowered
-  (``scan_texts(..., sensitive=True)``: :attr:`~datahub.privacy.recognizers.PersonRecognizer.SENSITIVE_BIAS`
-  against the masking pass's ``BIAS``), so that a name the masking pass let through is caught. Before
-  a publication (:func:`gate`) such names are masked in place rather than blocking the delivery: at
-  the lower threshold some are words, and a withheld delivery would cost more than a masked word.
-  ``datahub pii audit`` (:func:`find_leaks` over what is published) reports them as leaks: in what the
-  gate let through, a name found now was written there raw afterwards.
+  (``scan_texts(..., sensitive=True)``: :data:`~datahub.privacy.lexical.SENSITIVE_PERSON_BIAS`
+  against the masking pass's :data:`~datahub.privacy.lexical.PERSON_BIAS`), so that a name the
+  masking pass would let through is caught. In free-text columns the masking pass itself takes this
+  second look and masks what it finds (``PERSON_SECOND_LOOK``, from the same model encoding), so
+  before a publication those columns (``looked``) are scanned for identifiers and personal values;
+  every other text column is scanned for names at the lowered threshold, and a name there blocks.
+  ``datahub pii audit`` (:func:`find_leaks` over what is published) reads every text column so.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ from datahub.contracts import Dataset
 from datahub.dictionary import PersonalClass
 from datahub.privacy.masking import mask_text
 from datahub.privacy.policy import cross_column_literals
-from datahub.privacy.scanner import Finding, by_position, scan_texts
+from datahub.privacy.scanner import Finding, scan_texts
 
 if TYPE_CHECKING:
     from datahub.platform import Platform
@@ -93,19 +94,14 @@ def _sample(text: str, findings: list[Finding], hidden: list[tuple[str, str]]) -
 
 
 def _cross_column_leaks(
-    name: str,
-    hits: pl.DataFrame,
-    found: dict[str, list[Finding]],
-    hidden: dict[str, list[tuple[str, str]]],
-    shared: pl.Series,
+    name: str, hits: pl.DataFrame, found: dict[str, list[Finding]], hidden: dict[str, list[tuple[str, str]]]
 ) -> list[Leak]:
     """Rows of column ``name`` holding a personal value of their own row (``hits``, from
-    :func:`~datahub.privacy.policy.cross_column_literals`) that no finding in the row's ``shared``
-    text covers (the second look masks in place, so offsets agree)."""
+    :func:`~datahub.privacy.policy.cross_column_literals`) that no finding covers."""
     rows: dict[str, set[int]] = {}
     samples: dict[str, str] = {}
     for row, value, _, label, text in hits.iter_rows():
-        findings = found.get(shared[row], [])
+        findings = found.get(text, [])
         position = text.find(value)
         while position >= 0:
             end = position + len(value)
@@ -117,74 +113,22 @@ def _cross_column_leaks(
     return [Leak(name, label, len(at), samples[label]) for label, at in rows.items()]
 
 
-SECOND_LOOK_ROUNDS = 3
-"""Rounds of the second look: masking a name changes what the model reads around it, so the texts a
-round changed are looked at again (a few percent of them, then almost none)."""
-
-
-@dataclass(frozen=True)
-class Gate:
-    """What the gate before publication found: the frame to share (with the names its second look
-    masked), the leaks that block the publication, and per column the texts the second look changed."""
-
-    frame: pl.DataFrame
-    leaks: list[Leak]
-    second_look: dict[str, int]
-
-
-def gate(frame: pl.DataFrame, dataset: Dataset, personal: pl.DataFrame | None = None) -> Gate:
-    """The check before every publication (see the module docstring): identifiers and a row's own
-    personal values left in text block it; names the model finds at the audit's lower threshold are
-    masked in place, and block it only if some remain after :data:`SECOND_LOOK_ROUNDS` rounds."""
-    second_look: dict[str, int] = {}
-    remaining: dict[str, dict[str, list[Finding]]] = {}
-    replaced = []
-    for name in scanned_columns(frame, dataset):
-        masked, changed, remaining[name] = _mask_names(frame.get_column(name))
-        if changed:
-            second_look[name] = changed
-            replaced.append(masked)
-    shared = frame.with_columns(replaced) if replaced else frame
-    return Gate(shared, find_leaks(shared, dataset, personal, names=remaining, before=frame), second_look)
-
-
-def _mask_names(values: pl.Series) -> tuple[pl.Series, int, dict[str, list[Finding]]]:
-    """``values`` with the names the sensitive scan finds masked, round after round over the texts
-    the last round changed; how many rows changed; and the names the last round still found."""
-    pending, changed = values, 0
-    for turn in range(SECOND_LOOK_ROUNDS + 1):
-        found = scan_texts(pending, ["PERSON"], sensitive=True)
-        if not found or turn == SECOND_LOOK_ROUNDS:
-            return values, changed, found
-        old = pl.Series(list(found), dtype=pl.String)
-        new = pl.Series([mask_text(text, findings) for text, findings in found.items()], dtype=pl.String)
-        if turn == 0:
-            changed = int(values.is_in(old.implode()).sum())
-        values = values.replace(old, new)
-        pending = new
-    raise AssertionError("unreachable")
-
-
 def find_leaks(
     frame: pl.DataFrame,
     dataset: Dataset | None = None,
     personal: pl.DataFrame | None = None,
     *,
-    names: dict[str, dict[str, list[Finding]]] | None = None,
-    before: pl.DataFrame | None = None,
+    looked: frozenset[str] = frozenset(),
 ) -> list[Leak]:
     """Every (column, entity) with rows holding a direct identifier, most rows first; names as the
-    model finds them at the audit's lower threshold (``sensitive``).
-
-    ``names``: per column, the names already found in its texts (the gate's second look), so that
-    the name model does not read them again. ``before``: the frame before the second look masked
-    names in it, where the cross-column check looks (a caller's name left raw in a column shared as
-    it is blocks, even if the second look masked it).
+    model finds them at its lowered threshold (``sensitive``).
 
     ``personal``: the raw personal values of the same rows (aligned by row with ``frame``; rows withheld
     for k-anonymity left out), for the cross-column check; it needs ``dataset``. Personal columns
     themselves are not looked in for other columns' values (a generalised address may hold a name's
-    characters); the recognizers scan them as every text column.
+    characters); the recognizers scan them as every text column. ``looked``: columns whose names the
+    masking pass read at that threshold already (its second look over the free text), looked in
+    for identifiers and personal values only.
     """
     if personal is not None and personal.width == 0:  # nothing personal to look for
         personal = None
@@ -198,20 +142,15 @@ def find_leaks(
     leaks: list[Leak] = []
     for name in scanned_columns(frame, dataset):
         values = frame.get_column(name)
-        if names is not None and name in names:
-            found = scan_texts(values, [e for e in LEAK_ENTITIES if e != "PERSON"])
-            for text, findings in names[name].items():
-                found[text] = sorted([*found.get(text, []), *findings], key=by_position)
-        else:
-            found = scan_texts(values, LEAK_ENTITIES, sensitive=True)
+        entities = [e for e in LEAK_ENTITIES if e != "PERSON"] if name in looked else LEAK_ENTITIES
+        found = scan_texts(values, entities, sensitive=True)
         hidden: dict[str, list[tuple[str, str]]] = {}
         if personal is not None and dataset is not None and name not in personal_columns:
-            looked = values if before is None else before.get_column(name)
-            hits = cross_column_literals(looked, personal, dataset)
+            hits = cross_column_literals(values, personal, dataset)
             longest_first = hits.sort(pl.col("value").str.len_chars(), descending=True, maintain_order=True)
             for value, mask, text in longest_first.select("value", "mask", "text").iter_rows():
                 hidden.setdefault(text, []).append((value, mask))
-            leaks += _cross_column_leaks(name, hits, found, hidden, values)
+            leaks += _cross_column_leaks(name, hits, found, hidden)
         if not found:
             continue
         texts = pl.Series(list(found), dtype=pl.String)

@@ -104,6 +104,11 @@ def _compact(piece: str) -> tuple[str, list[int] | None]:
     return "".join(kept), starts
 
 
+def _end(starts: list[int], end: int, piece: str) -> int:
+    """Where a word ending before compact position ``end`` ends in ``piece``."""
+    return starts[end] if end < len(starts) else len(piece)
+
+
 def pieces(text: str) -> list[tuple[int, str]]:
     """``text`` cut into sentences (and long sentences into clauses) of at most :data:`MAX_PIECE`
     characters, each with its offset; pieces with no character to analyse (spaces) are left out."""
@@ -199,8 +204,10 @@ class LexicalModel:
         return [Word(start, end, labels[start]) for start, end in zip(starts, ends, strict=True)]
 
     def analyse_pieces(self, distinct: Iterable[str], person_bias: float = 0.0) -> dict[str, list[Word]]:
-        """The words of each distinct piece (offsets into the piece), batched by length; pieces
-        analysed lately (with the same bias) are taken from the cache."""
+        """The words of each distinct piece (offsets into the piece), batched by length. Each batch
+        is decoded at ``person_bias`` and at the platform's two biases (:data:`PERSON_BIAS`,
+        :data:`SENSITIVE_PERSON_BIAS`: the masking pass and its second look read the same encoding),
+        and cached; pieces analysed lately are taken from the cache."""
         cache = self._cache
         out: dict[str, list[Word]] = {}
         by_length: dict[int, list[tuple[str, str, list[int] | None]]] = defaultdict(list)
@@ -215,6 +222,7 @@ class LexicalModel:
         if len(cache) > CACHED_PIECES:
             cache.clear()
         session = self._encoder()
+        biases = dict.fromkeys((person_bias, PERSON_BIAS, SENSITIVE_PERSON_BIAS))
         for length, group in by_length.items():
             size = max(1, BATCH_CHARACTERS // length)
             for first in range(0, len(group), size):
@@ -222,13 +230,15 @@ class LexicalModel:
                 ids = np.array([self._encode(compact) for _, compact, _ in batch], dtype=np.int64)
                 lengths = np.full(len(batch), length, dtype=np.int64)
                 emissions = session.run(None, {"token_ids": ids, "length": lengths})[0]
-                paths = self._decode(emissions, person_bias)
-                for (piece, _, starts), path in zip(batch, paths, strict=True):
-                    words = self._words_of(path)
-                    if starts is not None:
-                        starts.append(len(piece))
-                        words = [Word(starts[w.start], starts[w.end], w.tag) for w in words]
-                    out[piece] = cache[piece, person_bias] = words
+                for bias in biases:
+                    paths = self._decode(emissions, bias)
+                    for (piece, _, starts), path in zip(batch, paths, strict=True):
+                        words = self._words_of(path)
+                        if starts is not None:
+                            words = [Word(starts[w.start], _end(starts, w.end, piece), w.tag) for w in words]
+                        cache[piece, bias] = words
+                for piece, _, _ in batch:
+                    out[piece] = cache[piece, person_bias]
         return out
 
     def words(self, texts: Sequence[str], person_bias: float = 0.0) -> list[list[Word]]:

@@ -58,6 +58,7 @@ from presidio_anonymizer.entities import InvalidParamError, OperatorConfig, Reco
 from presidio_anonymizer.operators import Operator, OperatorType
 
 from datahub.privacy.analyzer import LANGUAGE, build_analyzer
+from datahub.privacy.recognizers import SecondLookPersonRecognizer
 from datahub.privacy.recognizers.lexicon import COMPOUND_SURNAMES
 from datahub.privacy.scanner import (
     Finding,
@@ -89,6 +90,7 @@ ENTITY_MASK_KIND: dict[str, str] = {
     "IP_ADDRESS": "ip",
     "CN_LICENSE_PLATE": "plate",
     "PERSON": "person_name",
+    "PERSON_SECOND_LOOK": "person_name",
     "CN_ADDRESS": "address",
     "PHONE_NUMBER": "mobile_phone",
     "US_SSN": "mobile_phone",
@@ -306,8 +308,10 @@ def mask_column(series: pl.Series, kind: str) -> pl.Series:
 
 
 def resolve(findings: Iterable[Finding]) -> list[Finding]:
-    """The findings to mask: where two overlap, the higher score wins, then the longer, then the first."""
-    ordered = sorted(findings, key=by_position)
+    """The findings to mask: where two overlap, the higher score wins, then the longer, then the first.
+    A name of the second look that starts before a name of the first and reaches into it extends it to
+    its start (秀英 first, 成秀英 on the second look: 成秀英 is masked, the surname included)."""
+    ordered = _joined_names(sorted(findings, key=by_position))
     if disjoint(ordered):
         return ordered
     kept: list[Finding] = []
@@ -317,7 +321,7 @@ def resolve(findings: Iterable[Finding]) -> list[Finding]:
     return sorted(kept, key=by_position)
 
 
-CONSISTENT_ENTITIES: frozenset[str] = frozenset({"PERSON", "CN_ADDRESS"})
+CONSISTENT_ENTITIES: frozenset[str] = frozenset({"PERSON", "PERSON_SECOND_LOOK", "CN_ADDRESS"})
 """Entities whose string, once found, is masked at every other occurrence in the text and the row."""
 
 MIN_CONSISTENT_CHARS = 2
@@ -350,6 +354,20 @@ def consistent(text: str, kept: list[Finding]) -> list[Finding]:
             else:
                 position = text.find(string, position + 1)
     return sorted(taken, key=by_position) if added else kept
+
+
+def _joined_names(ordered: list[Finding]) -> list[Finding]:
+    second = [f for f in ordered if f.type == "PERSON_SECOND_LOOK"]
+    if not second:
+        return ordered
+    out = []
+    for f in ordered:
+        if f.type == "PERSON":
+            for s in second:
+                if s.start < f.start < s.end:  # the first look missed the surname: never a word after
+                    f = Finding("PERSON", s.start, f.end, f.score)
+        out.append(f)
+    return sorted(out, key=by_position)
 
 
 def _mask_spans(text: str, kept: list[Finding]) -> str:
@@ -403,7 +421,7 @@ def scan_free_text(series: pl.Series) -> ScannedText:
     texts = _as_strings(series)
     counts = dict.fromkeys(ENTITY_MASK_KIND, 0)
     with no_cycle_collection():
-        scanned = transform_texts(texts, _masked)
+        scanned = transform_texts(texts, _masked, tuple(ENTITY_MASK_KIND))
         if not scanned:
             return ScannedText(texts, counts, pl.DataFrame(schema=FOUND_SCHEMA))
         old = pl.Series(list(scanned), dtype=pl.String)
@@ -561,15 +579,23 @@ def _anonymizer() -> AnonymizerEngine:
     return engine
 
 
+@functools.cache
+def _second_look() -> SecondLookPersonRecognizer:
+    return SecondLookPersonRecognizer()
+
+
 def presidio_mask_text(text: str) -> str:
     """One text masked through Presidio's analyzer and anonymizer, as :func:`scan_text_column` masks it.
 
-    The analyzer's results are resolved as :func:`resolve` does, and names and addresses propagated as
+    The analyzer's results and the names of the second look (:class:`SecondLookPersonRecognizer`, which
+    the analyzer does not hold) are resolved as :func:`resolve` does, and names and addresses propagated as
     :func:`consistent` does, before the anonymizer sees them, and adjacent entities separated by
     spaces stay separate (``merge_entities_with_spaces=False``): Presidio would otherwise mask two
     phone numbers in a row as one value.
     """
-    found = build_analyzer().analyze(text=text, language=LANGUAGE, entities=list(ENTITY_MASK_KIND))
+    entities = [e for e in ENTITY_MASK_KIND if e != SecondLookPersonRecognizer.ENTITY]
+    found = build_analyzer().analyze(text=text, language=LANGUAGE, entities=entities)
+    found += _second_look().analyze(text, [SecondLookPersonRecognizer.ENTITY])
     kept = consistent(text, resolve(Finding(r.entity_type, r.start, r.end, r.score) for r in found))
     results = [RecognizerResult(f.type, f.start, f.end, f.score) for f in kept]
     operators = {

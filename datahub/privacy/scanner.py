@@ -41,6 +41,7 @@ from presidio_analyzer import EntityRecognizer, RecognizerResult
 from datahub.privacy.analyzer import build_analyzer
 from datahub.privacy.recognizers import PersonRecognizer
 from datahub.privacy.recognizers.base import Scanning
+from datahub.privacy.recognizers.person_recognizer import SecondLookPersonRecognizer
 
 _ROWS_PER_SLICE = 50_000
 PARALLEL_TEXTS = 5_000
@@ -98,10 +99,13 @@ def _selected(entities: Collection[str] | None, sensitive: bool = False) -> tupl
 def _recognizers_of(entities: tuple[str, ...] | None, sensitive: bool = False) -> tuple[Scanning, ...]:
     if entities is None:
         return recognizers(sensitive)
-    unknown = set(entities) - set(entity_types())
+    unknown = set(entities) - set(entity_types()) - {SecondLookPersonRecognizer.ENTITY}
     if unknown:
         raise ValueError(f"unknown entity types {sorted(unknown)}; known: {', '.join(entity_types())}")
-    return tuple(r for r in recognizers(sensitive) if r.ENTITY in entities)
+    chosen = tuple(r for r in recognizers(sensitive) if r.ENTITY in entities)
+    if SecondLookPersonRecognizer.ENTITY in entities:  # asked for by name only (the masking pass)
+        chosen += (SecondLookPersonRecognizer(),)
+    return chosen
 
 
 @functools.cache

@@ -21,6 +21,7 @@ from datahub.privacy.masking import (
     resolve,
     scan_text_column,
 )
+from datahub.privacy.recognizers import SecondLookPersonRecognizer
 from datahub.privacy.scanner import Finding
 
 
@@ -191,12 +192,13 @@ def test_scan_text_column_agrees_with_presidio(rows_per_slice: int, monkeypatch:
     masked, counts = scan_text_column(pl.Series("remark", texts))
     assert masked.name == "remark"
     assert masked.to_list() == [presidio_mask_text(text) for text in texts]
-    analyzer = build_analyzer()
+    analyzer, second_look = build_analyzer(), SecondLookPersonRecognizer()
     found = [
         f.type
         for text in texts
         for f in resolve(
-            Finding(r.entity_type, r.start, r.end, r.score) for r in analyzer.analyze(text, "zh")
+            Finding(r.entity_type, r.start, r.end, r.score)
+            for r in analyzer.analyze(text, "zh") + second_look.analyze(text, [second_look.ENTITY])
         )
     ]
     assert counts == {entity: found.count(entity) for entity in ENTITY_MASK_KIND}

@@ -67,12 +67,8 @@ def test_a_leak_blocks_publication_and_the_published_snapshot_stays(tmp_path: Pa
         assert delivery.error.startswith("blocked by pii_leak: complaint_text")
         run = s.query(QualityRun).filter_by(delivery_id=second.delivery_id).one()
         leak = next(r for r in run.rules if r.name == "pii_leak")
-        # The caller's name and phone in each text: the phone blocks, and so does the caller's name
-        # left raw in a column shared as it is (the cross-column check), though the gate's second
-        # look masked it in what would have been shared.
-        assert leak.blocking and not leak.success and leak.failed == 16
-        assert sorted(o["entity"] for o in leak.observed) == ["CN_MOBILE", "CROSS_COLUMN:caller_name"]
-        assert delivery.desensitised["complaint_text:PERSON:second_look"] == 8
+        assert leak.blocking and not leak.success and leak.failed == 16  # a name and a phone in each
+        assert sorted(o["entity"] for o in leak.observed) == ["CN_MOBILE", "PERSON"]
         assert run.blocked and not run.success and run.pass_rate == 0
         scores = {sc.dimension: sc.score for sc in run.scores}
         assert scores["accessibility"] == 0
@@ -212,8 +208,8 @@ def test_pii_audit_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, leak
     assert single.exit_code == 0 and "hotline_12345" in single.output
 
 
-MISSED_NAME = "来电人称邻居支海燕住在河边，夜里吵闹。"
-"""A name the masking pass lets through (支 is no common surname, and the model at the masking
+MISSED_NAME = "感谢小亭和圆圆的帮助。"
+"""Names the masking pass's first look lets through (no surname, no cue, and the model at the masking
 threshold reads no name here) and the second look, at the audit's lower threshold, finds."""
 
 
@@ -223,7 +219,7 @@ def test_the_masking_pass_misses_the_planted_name_and_the_second_look_finds_it()
     texts = pl.Series([MISSED_NAME])
     assert scan_texts(texts, ["PERSON"]) == {}
     found = scan_texts(texts, ["PERSON"], sensitive=True)[MISSED_NAME]
-    assert [MISSED_NAME[f.start : f.end] for f in found] == ["支海燕"]
+    assert [MISSED_NAME[f.start : f.end] for f in found] == ["小亭", "圆圆"]
 
 
 def test_pii_audit_fails_on_a_name_the_masking_pass_missed(
@@ -245,20 +241,19 @@ def test_pii_audit_fails_on_a_name_the_masking_pass_missed(
             "column": "complaint_text",
             "entity": "PERSON",
             "rows": 1,
-            "sample": "来电人称邻居支**住在河边，夜里吵闹。",
+            "sample": "感谢小*和圆*的帮助。",
         }
     ]
 
 
-def test_the_gate_masks_what_its_second_look_finds_and_publishes(platform: Platform, tmp_path: Path) -> None:
+def test_the_second_look_masks_a_name_the_first_missed(platform: Platform, tmp_path: Path) -> None:
     hotline = platform.catalog.get("hotline_12345")
     rows = _rows(platform, 1, 8)
     rows[3]["诉求内容"] = MISSED_NAME
     summary = pipeline.ingest_file(platform, hotline.name, write_hotline(tmp_path / "a.csv", rows, hotline))
     assert summary.status == "published"
     texts = platform.lake.scan_current(hotline.name).select("complaint_text").collect().to_series().to_list()
-    assert "来电人称邻居支**住在河边，夜里吵闹。" in texts
-    assert not any("支海燕" in text for text in texts)
+    assert "感谢小*和圆*的帮助。" in texts
     with platform.metadata.session() as s:
         delivery = s.get(Delivery, summary.delivery_id)
-        assert delivery is not None and delivery.desensitised["complaint_text:PERSON:second_look"] == 1
+        assert delivery is not None and delivery.desensitised["complaint_text:PERSON_SECOND_LOOK"] == 2

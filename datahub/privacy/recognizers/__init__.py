@@ -15,7 +15,7 @@ from datahub.privacy.recognizers.credit_card_recognizer import CreditCardRecogni
 from datahub.privacy.recognizers.email_recognizer import EmailRecognizer
 from datahub.privacy.recognizers.ip_recognizer import IpRecognizer
 from datahub.privacy.recognizers.person_cue_recognizer import PersonCueRecognizer
-from datahub.privacy.recognizers.person_recognizer import PersonRecognizer
+from datahub.privacy.recognizers.person_recognizer import PersonRecognizer, SecondLookPersonRecognizer
 from datahub.privacy.recognizers.us_phone_recognizer import UsPhoneRecognizer
 from datahub.privacy.recognizers.us_ssn_recognizer import UsSsnRecognizer
 
@@ -52,6 +52,7 @@ __all__ = [
     "PersonCueRecognizer",
     "PersonRecognizer",
     "Scanning",
+    "SecondLookPersonRecognizer",
     "TextRecognizer",
     "UsPhoneRecognizer",
     "UsSsnRecognizer",

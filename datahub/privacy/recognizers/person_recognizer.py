@@ -22,12 +22,19 @@ from datahub.privacy.recognizers.person_cue_recognizer import PersonCueRecognize
 ADDRESS_WORDS: tuple[str, ...] = tuple(sorted({*HONORIFICS, *TITLES}, key=len, reverse=True))
 """Honorifics and titles after a surname (王先生, 李局长), longest first."""
 
-NOT_NAMES = frozenset({"ORG", "LOC", "TIME", "nw", "nz", "w", "m", "q", "v", "vd", "vn", "a", "ad", "d"})
-"""Word classes a name found by a cue may not overlap (中华人民共和国环境保护法 is ``nw``, 明白 ``v``)."""
+NOT_NAMES = frozenset({"ORG", "LOC", "TIME", "nw", "nz", "w", "m", "q", "v", "vd", "vn", "a", "ad"})
+"""Word classes a name found after a cue may not overlap (中华人民共和国环境保护法 is ``nw``, the 明白
+of 群众明白 a verb)."""
+
+NOT_NAMES_AFTER_WEAK_CUES = NOT_NAMES | {"d"}
+"""After a weak cue (让, 和, 对…) nor adverbs; after a strong one (本人, 市民, 来电人…) the model may
+read a rare surname as an adverb (本人连春花: 连)."""
 
 
 _HAN_PAIR = re.compile(f"[{HAN}][{HAN}]")
 _LETTER = re.compile(f"[{HAN}A-Za-z]")
+_HAN_CHAR = re.compile(f"[{HAN}]")
+_SPACE = re.compile(r"\s")
 
 
 def surname_length(name: str) -> int:
@@ -68,6 +75,7 @@ class PersonRecognizer(TextRecognizer):
     ENTITY: ClassVar[str] = "PERSON"
     CONTEXT: ClassVar[tuple[str, ...]] = PERSON_CUES
     SCORE: ClassVar[float] = 0.85
+    LATIN_NAMES: ClassVar[bool] = True
     BIAS: ClassVar[float] = PERSON_BIAS
     SENSITIVE_BIAS: ClassVar[float] = SENSITIVE_PERSON_BIAS
 
@@ -100,14 +108,14 @@ class PersonRecognizer(TextRecognizer):
             spans.update(self._name(folded, start, end))
         starts = {w.start for w in words}
         ends = {w.end for w in words}
-        for start, end, _ in self._cues.find(folded):
-            if start in starts and end in ends and not self._overlaps_other(words, start, end):
+        for start, end, score in self._cues.find(folded):
+            others = NOT_NAMES if score >= self._cues.SCORE else NOT_NAMES_AFTER_WEAK_CUES
+            if start in starts and end in ends and not _overlaps(words, start, end, others):
                 spans.update(self._name(folded, start, end))
         spans.update(self._titled_surnames(folded, words, ends))
         return [Span(start, end, self.SCORE) for start, end in sorted(_outermost(spans))]
 
-    @staticmethod
-    def _name(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    def _name(self, text: str, start: int, end: int) -> list[tuple[int, int]]:
         """The name in a candidate: cut before an honorific or title it ends with (吴小姐 → 吴,
         王局长 → 王, 张伟先生 → 张伟); a word of one character and a title is a nickname and stays
         whole (舟哥, 星爷); at least two characters, or a surname before a title."""
@@ -128,13 +136,11 @@ class PersonRecognizer(TextRecognizer):
                 if len(given) >= 2:
                     name = given
                 break  # 舟哥, 星爷: a nickname with its title is the name
-        if len(name) < 2 or not _LETTER.search(name):
+        if len(name) < 2 or not _LETTER.search(name) or _SPACE.search(name):
+            return []
+        if not self.LATIN_NAMES and not _HAN_CHAR.search(name):
             return []
         return [(start, start + len(name))]
-
-    @staticmethod
-    def _overlaps_other(words: list[Word], start: int, end: int) -> bool:
-        return any(w.tag in NOT_NAMES and w.start < end and start < w.end for w in words)
 
     @staticmethod
     def _titled_surnames(text: str, words: list[Word], ends: set[int]) -> list[tuple[int, int]]:
@@ -158,22 +164,51 @@ _JOINED = frozenset("·•・‧.．")
 """Dots between the parts of a transliterated name (奥普拉·温弗利)."""
 
 
+class SecondLookPersonRecognizer(PersonRecognizer):
+    """Names at the model's lowered threshold (:data:`~datahub.privacy.lexical.SENSITIVE_PERSON_BIAS`)
+    that the masking pass masks besides what :class:`PersonRecognizer` finds (its second look), as
+    ``PERSON_SECOND_LOOK`` with a lower score, so that where both find a name the first one wins and
+    what only the second look finds is counted apart. It reads the same model encoding as the first
+    (the model decodes every text at both thresholds), so it costs a decoding, not a model pass.
+
+    It is not registered with the analyzer (``datahub pii scan`` reports what is certain enough to
+    name); the masking pass asks the scanner for it by its entity.
+
+    False-positive risks: at this threshold, words next to names and rare words read as names (on
+    CLUENER about half of its findings are not labelled names); they are masked like names.
+    """
+
+    ENTITY: ClassVar[str] = "PERSON_SECOND_LOOK"
+    SCORE: ClassVar[float] = 0.4
+    LATIN_NAMES: ClassVar[bool] = False  # at this threshold any run of capitals is a name
+
+    def __init__(self, supported_language: str = "zh") -> None:
+        super().__init__(supported_language=supported_language, person_bias=SENSITIVE_PERSON_BIAS)
+
+
 def _model_names(text: str, words: list[Word]) -> list[tuple[int, int]]:
-    """The words the model tags ``PER``; a name's parts joined by a dot are one name (奥普拉·温弗利)."""
+    """The words the model tags ``PER``; adjacent ones, and a name's parts joined by a dot, are one
+    name (练丽娟 read as 练 and 丽娟; 奥普拉·温弗利)."""
     names: list[tuple[int, int]] = []
     for i, word in enumerate(words):
         if word.tag != "PER":
             continue
-        if (
-            names
+        adjacent = bool(names) and names[-1][1] == word.start
+        dotted = (
+            bool(names)
             and i >= 2
             and names[-1][1] == words[i - 2].end
             and text[words[i - 1].start : words[i - 1].end] in _JOINED
-        ):
+        )
+        if adjacent or dotted:
             names[-1] = (names[-1][0], word.end)
         else:
             names.append((word.start, word.end))
     return names
+
+
+def _overlaps(words: list[Word], start: int, end: int, tags: frozenset[str]) -> bool:
+    return any(w.tag in tags and w.start < end and start < w.end for w in words)
 
 
 def _outermost(spans: set[tuple[int, int]]) -> list[tuple[int, int]]:
