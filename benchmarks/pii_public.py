@@ -15,7 +15,9 @@ of texts to a list of findings per text (``datahub.privacy.scanner.Finding``).
 - ``rules (before)``: the rule recognizers of today, called per text (names after cues and before
   honorifics; addresses with a house number).
 - ``datahub (BIAS)``: the product path, ``scan_texts`` over a polars column for PERSON and CN_ADDRESS
-  (the name model at its masking bias, ``PersonRecognizer.BIAS``).
+  (the name model at its masking bias, ``PersonRecognizer.BIAS``): what ``datahub pii scan`` reports.
+- ``datahub masking``: what the masking pass masks: those and the names of its second look (the model
+  at the audit's bias), resolved as masking resolves overlaps.
 - ``bias B`` (``--sweep B ...``): the name recognizer alone at other biases, to choose the bias on the
   dev corpus and see what it gives on the others.
 
@@ -60,7 +62,13 @@ def detectors(sweep: Sequence[float] = ()) -> dict[str, Detector]:
     product's name recognizer at other biases (its threshold for names; PERSON only)."""
     import polars as pl
 
-    from datahub.privacy.recognizers import CnNumberedAddressRecognizer, PersonCueRecognizer, PersonRecognizer
+    from datahub.privacy.masking import resolve
+    from datahub.privacy.recognizers import (
+        CnNumberedAddressRecognizer,
+        PersonCueRecognizer,
+        PersonRecognizer,
+        SecondLookPersonRecognizer,
+    )
     from datahub.privacy.scanner import Finding, scan_texts
 
     person, address = PersonCueRecognizer(), CnNumberedAddressRecognizer()
@@ -77,13 +85,29 @@ def detectors(sweep: Sequence[float] = ()) -> dict[str, Detector]:
         by_text = scan_texts(pl.Series(texts, dtype=pl.String), ["PERSON", "CN_ADDRESS"])
         return [by_text.get(text, []) for text in texts]
 
+    def masking(texts: list[str]) -> list[list[Finding]]:
+        """What the masking pass masks: the first look and the second, resolved as masking resolves."""
+        entities = ["PERSON", SecondLookPersonRecognizer.ENTITY, "CN_ADDRESS"]
+        by_text = scan_texts(pl.Series(texts, dtype=pl.String), entities)
+        return [
+            [
+                f._replace(type="PERSON") if f.type == entities[1] else f
+                for f in resolve(by_text.get(text, []))
+            ]
+            for text in texts
+        ]
+
     def at_bias(bias: float) -> Detector:
         names = PersonRecognizer(person_bias=bias)
         return lambda texts: [
             [Finding("PERSON", *span) for span in spans] for spans in names.find_many(texts)
         ]
 
-    chosen: dict[str, Detector] = {"rules (before)": rules, f"datahub ({PersonRecognizer.BIAS})": product}
+    chosen: dict[str, Detector] = {
+        "rules (before)": rules,
+        f"datahub ({PersonRecognizer.BIAS})": product,
+        "datahub masking": masking,
+    }
     chosen.update({f"bias {bias}": at_bias(bias) for bias in sweep})
     return chosen
 
@@ -171,7 +195,7 @@ def main() -> int:
     args = parser.parse_args()
 
     chosen = detectors(args.sweep)
-    products = list(chosen)[:2]  # the sweep's detectors find names only
+    products = list(chosen)[:3]  # the sweep's detectors find names only
     table: list[tuple[str, str, str, Scores]] = []
     for name in args.corpus or list(CORPORA):
         loader, kind = CORPORA[name]

@@ -85,6 +85,13 @@ def scanned_columns(frame: pl.DataFrame, dataset: Dataset | None = None) -> list
     ]
 
 
+def _not_of_people(dataset: Dataset) -> frozenset[str]:
+    """Columns not looked in for names: those whose dictionary element says what they hold, and it is
+    no free text (an address generalised to its street, a category); their column policy governs
+    them, and the model at the lowered threshold reads street names there as names."""
+    return frozenset(c.name for c in dataset.columns if c.element is not None and not c.free_text)
+
+
 def _sample(text: str, findings: list[Finding], hidden: list[tuple[str, str]]) -> str:
     """``text`` as a leak's sample: its findings masked, and the personal values of its row."""
     sample = mask_text(text, findings)
@@ -126,9 +133,9 @@ def find_leaks(
     ``personal``: the raw personal values of the same rows (aligned by row with ``frame``; rows withheld
     for k-anonymity left out), for the cross-column check; it needs ``dataset``. Personal columns
     themselves are not looked in for other columns' values (a generalised address may hold a name's
-    characters); the recognizers scan them as every text column. ``looked``: columns whose names the
-    masking pass read at that threshold already (its second look over the free text), looked in
-    for identifiers and personal values only.
+    characters); the recognizers scan them as every text column. Names are looked for in free text
+    and in columns the dictionary says nothing of (:func:`_not_of_people`), not in ``looked``: columns
+    whose names the masking pass read at that threshold already (its second look over the free text).
     """
     if personal is not None and personal.width == 0:  # nothing personal to look for
         personal = None
@@ -142,7 +149,8 @@ def find_leaks(
     leaks: list[Leak] = []
     for name in scanned_columns(frame, dataset):
         values = frame.get_column(name)
-        entities = [e for e in LEAK_ENTITIES if e != "PERSON"] if name in looked else LEAK_ENTITIES
+        names = name not in looked and (dataset is None or name not in _not_of_people(dataset))
+        entities = LEAK_ENTITIES if names else [e for e in LEAK_ENTITIES if e != "PERSON"]
         found = scan_texts(values, entities, sensitive=True)
         hidden: dict[str, list[tuple[str, str]]] = {}
         if personal is not None and dataset is not None and name not in personal_columns:
