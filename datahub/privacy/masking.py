@@ -9,7 +9,7 @@ kind            rule                                                 example
 mobile_phone    every digit but the last four becomes ``*``          ``*******5678``
 resident_id     first six and last four kept                         ``110105********002X``
 person_name     surname kept (two characters if compound)            ``张*``, ``欧阳**``
-address         kept up to the first 街道/镇/路/街, else six characters  ``北京市朝阳区建国路***``
+address         kept up to the first 街道/镇/路/街, else its areas       ``北京市朝阳区建国路***``
 email           first character of the local part and domain kept    ``z*******@163.com``
 ip              kept to the second ``.`` or ``:``, then a ``*`` a group  ``192.168.*.*``
 plate           province and issuing authority kept                  ``京A*****``
@@ -19,10 +19,11 @@ generic         first and last characters kept                       ``a****f``
 Where a rule would show the whole value, more is masked: ids of ten characters or fewer, generic
 values of one or two characters, one-character names and a compound surname alone (慕容 of 慕容女士)
 are masked whole; other two-character names keep one character; an
-address without a unit keeps at most all but its last character. Two things stay as they are: a
-phone value without digits, and an address that ends at its street unit (a street alone locates no
-one). Phones with separators keep them (``+** ***-****-5678``); cards can use the phone rule.
-``None`` stays ``None``.
+address without a street unit keeps its administrative areas (``北京市朝阳区*******``), at most all but
+its last character, and nothing when it names none (``余家头小区3栋`` → ``*******``). Two things
+stay as they are: a phone value without digits, and an address that ends at its street unit (a
+street alone locates no one). Phones with separators keep them (``+** ***-****-5678``); cards can
+use the phone rule. ``None`` stays ``None``.
 
 :func:`mask_value` masks one value in Python; :func:`mask_column` is the same rules as polars
 expressions for whole columns; tests hold the two equal.
@@ -101,12 +102,15 @@ ENTITY_MASK_KIND: dict[str, str] = {
 ADDRESS_UNITS: tuple[str, ...] = ("街道", "镇", "路", "街")
 """An address is kept up to the first of these; 街道 is listed before 街 so that it is kept whole."""
 
-ADDRESS_FALLBACK_CHARS = 6
-"""Characters kept of an address without a street unit: about a province, city and district."""
+_ADMIN_PREFIX = "^(?:[^小社园校景片库，,。 ]{1,4}?(?:省|自治区|市|州|盟|区|县|旗))+"
+"""What is kept of an address without a street unit: its administrative areas (北京市朝阳区 of
+北京市朝阳区某某小区5号楼), nothing when it names none (余家头小区3栋, 幸福里5号). An area's name holds no
+小, 社, 园… (so 小区, 社区, 园区 end no area) and at most four characters."""
 
 _STRIP = " \t\r\n"
 _ADDRESS_PREFIX = "(?s)^.*?(?:" + "|".join(ADDRESS_UNITS) + ")"
 _ADDRESS_PREFIX_RE = re.compile(_ADDRESS_PREFIX)
+_ADMIN_PREFIX_RE = re.compile(_ADMIN_PREFIX)
 _LAST_FOUR_DIGITS = "[0-9](?:[^0-9]*[0-9]){3}[^0-9]*$"
 _ASCII_DIGITS = frozenset("0123456789")
 _DIGITS_TO_STARS = str.maketrans(dict.fromkeys("0123456789", "*"))
@@ -152,8 +156,10 @@ def _mask_person_name(value: str) -> str:
 
 
 def _mask_address(value: str) -> str:
-    prefix = _ADDRESS_PREFIX_RE.match(value)
-    return _keep(value, prefix.end() if prefix else max(min(ADDRESS_FALLBACK_CHARS, len(value) - 1), 0))
+    if street := _ADDRESS_PREFIX_RE.match(value):
+        return _keep(value, street.end())
+    areas = _ADMIN_PREFIX_RE.match(value)
+    return _keep(value, min(areas.end(), len(value) - 1) if areas else 0)
 
 
 def _mask_generic(value: str) -> str:
@@ -241,8 +247,10 @@ def _person_name_expr(value: pl.Expr) -> pl.Expr:
 
 def _address_expr(value: pl.Expr) -> pl.Expr:
     prefix_length = value.str.extract(f"({_ADDRESS_PREFIX})").str.len_chars().cast(pl.Int64)
-    fallback = pl.min_horizontal(ADDRESS_FALLBACK_CHARS, value.str.len_chars().cast(pl.Int64) - 1).clip(0)
-    return _keep_expr(value, pl.coalesce(prefix_length, fallback))
+    areas = value.str.extract(f"({_ADMIN_PREFIX})").str.len_chars().cast(pl.Int64)
+    length = value.str.len_chars().cast(pl.Int64)
+    kept_areas = pl.when(areas.is_not_null()).then(pl.min_horizontal(areas, (length - 1).clip(0)))
+    return _keep_expr(value, pl.coalesce(prefix_length, kept_areas, 0))
 
 
 def _generic_expr(value: pl.Expr) -> pl.Expr:

@@ -50,8 +50,11 @@ from datahub.privacy.scanner import Finding
             "上海市浦东新区花木街道********",
         ),  # 街道 kept whole
         ("address", "江苏省昆山市周市镇青阳北路1号", "江苏省昆山市周市镇******"),  # the first unit wins
-        ("address", "北京市朝阳区某某小区5号楼", "北京市朝阳区*******"),  # no unit: the first six kept
-        ("address", "幸福里5号", "幸福里5*"),  # short and no unit: the last character at least
+        ("address", "北京市朝阳区某某小区5号楼", "北京市朝阳区*******"),  # no street unit: its areas kept
+        ("address", "幸福里5号", "*****"),  # no street unit, no area: nothing kept
+        ("address", "余家头小区3栋", "*******"),  # 小区 ends no area
+        ("address", "湖南省邵阳县李家村3组", "湖南省邵阳县*****"),
+        ("address", "朝阳区", "朝阳*"),  # at most all but the last character
         ("email", "zhangwei@163.com", "z*******@163.com"),
         ("email", "a@qq.com", "*@qq.com"),  # one character: nothing of the local part shown
         ("email", "ｗａｎｇ＠ｇｍａｉｌ．ｃｏｍ", "w***@gmail.com"),  # full width normalised first
