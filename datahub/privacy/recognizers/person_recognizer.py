@@ -34,7 +34,8 @@ read a rare surname as an adverb (本人连春花: 连)."""
 _HAN_PAIR = re.compile(f"[{HAN}][{HAN}]")
 _LETTER = re.compile(f"[{HAN}A-Za-z]")
 _HAN_CHAR = re.compile(f"[{HAN}]")
-_SPACE = re.compile(r"\s")
+_NOT_IN_NAMES = re.compile(r"[\s0-9０-９]")
+_ROADS = ("路", "街", "巷", "弄")
 
 
 def surname_length(name: str) -> int:
@@ -136,8 +137,8 @@ class PersonRecognizer(TextRecognizer):
                 if len(given) >= 2:
                     name = given
                 break  # 舟哥, 星爷: a nickname with its title is the name
-        if len(name) < 2 or not _LETTER.search(name) or _SPACE.search(name):
-            return []
+        if len(name) < 2 or not _LETTER.search(name) or _NOT_IN_NAMES.search(name) or name.endswith(_ROADS):
+            return []  # 陈街142号: no name holds a digit; 侯街, 秦路: a road named after a family
         if not self.LATIN_NAMES and not _HAN_CHAR.search(name):
             return []
         return [(start, start + len(name))]
