@@ -46,8 +46,10 @@ SENSITIVE_PERSON_BIAS = 2.0
 """The leak audit's bias: a second look that catches names the masking pass let through (recall on
 CLUENER 0.95 at about half the precision)."""
 
-CACHED_PIECES = 100_000
-"""Pieces whose words a process keeps (the person and address recognizers read the same texts)."""
+CACHED_PIECES = 200_000
+"""Analyses (a piece at a bias) a process keeps: the name recognizer's reading of a chunk of texts
+serves the address recognizer and the second look after it (the scanner's chunks are small enough
+for one chunk's pieces to fit)."""
 
 BATCH_CHARACTERS = 16_384
 """Characters of one encoder call at most (pieces × length): memory stays small, calls stay few."""

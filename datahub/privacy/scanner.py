@@ -47,6 +47,9 @@ _ROWS_PER_SLICE = 50_000
 PARALLEL_TEXTS = 5_000
 """Screened texts from which finding is spread over one process per core (starting one costs ~2 s;
 the name model reads about 1,500 sentences a second on one core)."""
+CHUNK_TEXTS = 5_000
+"""Texts a worker is given at a time at most: the model's cache holds what the name recognizer read
+until the address recognizer and the second look read it too (``lexical.CACHED_PIECES``)."""
 T = TypeVar("T")
 
 
@@ -234,10 +237,10 @@ def _in_processes(
 
     Workers are forked from a fork server (never from this process: its polars thread pool does not
     survive a fork) that has loaded the analyzer and the lexicons once (:mod:`datahub.privacy.warm`),
-    so they start at once; the texts go in chunks, a few per worker, and only positions and
-    transformed results come back.
+    so they start at once; the texts go in chunks (a few per worker, at most :data:`CHUNK_TEXTS`),
+    and only positions and transformed results come back.
     """
-    size = -(-len(texts) // (4 * workers))
+    size = min(-(-len(texts) // (4 * workers)), CHUNK_TEXTS)
     starts = range(0, len(texts), size)
     with ProcessPoolExecutor(max_workers=workers, mp_context=_fork_server()) as pool:
         parts = pool.map(
