@@ -324,7 +324,7 @@ def ingest(
         err_console.print(f"[bold red]rejected[/] {summary.error}", highlight=False)
     else:
         _print_delivery(summary)
-    if summary.status == "rejected":
+    if summary.status in ("rejected", "failed"):
         raise typer.Exit(code=2)
 
 
@@ -334,6 +334,19 @@ def _print_delivery(summary: DeliverySummary) -> None:
             f"{summary.source_file}: already delivered (delivery {summary.duplicate_of}); nothing published"
         )
         return
+    if summary.earlier:
+        console.print(
+            f"{summary.source_file}: already delivered (delivery {summary.delivery_id}); "
+            "nothing done twice. What became of it:",
+            highlight=False,
+        )
+    if summary.status == "failed":
+        err_console.print(
+            f"[bold red]failed[/] {escape(summary.error or '')}; "
+            f"`datahub deliveries retry {summary.delivery_id}` restarts it",
+            highlight=False,
+        )
+        return
     console.print(
         f"{summary.dataset} ← {summary.source_file}: {summary.status}; 输入 in {summary.rows_in or 0:,}, "
         f"发布 published {summary.rows_published or 0:,}, "
@@ -341,6 +354,12 @@ def _print_delivery(summary: DeliverySummary) -> None:
         f"对账 reconciled {'✓' if summary.reconciled else '✗'}; version {summary.snapshot_version}",
         highlight=False,
     )
+    if summary.rows_withheld:
+        console.print(
+            f"  暂扣 withheld for k-anonymity: {summary.rows_withheld:,} rows (in quarantine)"
+            + ("; nothing published" if summary.status == "withheld" else ""),
+            highlight=False,
+        )
     for r in summary.reasons:
         console.print(f"  {r['reason']:<18} {r['column']:<32} {r['rows']:>9,}", highlight=False)
     if summary.quality:
@@ -357,9 +376,17 @@ def _print_delivery(summary: DeliverySummary) -> None:
             )
 
 
+def _status_unfinished(counts: dict[str, int]) -> str:
+    """Unfinished deliveries of a dataset for the status table: ``2 (failed 1, publishing 1)``."""
+    if not counts:
+        return "0"
+    return f"{sum(counts.values())} ({', '.join(f'{k} {n}' for k, n in sorted(counts.items()))})"
+
+
 @app.command()
 def status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """Per dataset: current published version, last delivery's rows, and whether it reconciled."""
+    """Per dataset: current published version, last delivery's rows, unfinished deliveries, and whether
+    every delivery reconciled (an unfinished delivery — waiting, claimed or failed — does not)."""
     from datahub.status import dataset_status
 
     statuses = dataset_status(Platform())
@@ -377,6 +404,7 @@ def status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
         "输入",
         "发布",
         "隔离",
+        "未完成 unfinished",
         "对账",
     ):
         table.add_column(header, overflow="fold")
@@ -391,9 +419,21 @@ def status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
             str(s.last_rows_in or 0),
             str(s.last_rows_published or 0),
             str(s.last_rows_quarantined or 0),
+            _status_unfinished(s.unfinished_statuses),
             "✓" if s.all_reconciled else "✗",
         )
     console.print(table)
+    unfinished = [(s.dataset, d) for s in statuses for d in s.unfinished_deliveries]
+    if unfinished:
+        console.print(
+            f"{len(unfinished)} unfinished deliveries (not reconciled until they finish):", highlight=False
+        )
+        for dataset, d in unfinished:
+            error = f" — {d['error']}" if d["error"] else ""
+            console.print(
+                escape(f"  {dataset} ← {d['source_file']}: {d['status']} [{d['delivery_id']}]{error}"),
+                highlight=False,
+            )
 
 
 @app.command()
@@ -607,6 +647,90 @@ def quality_show(
     console.print(trend)
 
 
+deliveries_app = typer.Typer(
+    help="Deliveries (交付): every delivered file, its id and where it stands; retry one.",
+    invoke_without_command=True,
+)
+app.add_typer(deliveries_app, name="deliveries")
+
+
+@deliveries_app.callback()
+def deliveries_list(
+    ctx: typer.Context,
+    status: Annotated[str | None, typer.Option(help="Only deliveries in this status (e.g. failed).")] = None,
+    dataset: Annotated[str | None, typer.Option(help="Only this dataset's deliveries.")] = None,
+    unfinished: Annotated[
+        bool, typer.Option("--unfinished", help="Only deliveries not finished (not reconciled yet).")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per delivery.")] = False,
+) -> None:
+    """List deliveries, newest first: id, dataset, file, status, rows, attempts; exit 1 when any
+    listed delivery is unfinished (waiting, being processed, or failed)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from datahub.pipeline import list_deliveries
+
+    rows = list_deliveries(Platform(), status=status, dataset=dataset, unfinished=unfinished)
+    if as_json:
+        for row in rows:
+            print(json.dumps(asdict(row), ensure_ascii=False, default=str))
+    else:
+        table = Table(box=None)
+        for header in (
+            "id",
+            "数据集 dataset",
+            "文件 file",
+            "状态 status",
+            "in",
+            "published",
+            "quarantined",
+            "tries",
+        ):
+            table.add_column(header)
+        for row in rows:
+            state = row.status
+            if row.holder is not None:
+                state += " (running)" if row.holder_alive else " (holder gone: will be taken over)"
+            if row.error and not row.finished:
+                state += f": {row.error}"
+            table.add_row(
+                row.delivery_id,
+                row.dataset,
+                row.source_file,
+                state,
+                *(
+                    "-" if n is None else f"{n:,}"
+                    for n in (row.rows_in, row.rows_published, row.rows_quarantined)
+                ),
+                str(row.attempts),
+            )
+        console.print(table)
+        open_ = sum(not row.finished for row in rows)
+        console.print(f"{len(rows)} deliveries, {open_} unfinished", highlight=False)
+    if any(not row.finished for row in rows):
+        raise typer.Exit(code=1)
+
+
+@deliveries_app.command("retry")
+def deliveries_retry(
+    delivery: Annotated[str, typer.Argument(help="The delivery id (see `datahub deliveries`).")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Restart a failed delivery (or one whose process died) and run it to its end."""
+    from datahub.pipeline import retry
+
+    try:
+        summary = retry(Platform(), delivery)
+    except DatahubError as exc:
+        raise _fail(exc, as_json) from None
+    if as_json:
+        print(json.dumps(asdict(summary), ensure_ascii=False, indent=2))
+    else:
+        _print_delivery(summary)
+    if summary.status in ("rejected", "failed"):
+        raise typer.Exit(code=2)
+
+
 @quarantine_app.command("list")
 def quarantine_list(
     dataset: Annotated[str, typer.Argument(help="A registered dataset.")],
@@ -654,10 +778,12 @@ def quarantine_resubmit(
 ) -> None:
     """Land fixed rows as a new delivery and run the pipeline on them."""
     from datahub.pipeline import ingest_file
+    from datahub.pipeline.stages import preflight
     from datahub.quality.history import land_resubmission
 
     platform = Platform()
     try:
+        preflight(platform)  # a settings error before anything lands
         landed = land_resubmission(platform, platform.catalog.get(dataset), fixed)
         summary = ingest_file(platform, dataset, landed)
     except DatahubError as exc:

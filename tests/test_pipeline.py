@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+from datetime import timedelta
 from pathlib import Path
 
 import polars as pl
@@ -10,6 +12,7 @@ import pytest
 from datahub import pipeline
 from datahub.errors import NotFound, UnreadableDelivery
 from datahub.metadata import Delivery
+from datahub.pipeline import claims
 from datahub.platform import Platform
 from datahub.privacy.policy import pseudonym
 from tests.hotline_rows import VALID_ID, VALID_PHONE, valid_row, write_hotline
@@ -66,7 +69,9 @@ def test_ingesting_the_same_file_twice_publishes_nothing_twice(platform: Platfor
     copy.write_bytes(file.read_bytes())
     renamed = pipeline.ingest_file(platform, "hotline_12345", copy)
     assert first.rows_published == 20
-    assert again.status == "duplicate" and again.rows_published == 0
+    # The same file again: nothing happens twice, and the summary tells what became of the file.
+    assert again.earlier and again.delivery_id == first.delivery_id
+    assert (again.status, again.rows_published) == ("published", 20)
     assert renamed.status == "duplicate" and renamed.duplicate_of == first.delivery_id
     manifest = platform.lake.current_manifest("hotline_12345")
     assert manifest is not None and manifest.rows == 20 and len(manifest.parts) == 1
@@ -105,14 +110,43 @@ def test_unknown_dataset_and_missing_file(platform: Platform, tmp_path: Path) ->
         pipeline.ingest_file(platform, "hotline_12345", tmp_path / "missing.csv")
 
 
-def test_a_claimed_delivery_is_left_to_the_process_that_claimed_it(
+def _claim_as(platform: Platform, delivery_id: str, holder: str, *, lease: float = 60.0) -> None:
+    with platform.metadata.session() as s:
+        d = s.get(Delivery, delivery_id)
+        assert d is not None
+        d.status, d.claimed_by = "reading", holder
+        d.lease_until = claims.now() + timedelta(seconds=lease)
+
+
+def test_a_claimed_delivery_is_left_to_the_live_process_that_claimed_it(
     platform: Platform, tmp_path: Path
 ) -> None:
     dataset = platform.catalog.get("hotline_12345")
     pipeline.land_file(platform, dataset, _hotline_file(platform, tmp_path / "claimed.csv", n=3))
     (delivery,) = pipeline.discover(platform, dataset)
-    with platform.metadata.session() as s:
-        s.get(Delivery, delivery.id).status = "reading"  # type: ignore[union-attr]
+    sleeper = subprocess.Popen(["sleep", "60"])  # a live process on this host holds the claim
+    try:
+        live = str(claims.Holder(claims.HOST, sleeper.pid, claims._started(sleeper.pid), "t0"))
+        _claim_as(platform, delivery.id, live)
+        assert pipeline.run_stage(platform, dataset, "raw") == []
+        assert pipeline.summary(platform, delivery.id).status == "reading"
+        assert pipeline.discover(platform, dataset) == []
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    # Its holder gone, the next run takes the claim over and finishes the stage.
+    assert pipeline.run_stage(platform, dataset, "raw") == [delivery.id]
+    assert pipeline.summary(platform, delivery.id).status == "raw"
+
+
+def test_a_claim_of_another_host_holds_until_its_lease_runs_out(platform: Platform, tmp_path: Path) -> None:
+    dataset = platform.catalog.get("hotline_12345")
+    pipeline.land_file(platform, dataset, _hotline_file(platform, tmp_path / "remote.csv", n=3))
+    (delivery,) = pipeline.discover(platform, dataset)
+    _claim_as(platform, delivery.id, "other-host/4242/123/t1")
     assert pipeline.run_stage(platform, dataset, "raw") == []
-    assert pipeline.summary(platform, delivery.id).status == "reading"
-    assert pipeline.discover(platform, dataset) == []
+    _claim_as(platform, delivery.id, "other-host/4242/123/t1", lease=-1)
+    assert pipeline.run_stage(platform, dataset, "raw") == [delivery.id]
+    with platform.metadata.session() as s:
+        d = s.get(Delivery, delivery.id)
+        assert d is not None and d.status == "raw" and d.attempts == 1

@@ -2,8 +2,9 @@
 
 Codes stay the platform's English identifiers everywhere else; only what people read is translated.
 Names the monthly report uses too come from where they are declared (quarantine reasons from
-``datahub.quality.reasons``, checks and sharing classes from ``datahub.reports.figures``); the rest are
-declared here. A code without an entry is shown as it is (so a new code is visible, not hidden).
+``datahub.quality.reasons``, checks, sharing classes and delivery statuses from
+``datahub.reports.figures``); the rest are declared here. A code without an entry is shown as it is
+(so a new code is visible, not hidden).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from datahub.access import Role
-from datahub.metadata import DeliveryStatus, GrantStatus
+from datahub.metadata import GrantStatus
 from datahub.quality.reasons import REASON_NAMES
 from datahub.reports import figures
 
@@ -26,6 +27,7 @@ __all__ = [
     "SHARING_CLASS_NAMES",
     "SLA_PROPERTY_NAMES",
     "SLA_UNIT_NAMES",
+    "UNFINISHED",
     "label",
 ]
 
@@ -37,21 +39,9 @@ ROLE_NAMES = {
     Role.consumer: "接入系统",
 }
 
-DELIVERY_STATUS_NAMES = {
-    DeliveryStatus.landed: "已落地",
-    DeliveryStatus.reading: "读取中",
-    DeliveryStatus.raw: "已读取",
-    DeliveryStatus.conforming: "规范化中",
-    DeliveryStatus.conformed: "已规范化",
-    DeliveryStatus.checking: "检查中",
-    DeliveryStatus.checked: "已检查",
-    DeliveryStatus.publishing: "发布中",
-    DeliveryStatus.published: "已发布",
-    DeliveryStatus.rejected: "无法读取",
-    DeliveryStatus.duplicate: "重复交付",
-    DeliveryStatus.blocked: "已阻断",
-    DeliveryStatus.failed: "处理失败",
-}
+DELIVERY_STATUS_NAMES = figures.DELIVERY_STATUS_NAMES
+UNFINISHED = figures.UNFINISHED_NAME
+"""A delivery not finished (waiting, claimed or failed): shown as not reconciled until it is."""
 
 SHARING_CLASS_NAMES = figures.SHARING_CLASS_NAMES
 

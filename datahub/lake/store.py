@@ -14,17 +14,31 @@ Layout under ``settings.lake_dir``::
 
 A published version lists its parts, so an append delivery publishes one new part and a new manifest
 without copying earlier data; readers holding an older manifest keep a consistent view.
+
+What survives a crash: every file is written under a temporary name, flushed to disk (fsync) and then
+renamed, so a reader sees a whole file or none; the pointer ``CURRENT`` moves last, so a version is
+served only once all its files are whole. Publications of one dataset are serialised by a lock file
+(``.locks/<dataset>.publish.lock``, ``flock``: released by the kernel when its holder dies), so two
+publishers can never both build on the same previous manifest and lose a part. Temporary files a
+killed writer left behind are removed by :meth:`Lake.sweep`.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 import polars as pl
+
+from datahub.faults import crash_point
 
 
 @dataclass(frozen=True)
@@ -44,11 +58,101 @@ class SnapshotManifest:
         return cls(**json.loads(path.read_text(encoding="utf-8")))
 
 
+def temporary_name(path: Path) -> Path:
+    """Where a file is written before it is renamed into place: hidden, naming the writer's process."""
+    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def commit_file(tmp: Path, path: Path) -> None:
+    """Flush a fully written temporary file to disk, rename it into place and flush the directory, so
+    that after a crash ``path`` is either the old file or the whole new one."""
+    _fsync(tmp)
+    os.replace(tmp, path)
+    _fsync(path.parent)
+
+
 def _atomic_write_bytes(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp = temporary_name(path)
     tmp.write_bytes(data)
-    os.replace(tmp, path)
+    commit_file(tmp, path)
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def sweep_temporary(directory: Path, older_than: float = 3600.0) -> list[Path]:
+    """Remove temporary files (``.<name>.<pid>.tmp`` / ``.part``) under ``directory`` whose writer is
+    gone (its process no longer runs) or that are older than ``older_than`` seconds; returns them."""
+    removed: list[Path] = []
+    if not directory.is_dir():
+        return removed
+    now = time.time()
+    for path in directory.rglob(".*"):
+        parts = path.name.rsplit(".", 2)
+        if not path.is_file() or len(parts) != 3 or parts[2] not in ("tmp", "part"):
+            continue
+        writer = int(parts[1]) if parts[1].isdigit() else None
+        try:
+            old = now - path.stat().st_mtime > older_than
+        except FileNotFoundError:
+            continue
+        if old or writer is None or (writer != os.getpid() and not _process_alive(writer)):
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
+
+
+class _FileLock:
+    """An exclusive lock on a file, re-entrant within a process (threads wait for each other), held
+    across processes with ``flock``; the kernel drops it when the holding process dies."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._thread_lock = threading.RLock()
+        self._depth = 0
+        self._fd: int | None = None
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        with self._thread_lock:
+            if self._depth == 0:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                self._fd = fd
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+                if self._depth == 0 and self._fd is not None:
+                    os.close(self._fd)
+                    self._fd = None
+
+
+_FILE_LOCKS: dict[Path, _FileLock] = {}
+_FILE_LOCKS_GUARD = threading.Lock()
+
+
+def file_lock(path: Path) -> _FileLock:
+    with _FILE_LOCKS_GUARD:
+        return _FILE_LOCKS.setdefault(path, _FileLock(path))
 
 
 FAST_STATISTICS = {"min": False, "max": False, "distinct_count": False, "null_count": True}
@@ -59,11 +163,23 @@ def write_parquet(frame: pl.DataFrame, path: Path, *, fast: bool = False) -> Pat
     later stage reads once, the lightest zstd level and null counts as the only statistics (a third
     faster to write, about the same size)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp = temporary_name(path)
     statistics = FAST_STATISTICS if fast else True
     frame.write_parquet(tmp, compression="zstd", compression_level=1 if fast else None, statistics=statistics)
-    os.replace(tmp, path)
+    crash_point(f"write:{layer_of(path)}")
+    commit_file(tmp, path)
     return path
+
+
+def layer_of(path: Path) -> str:
+    """The lake layer a file belongs to (the name of the directory two or three levels up)."""
+    for parent in path.parents:
+        if parent.name in LAYERS:
+            return parent.name
+    return path.parent.name
+
+
+LAYERS = ("raw", "conformed", "quarantine", "flags", "published", "restricted")
 
 
 class Lake:
@@ -72,6 +188,19 @@ class Lake:
 
     def layer_path(self, layer: str, dataset: str, delivery_id: str) -> Path:
         return self.root / layer / dataset / f"{delivery_id}.parquet"
+
+    def lock(self, dataset: str, purpose: str = "publish") -> _FileLock:
+        """The dataset's lock for ``purpose``: ``publish`` (read the current manifest, write the next,
+        switch the pointer, record it) or ``keys`` (check a delivery's keys against every accepted
+        row and accept its own)."""
+        return file_lock(self.root / ".locks" / f"{dataset}.{purpose}.lock")
+
+    def sweep(self, dataset: str) -> list[Path]:
+        """Remove the temporary files killed writers left in the dataset's directories."""
+        removed = []
+        for layer in (*LAYERS, "quality"):
+            removed += sweep_temporary(self.root / layer / dataset)
+        return removed
 
     def write_layer(self, layer: str, dataset: str, delivery_id: str, frame: pl.DataFrame) -> Path:
         return write_parquet(frame, self.layer_path(layer, dataset, delivery_id))
@@ -96,6 +225,22 @@ class Lake:
             return []
         return [self.published_dir(dataset) / part for part in manifest.parts]
 
+    def version_of(self, dataset: str, delivery_id: str) -> SnapshotManifest | None:
+        """The version that published this delivery, if it is current or (for append) its part is in
+        the current version; None when the delivery's rows are not served (never published, or its
+        manifest was written but the pointer never reached it)."""
+        current = self.current_manifest(dataset)
+        part = f"parts/{delivery_id}.parquet"
+        if current is None or part not in current.parts:
+            return None
+        if current.delivery_id == delivery_id:
+            return current
+        for path in sorted((self.published_dir(dataset) / "versions").glob(f"*-{delivery_id[:8]}.json")):
+            manifest = SnapshotManifest.read(path)
+            if manifest.delivery_id == delivery_id and manifest.parts[-1:] == [part]:
+                return manifest
+        return None
+
     def scan_current(self, dataset: str) -> pl.LazyFrame | None:
         manifest = self.current_manifest(dataset)
         if manifest is None or not manifest.parts:
@@ -114,7 +259,32 @@ class Lake:
         restricted: pl.DataFrame | None = None,
     ) -> SnapshotManifest:
         """Write the delivery's part (and its ``restricted`` part: key columns and the raw values of
-        personal columns of the same rows), then a manifest naming every part, then switch CURRENT."""
+        personal columns of the same rows), then a manifest naming every part, then switch CURRENT.
+        Holds the dataset's publish lock (callers that record the version elsewhere hold it around
+        both); a delivery already served is not published twice: its version is returned."""
+        with self.lock(dataset).held():
+            done = self.version_of(dataset, delivery_id)
+            if done is not None:
+                return done
+            return self._publish(
+                dataset,
+                delivery_id,
+                frame,
+                append=append,
+                contract_version=contract_version,
+                restricted=restricted,
+            )
+
+    def _publish(
+        self,
+        dataset: str,
+        delivery_id: str,
+        frame: pl.DataFrame,
+        *,
+        append: bool,
+        contract_version: str,
+        restricted: pl.DataFrame | None,
+    ) -> SnapshotManifest:
         base = self.published_dir(dataset)
         part = f"parts/{delivery_id}.parquet"
         write_parquet(frame, base / part)
@@ -139,4 +309,5 @@ class Lake:
         body = json.dumps(asdict(manifest), ensure_ascii=False, indent=2).encode("utf-8")
         _atomic_write_bytes(base / "versions" / f"{manifest.version}.json", body)
         _atomic_write_bytes(base / "CURRENT", manifest.version.encode("utf-8"))
+        crash_point("published:pointer")
         return manifest

@@ -40,7 +40,13 @@ class DeliveryStatus:
     rejected = "rejected"  # could not be read as the dataset: nothing published, nothing quarantined
     duplicate = "duplicate"  # the same bytes were delivered before: nothing is processed twice
     blocked = "blocked"  # a blocking quality rule failed: its rows are held in quarantine, nothing published
-    failed = "failed"  # the platform failed while processing it
+    withheld = "withheld"  # every row was withheld for k-anonymity: all quarantined, nothing published
+    failed = "failed"  # the platform failed while processing it: `datahub deliveries retry` restarts it
+
+    FINAL = frozenset({"published", "blocked", "rejected", "duplicate", "withheld"})
+    """A delivery in one of these is finished: its rows are published or quarantined, once."""
+    CLAIMED = frozenset({"reading", "conforming", "checking", "publishing"})
+    """A stage is working on it (or its process died and a later run takes the claim over)."""
 
 
 class Delivery(Base):
@@ -72,6 +78,13 @@ class Delivery(Base):
     timings: Mapped[dict[str, float] | None] = mapped_column(JSON)
     # Values masked per column (and per entity found in free text) when the delivery was published.
     desensitised: Mapped[dict[str, int] | None] = mapped_column(JSON)
+    rows_withheld: Mapped[int | None] = mapped_column(Integer)  # of rows_quarantined: for k-anonymity
+    # The claim of the stage working on it: who holds it (host, process, token) and until when; a
+    # later run takes it over once the holder is gone (datahub/pipeline/claims.py).
+    claimed_by: Mapped[str | None] = mapped_column(String(200))
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime)
+    attempts: Mapped[int | None] = mapped_column(Integer)  # claims taken, takeovers and retries included
+    failed_stage: Mapped[str | None] = mapped_column(String(20))  # where a `failed` delivery stopped
 
     reasons: Mapped[list[QuarantineReason]] = relationship(
         back_populates="delivery", cascade="all, delete-orphan", order_by="QuarantineReason.rows.desc()"

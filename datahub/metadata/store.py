@@ -7,8 +7,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import Session, sessionmaker
 
 from datahub.metadata.models import Base
@@ -36,7 +36,27 @@ class MetadataStore:
         except OperationalError:
             # Another process created the tables between our check and our CREATE: check again.
             Base.metadata.create_all(self.engine)
+        self._add_missing_columns()
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    def _add_missing_columns(self) -> None:
+        """A database made by an earlier release gets the nullable columns added since (the only kind
+        of change made to existing tables so far)."""
+        existing = inspect(self.engine)
+        for table in Base.metadata.sorted_tables:
+            if not existing.has_table(table.name):
+                continue
+            have = {c["name"] for c in existing.get_columns(table.name)}
+            for column in table.columns:
+                if column.name in have or not column.nullable:
+                    continue
+                kind = column.type.compile(dialect=self.engine.dialect)
+                statement = f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}'
+                try:
+                    with self.engine.begin() as conn:
+                        conn.execute(text(statement))
+                except (OperationalError, ProgrammingError):  # another process added it first
+                    pass
 
     @contextmanager
     def session(self) -> Iterator[Session]:

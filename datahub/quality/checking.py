@@ -126,20 +126,24 @@ def hold(
     row_numbers: pl.Series | None = None,
 ) -> None:
     """Add conformed rows of a delivery (all of them, or those with these ``_row_number`` values), as
-    delivered, to its quarantine with ``reason``, reported under ``label`` (the rules, the check)."""
+    delivered, to its quarantine with ``reason``, reported under ``label`` (the rules, the check).
+    Rows already held are not added again, so a stage redone after a crash holds each row once."""
     lake = platform.lake
     conformed = pl.scan_parquet(lake.layer_path("conformed", dataset.name, delivery_id)).select("_row_number")
     if row_numbers is not None:
         conformed = conformed.filter(pl.col("_row_number").is_in(row_numbers.implode()))
+    quarantine_path = lake.layer_path("quarantine", dataset.name, delivery_id)
+    quarantine = pl.read_parquet(quarantine_path)
     raw = pl.scan_parquet(lake.layer_path("raw", dataset.name, delivery_id))
     reasons = [{"reason": reason.value, "column": label, "value": None}]
     held = (
         raw.join(conformed, on="_row_number", how="semi")
+        .join(quarantine.lazy().select("_row_number"), on="_row_number", how="anti")
         .with_columns(pl.lit(reasons, dtype=REASONS_DTYPE).alias(REASONS_COLUMN))
         .collect()
     )
-    quarantine_path = lake.layer_path("quarantine", dataset.name, delivery_id)
-    quarantine = pl.read_parquet(quarantine_path)
+    if held.is_empty():
+        return
     write_parquet(pl.concat([quarantine, held], how="vertical_relaxed"), quarantine_path)
 
 

@@ -33,7 +33,8 @@ from datahub.citytime import CITY_ZONE
 from datahub.contracts import Column, Dataset
 from datahub.dictionary import Dictionary, ElementType
 from datahub.dictionary.validators import NORMALISERS
-from datahub.lake.store import write_parquet
+from datahub.faults import crash_point
+from datahub.lake.store import commit_file, layer_of, temporary_name, write_parquet
 from datahub.quality.reasons import Reason
 from datahub.quality.schema import conformity_schema, failures, key_label, typed_keys, typed_name
 
@@ -376,7 +377,7 @@ def _parquet_sink(
     succeeds. Columns of many distinct values (names, addresses, free text) skip dictionary encoding,
     which would only be thrown away."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp = temporary_name(path)
     writer: pq.ParquetWriter | None = None
 
     def append(frame: pl.DataFrame) -> None:
@@ -388,6 +389,7 @@ def _parquet_sink(
         # A row group at a time, so only that much of the frame is ever copied into Arrow.
         for part in frame.iter_slices(ROW_GROUP_ROWS):
             writer.write_table(part.to_arrow())
+        crash_point(f"write:{layer_of(path)}")  # the file half-written
 
     try:
         yield append
@@ -398,7 +400,7 @@ def _parquet_sink(
         raise
     if writer is not None:
         writer.close()
-    os.replace(tmp, path)
+        commit_file(tmp, path)
 
 
 def conform_file(

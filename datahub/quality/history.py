@@ -8,6 +8,7 @@ goes through the whole pipeline again like any delivery.
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from sqlalchemy import select
 
 from datahub.contracts import Dataset
 from datahub.errors import NotFound, UnreadableDelivery
+from datahub.ingest.landing import landing_dir
 from datahub.ingest.readers import RESUBMISSION_SUFFIX
 from datahub.lake.store import write_parquet
 from datahub.metadata import Delivery, QualityRun
@@ -123,8 +125,6 @@ def export_quarantine(platform: Platform, dataset: Dataset, delivery_id: str, ou
 
 def land_resubmission(platform: Platform, dataset: Dataset, fixed_csv: Path) -> Path:
     """Land a fixed export as a new delivery of the dataset; returns the landed file."""
-    from datahub.pipeline import landing_dir
-
     fixed_csv = Path(fixed_csv)
     if not fixed_csv.is_file():
         raise UnreadableDelivery("no such file", file=str(fixed_csv))
@@ -136,4 +136,9 @@ def land_resubmission(platform: Platform, dataset: Dataset, fixed_csv: Path) -> 
             f"columns not in the contract: {', '.join(unknown)}", file=str(fixed_csv), line=1
         )
     target = landing_dir(platform, dataset) / f"{fixed_csv.stem}{RESUBMISSION_SUFFIX}"
+    if target.exists():  # the same fix landed before is that delivery again; another fix is a new file
+        if pl.read_parquet(target).equals(frame):
+            return target
+        digest = hashlib.sha256(fixed_csv.read_bytes()).hexdigest()[:8]
+        target = target.with_name(f"{fixed_csv.stem}.{digest}{RESUBMISSION_SUFFIX}")
     return write_parquet(frame, target)
