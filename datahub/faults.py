@@ -9,17 +9,24 @@ write. Nothing happens unless a test asks for a crash there:
   platform's error handling does not catch, so the claim and the files stay as a killed process left
   them (used by the property-based test, which crashes and recovers hundreds of times in one process).
 
+``DATAHUB_DELAY_AT=<point>=<seconds>[,...]`` makes the process wait there instead (a slow disk, a busy
+database), so that the tests of two processes at once can hold a race window open.
+
 Points: ``landed``, ``registered``, ``claimed:<stage>``, ``written:<stage>`` (the stage's files are
 written, its status is not), ``published:pointer`` (the lake's pointer switched, the metadata not),
-``write:<layer>`` (a Parquet file half-written: its temporary file exists, it is not yet renamed).
+``write:<layer>`` (a Parquet file half-written: its temporary file exists, it is not yet renamed),
+``read:keys`` (a delivery's keys are about to be checked against the rows accepted before it),
+``read:manifest`` (a publisher has read the current manifest and is about to write the next one).
 """
 
 from __future__ import annotations
 
 import os
 import signal
+import time
 
 ENV = "DATAHUB_CRASH_AT"
+DELAY_ENV = "DATAHUB_DELAY_AT"
 
 _armed: set[str] = set()
 
@@ -42,3 +49,7 @@ def crash_point(name: str) -> None:
         raise Crash(name)
     if os.environ.get(ENV) == name:
         os.kill(os.getpid(), signal.SIGKILL)
+    for delay in filter(None, os.environ.get(DELAY_ENV, "").split(",")):
+        point, _, seconds = delay.rpartition("=")
+        if point == name:
+            time.sleep(float(seconds))

@@ -289,6 +289,7 @@ class Lake:
         part = f"parts/{delivery_id}.parquet"
         write_parquet(frame, base / part)
         previous = self.current_manifest(dataset) if append else None
+        crash_point("read:manifest")
         parts = [*(previous.parts if previous else []), part]
         restricted_parts = list(previous.restricted_parts if previous else [])
         if restricted is not None:

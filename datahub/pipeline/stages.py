@@ -288,6 +288,7 @@ def to_conformed(platform: Platform, dataset: Dataset, delivery_id: str, holder:
         delivery = _load(platform, delivery_id)
         timings = dict(delivery.timings or {})
         before = _accepted_before(platform, dataset)
+        crash_point("read:keys")
         with _timed(timings, "conform"):  # in batches, straight from the raw file into the two layers
             result = conform_file(
                 lake.layer_path("raw", dataset.name, delivery_id),

@@ -88,6 +88,10 @@ def test_rows_withheld_for_k_anonymity_are_quarantined_and_reconciled(
     summary = pipeline.ingest_file(platform, hotline.name, write_hotline(tmp_path / "few.csv", rows, hotline))
     assert (summary.rows_in, summary.rows_published, summary.rows_quarantined) == (3, 0, 3)
     assert summary.reconciled is True
+    # Every row withheld: the status says so, and no empty version is made.
+    assert (summary.status, summary.rows_withheld, summary.snapshot_version) == ("withheld", 3, None)
+    assert "withheld for k-anonymity" in (summary.error or "")
+    assert platform.lake.current_manifest(hotline.name) is None
     quarantine = pl.read_parquet(platform.lake.layer_path("quarantine", hotline.name, summary.delivery_id))
     assert [r[0]["reason"] for r in quarantine["_reasons"]] == ["k_anonymity"] * 3
     with platform.metadata.session() as s:
