@@ -1,4 +1,11 @@
-"""Where every dataset stands: current published version, last delivery, reconciliation, freshness."""
+"""Where every dataset stands: current published version, last delivery, reconciliation, freshness.
+
+A delivery is *reconciled* only when it is finished (its status is in ``DeliveryStatus.FINAL``) and its
+rows reconcile (``Delivery.reconciled``: rows in = rows published + rows quarantined); a duplicate
+processes nothing and counts as reconciled. Every other delivery — waiting for a stage, claimed by one
+(or left claimed by a process that died), or ``failed`` — is *unfinished* and counts as not reconciled
+until it is finished.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +15,37 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, and_, func, not_, or_, select
 
 from datahub.metadata import Delivery, DeliveryStatus, Snapshot
 from datahub.pipeline import quality_summary
 from datahub.platform import Platform
 
-_FINAL = (DeliveryStatus.published, DeliveryStatus.blocked, DeliveryStatus.rejected)
+FINISHED = tuple(sorted(DeliveryStatus.FINAL))
+"""Statuses of a finished delivery (``DeliveryStatus.FINAL``), for SQL ``IN``."""
+PROCESSED = tuple(s for s in FINISHED if s != DeliveryStatus.duplicate)
+"""Finished after being processed: these have rows to reconcile (a duplicate has none)."""
+
+
+def unfinished_clause() -> ColumnElement[bool]:
+    """SQL: the delivery is not finished (waiting, claimed or failed)."""
+    return Delivery.status.not_in(FINISHED)
+
+
+def unreconciled_clause() -> ColumnElement[bool]:
+    """SQL: the delivery does not count as reconciled: unfinished, or finished with rows that did not
+    reconcile (or were never recorded as reconciled)."""
+    return or_(
+        unfinished_clause(),
+        and_(Delivery.status.in_(PROCESSED), not_(Delivery.reconciled.is_(True))),
+    )
+
+
+def is_reconciled(status: str, reconciled: bool | None) -> bool:
+    """Whether a delivery in ``status`` with ``reconciled`` counts as reconciled."""
+    if status == DeliveryStatus.duplicate:
+        return True
+    return status in DeliveryStatus.FINAL and reconciled is True
 
 
 @dataclass
@@ -27,14 +58,21 @@ class DatasetStatus:
     published_at: str | None = None
     rows_current: int = 0
     deliveries: int = 0
+    # The last finished delivery that was processed (duplicates aside).
     last_delivery: str | None = None
     last_status: str | None = None
     last_rows_in: int | None = None
     last_rows_published: int | None = None
     last_rows_quarantined: int | None = None
     last_reconciled: bool | None = None
+    # False when any delivery is unfinished or finished without its rows reconciling.
     all_reconciled: bool = True
+    # Files of every delivery that does not count as reconciled (unfinished ones included).
     unreconciled_deliveries: list[str] = field(default_factory=list)
+    # Deliveries not finished: waiting for a stage, claimed by one, or failed: how many, and each as
+    # {delivery_id, source_file, status, error}, oldest delivered first.
+    unfinished: int = 0
+    unfinished_deliveries: list[dict[str, str | None]] = field(default_factory=list)
     # The last checked delivery's quality: pass rate, overall score and the rules that failed.
     quality: dict[str, Any] | None = None
 
@@ -42,6 +80,15 @@ class DatasetStatus:
     def stale(self) -> bool:
         failed = (self.quality or {}).get("failed_rules", [])
         return any(rule["check"] == "stale_delivery" for rule in failed)
+
+    @property
+    def unfinished_statuses(self) -> dict[str, int]:
+        """How many unfinished deliveries are in each status."""
+        counts: dict[str, int] = {}
+        for d in self.unfinished_deliveries:
+            status = str(d["status"])
+            counts[status] = counts.get(status, 0) + 1
+        return counts
 
 
 def dataset_status(platform: Platform) -> list[DatasetStatus]:
@@ -64,7 +111,7 @@ def dataset_status(platform: Platform) -> list[DatasetStatus]:
             )
             last = s.scalars(
                 select(Delivery)
-                .where(Delivery.dataset == dataset.name, Delivery.status.in_(_FINAL))
+                .where(Delivery.dataset == dataset.name, Delivery.status.in_(PROCESSED))
                 .order_by(Delivery.finished_at.desc())
             ).first()
             if last is not None:
@@ -75,14 +122,23 @@ def dataset_status(platform: Platform) -> list[DatasetStatus]:
                 status.last_rows_quarantined = last.rows_quarantined
                 status.last_reconciled = last.reconciled
                 status.quality = quality_summary(last.quality) if last.quality else None
-            bad = s.scalars(
-                select(Delivery.source_file).where(
-                    Delivery.dataset == dataset.name,
-                    Delivery.status.in_(_FINAL),
-                    Delivery.reconciled.is_not(True),
-                )
+            bad = s.execute(
+                select(Delivery.id, Delivery.source_file, Delivery.status, Delivery.error)
+                .where(Delivery.dataset == dataset.name, unreconciled_clause())
+                .order_by(Delivery.delivered_at, Delivery.source_file)
             ).all()
-            status.unreconciled_deliveries = list(bad)
+            status.unreconciled_deliveries = [row.source_file for row in bad]
+            status.unfinished_deliveries = [
+                {
+                    "delivery_id": row.id,
+                    "source_file": row.source_file,
+                    "status": row.status,
+                    "error": row.error,
+                }
+                for row in bad
+                if row.status not in DeliveryStatus.FINAL
+            ]
+            status.unfinished = len(status.unfinished_deliveries)
             status.all_reconciled = not bad
             out.append(status)
     return out

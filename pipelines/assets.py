@@ -6,6 +6,7 @@ blocking rules, WARN for warnings) with the counts and a sample of failing keys.
 """
 
 import re
+from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
@@ -25,9 +26,9 @@ from dagster import (
 
 from datahub import pipeline
 from datahub.contracts import Dataset
-from datahub.metadata import Delivery
+from datahub.metadata import Delivery, DeliveryStatus
 from datahub.quality.expectations import Rule, SuiteContext, build_suite
-from datahub.status import dataset_status, write_status_report
+from datahub.status import dataset_status, is_reconciled, write_status_report
 from pipelines.resources import PlatformResource
 
 STATUS_KEY = AssetKey(["governance", "dataset_status"])
@@ -171,16 +172,33 @@ def _stage_asset(dataset: Dataset, stage: str) -> AssetsDefinition:
         if stage == "checked":
             yield from checks
         if stage == "published":
-            unreconciled = [s.source_file for s in summaries if s.status == "published" and not s.reconciled]
+            # A delivery this stage handled counts only when it finished and its rows reconciled: one
+            # that ended failed (or still claimed) is not reconciled.
+            unreconciled = [s.source_file for s in summaries if not is_reconciled(s.status, s.reconciled)]
+            unfinished = {s.source_file: s.status for s in summaries if s.status not in DeliveryStatus.FINAL}
             yield AssetCheckResult(
                 asset_key=spec.key,
                 check_name="rows_reconciled",
                 passed=not unreconciled,
-                metadata={"deliveries": len(summaries), "unreconciled": MetadataValue.json(unreconciled)},
+                description=_unfinished_text(len(unfinished), Counter(unfinished.values())) or None,
+                metadata={
+                    "deliveries": len(summaries),
+                    "unreconciled": MetadataValue.json(unreconciled),
+                    "unfinished": MetadataValue.json(unfinished),
+                },
             )
             yield from checks
 
     return _asset
+
+
+def _unfinished_text(count: int, by_status: Counter[str]) -> str:
+    """``2 deliveries unfinished (failed: 1, publishing: 1): not reconciled until they finish``."""
+    if not count:
+        return ""
+    statuses = ", ".join(f"{status}: {n}" for status, n in sorted(by_status.items()))
+    noun = "delivery" if count == 1 else "deliveries"
+    return f"{count} {noun} unfinished ({statuses}): not reconciled until they finish"
 
 
 def dataset_assets(dataset: Dataset) -> list[AssetsDefinition]:
@@ -203,16 +221,39 @@ def status_asset(datasets: list[Dataset]) -> AssetsDefinition:
         statuses = dataset_status(p)
         path = write_status_report(p, statuses)
         unreconciled = {s.dataset: s.unreconciled_deliveries for s in statuses if not s.all_reconciled}
+        # Deliveries not finished (waiting, claimed, failed) are not reconciled until they finish.
+        unfinished = {
+            s.dataset: [
+                {"delivery_id": d["delivery_id"], "source_file": d["source_file"], "status": d["status"]}
+                for d in s.unfinished_deliveries
+            ]
+            for s in statuses
+            if s.unfinished_deliveries
+        }
+        by_status: Counter[str] = Counter()
+        for s in statuses:
+            by_status.update(s.unfinished_statuses)
         stale = [s.dataset for s in statuses if s.stale]
         yield MaterializeResult(
             asset_key=STATUS_KEY,
-            metadata={"path": str(path), "datasets": len(statuses), "stale": MetadataValue.json(stale)},
+            metadata={
+                "path": str(path),
+                "datasets": len(statuses),
+                "stale": MetadataValue.json(stale),
+                "unfinished": sum(by_status.values()),
+            },
         )
         yield AssetCheckResult(
             asset_key=STATUS_KEY,
             check_name="all_deliveries_reconciled",
             passed=not unreconciled,
-            metadata={"unreconciled": MetadataValue.json(unreconciled)},
+            description=_unfinished_text(sum(by_status.values()), by_status) or None,
+            metadata={
+                "unreconciled": MetadataValue.json(unreconciled),
+                "unfinished": MetadataValue.json(unfinished),
+                "unfinished_count": sum(by_status.values()),
+                "unfinished_statuses": MetadataValue.json(dict(sorted(by_status.items()))),
+            },
         )
 
     return _status

@@ -26,7 +26,7 @@ from datahub.dashboard.access import department_scope, may_open_dataset
 from datahub.dictionary import PersonalClass
 from datahub.dictionary.loader import DEPARTMENT_TABLE
 from datahub.errors import NotFound
-from datahub.metadata import Delivery, Grant, GrantStatus
+from datahub.metadata import Delivery, DeliveryStatus, Grant, GrantStatus
 from datahub.platform import Platform
 from datahub.privacy.masking import mask_column, scan_text_column
 from datahub.privacy.policy import mask_for_quarantine, mask_kind
@@ -110,7 +110,13 @@ def dataset_rows(platform: Platform, principal: Principal) -> list[dict[str, Any
                 "blocking_failed": sum(1 for r in failed if r["blocking"])
                 or int(bool(quality.get("blocked"))),
                 "stale": s.stale,
+                # An unfinished delivery (waiting, claimed, failed) is not reconciled until it finishes.
                 "reconciled": s.all_reconciled,
+                "unfinished": s.unfinished,
+                "unfinished_statuses": [
+                    (labels.label(labels.DELIVERY_STATUS_NAMES, status), n)
+                    for status, n in sorted(s.unfinished_statuses.items())
+                ],
                 "rows_current": s.rows_current,
             }
         )
@@ -166,6 +172,17 @@ def _rules(dataset: Dataset, latest: dict[str, Any]) -> list[dict[str, Any]]:
     return sorted(out, key=lambda r: (r["success"], not r["blocking"]))
 
 
+def reconciliation(status: str, reconciled: bool | None) -> str:
+    """How a delivery stands in the reconciliation rows in = published + quarantined: ``unfinished``
+    (waiting, claimed or failed: not reconciled until it finishes), ``duplicate`` (nothing to
+    reconcile), ``reconciled`` or ``unreconciled``."""
+    if status == DeliveryStatus.duplicate:
+        return "duplicate"
+    if status not in DeliveryStatus.FINAL:
+        return "unfinished"
+    return "reconciled" if reconciled is True else "unreconciled"
+
+
 def _deliveries(platform: Platform, dataset: Dataset) -> list[dict[str, Any]]:
     with platform.metadata.session() as s:
         rows = s.scalars(
@@ -186,6 +203,7 @@ def _deliveries(platform: Platform, dataset: Dataset) -> list[dict[str, Any]]:
                 "rows_published": d.rows_published,
                 "rows_quarantined": d.rows_quarantined,
                 "reconciled": d.reconciled,
+                "reconciliation": reconciliation(d.status, d.reconciled),
                 "reasons": [
                     {
                         "reason": labels.label(labels.REASON_NAMES, r.reason),
@@ -194,6 +212,27 @@ def _deliveries(platform: Platform, dataset: Dataset) -> list[dict[str, Any]]:
                     }
                     for r in d.reasons
                 ],
+            }
+            for d in rows
+        ]
+
+
+def _unfinished(platform: Platform, dataset: Dataset) -> list[dict[str, Any]]:
+    """Every delivery of the dataset that is not finished (however old), oldest first."""
+    with platform.metadata.session() as s:
+        rows = s.scalars(
+            select(Delivery)
+            .where(Delivery.dataset == dataset.name, Delivery.status.not_in(sorted(DeliveryStatus.FINAL)))
+            .order_by(Delivery.delivered_at, Delivery.source_file)
+        ).all()
+        return [
+            {
+                "id": d.id,
+                "source_file": d.source_file,
+                "delivered_at": d.delivered_at,
+                "status": d.status,
+                "status_name": labels.label(labels.DELIVERY_STATUS_NAMES, d.status),
+                "error": d.error,
             }
             for d in rows
         ]
@@ -311,7 +350,7 @@ def _freshness(
         return {"declared": declared, "checked": False}
     span, column = sla
     rule = next((r for r in rules if r["check"] == "stale_delivery"), None)
-    checked = next((d for d in deliveries if d["status"] in ("published", "blocked")), None)
+    checked = next((d for d in deliveries if d["status"] in ("published", "blocked", "withheld")), None)
     newest = rule["observed"] if rule else None
     lag = None
     if isinstance(newest, str) and checked is not None:
@@ -427,6 +466,7 @@ def dataset_page(platform: Platform, registry: ContractRegistry, dataset: Datase
         "rules": rules,
         "failing": [r for r in rules if not r["success"]],
         "deliveries": deliveries,
+        "unfinished": _unfinished(platform, dataset),
         "quarantine": _quarantine(platform, dataset, deliveries),
         "freshness": _freshness(dataset, rules, deliveries),
         "contract": _contract(registry, dataset),

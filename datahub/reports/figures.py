@@ -18,8 +18,14 @@ dataset's):
   mean of its GB/T 36344 dimension scores), so a department's score is not carried by its small files;
 - dimension scores 分维度得分 = per dimension, the rows-weighted mean of the scores of the runs that
   have that dimension (a run with no check in a dimension has no score there);
-- deliveries 交付批次 = deliveries that reached an end (published, blocked or rejected); blocked 阻断 =
-  those a blocking rule (or the leak scan) held back; rejected 拒收 = files unreadable as the dataset.
+- deliveries 交付批次 = deliveries that reached an end after being processed (published, blocked,
+  rejected or withheld; duplicates process nothing and are left out); blocked 阻断 = those a blocking
+  rule (or the leak scan) held back; rejected 拒收 = files unreadable as the dataset; withheld 全部暂扣 =
+  those whose every row was withheld for k-anonymity;
+- unfinished 未完成 = deliveries of the month not finished: waiting for a stage, claimed by one (or left
+  claimed by a process that died) or failed. They are not reconciled: the month's deliveries reconcile
+  (行数核对) only when none is unfinished and every finished one has rows in = published + quarantined
+  (:attr:`QualityTotals.all_reconciled`); each is listed (:class:`UnfinishedDelivery`).
 
 **Department** = the contract's ``ownerDepartment`` for the contract version the run used (the
 registered :class:`~datahub.metadata.ContractVersion`; the catalog's contract when that version is not
@@ -129,7 +135,28 @@ TABLE_CHECKS = frozenset({"volume", "stale_delivery", "rowCount", "columns_close
 """Checks judging a delivery as a whole (their evaluated/failed count deliveries)."""
 
 _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
-_FINAL = (DeliveryStatus.published, DeliveryStatus.blocked, DeliveryStatus.rejected)
+_PROCESSED = tuple(sorted(DeliveryStatus.FINAL - {DeliveryStatus.duplicate}))
+"""Finished after being processed (a duplicate is finished but processes nothing)."""
+
+DELIVERY_STATUS_NAMES = {
+    DeliveryStatus.landed: "已落地",
+    DeliveryStatus.reading: "读取中",
+    DeliveryStatus.raw: "已读取",
+    DeliveryStatus.conforming: "规范化中",
+    DeliveryStatus.conformed: "已规范化",
+    DeliveryStatus.checking: "检查中",
+    DeliveryStatus.checked: "已检查",
+    DeliveryStatus.publishing: "发布中",
+    DeliveryStatus.published: "已发布",
+    DeliveryStatus.rejected: "无法读取",
+    DeliveryStatus.duplicate: "重复交付",
+    DeliveryStatus.blocked: "已阻断",
+    DeliveryStatus.withheld: "全部暂扣",
+    DeliveryStatus.failed: "处理失败",
+}
+"""What each delivery status is called in Chinese (the dashboard shows the same names)."""
+UNFINISHED_NAME = "未完成"
+"""A delivery not finished (waiting, claimed or failed): not reconciled until it is."""
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
@@ -190,10 +217,28 @@ class QualityTotals:
     pass_rate: float | None  # percent; None without rows
     score: float | None  # rows-weighted mean of the runs' overall scores
     dimensions: dict[str, float]  # dimension → rows-weighted mean score (dimensions with a score only)
-    deliveries: int = 0  # deliveries that reached an end (published, blocked, rejected)
+    deliveries: int = 0  # deliveries that reached an end (published, blocked, rejected, withheld)
     blocked: int = 0
     rejected: int = 0
     late: int = 0  # deliveries whose freshness rule failed (late against the SLA)
+    withheld: int = 0  # every row withheld for k-anonymity: nothing published
+    unfinished: int = 0  # not finished (waiting, claimed, failed): not reconciled
+    unreconciled: int = 0  # finished, but rows in ≠ published + quarantined (or not recorded)
+
+    @property
+    def received(self) -> int:
+        """Deliveries of the month, finished or not (duplicates aside)."""
+        return self.deliveries + self.unfinished
+
+    @property
+    def reconciled(self) -> int:
+        """Deliveries finished with rows in = rows published + rows quarantined."""
+        return self.deliveries - self.unreconciled
+
+    @property
+    def all_reconciled(self) -> bool:
+        """Every delivery finished and reconciled: none unfinished, none with rows unaccounted for."""
+        return self.unfinished == 0 and self.unreconciled == 0
 
     @property
     def meets_target(self) -> bool:
@@ -309,6 +354,29 @@ class BlockedDataset:
 
 
 @dataclass(frozen=True)
+class UnfinishedDelivery:
+    """A delivery of the month that is not finished: waiting, claimed by a stage, or failed."""
+
+    dataset: str
+    title: str
+    department: str | None
+    department_name: str
+    delivery_id: str
+    source_file: str
+    delivered_at: datetime
+    status: str
+    error: str | None
+
+    @property
+    def status_name(self) -> str:
+        return DELIVERY_STATUS_NAMES.get(self.status, self.status)
+
+    @property
+    def failed(self) -> bool:
+        return self.status == DeliveryStatus.failed
+
+
+@dataclass(frozen=True)
 class ConsumerUse:
     client: str
     role: str | None
@@ -399,6 +467,7 @@ class MonthFigures:
     events: EventFigures | None  # None: events_unified never published
     actions: tuple[str, ...]  # 下月整改重点, Chinese sentences
     dimension_names: dict[str, str] = field(default_factory=lambda: dict(DIMENSION_NAMES))
+    unfinished: tuple[UnfinishedDelivery, ...] = ()  # the month's deliveries not finished, oldest first
 
     @property
     def pass_rate_change(self) -> float | None:
@@ -460,10 +529,20 @@ def _weighted(pairs: Iterable[tuple[float, int]]) -> float | None:
     return round(sum(v * w for v, w in pairs) / weight, 3)
 
 
+@dataclass(frozen=True)
+class _DeliveryCounts:
+    deliveries: int = 0  # finished after being processed
+    blocked: int = 0
+    rejected: int = 0
+    withheld: int = 0
+    unfinished: int = 0
+    unreconciled: int = 0
+
+
 def _totals(
     runs: Sequence[_Run],
     scores: dict[int, dict[str, float]],
-    deliveries: tuple[int, int, int] = (0, 0, 0),
+    deliveries: _DeliveryCounts = _DeliveryCounts(),
     late: frozenset[str] = frozenset(),
 ) -> QualityTotals:
     rows_in = sum(r.rows_in for r in runs)
@@ -480,10 +559,13 @@ def _totals(
         pass_rate=round(100 * rows_passed / rows_in, 3) if rows_in else None,
         score=_weighted((r.overall, r.rows_in) for r in runs),
         dimensions=dimensions,
-        deliveries=deliveries[0],
-        blocked=deliveries[1],
-        rejected=deliveries[2],
+        deliveries=deliveries.deliveries,
+        blocked=deliveries.blocked,
+        rejected=deliveries.rejected,
         late=sum(1 for r in runs if r.delivery_id in late),
+        withheld=deliveries.withheld,
+        unfinished=deliveries.unfinished,
+        unreconciled=deliveries.unreconciled,
     )
 
 
@@ -605,26 +687,89 @@ def _scores(platform: Platform, start: datetime, end: datetime) -> dict[int, dic
     return out
 
 
-def _delivery_counts(
-    platform: Platform, ctx: _Context, start: datetime, end: datetime
-) -> list[tuple[str, str | None, str, int]]:
-    """(dataset, department, status, deliveries) of deliveries in the month that reached an end."""
+_CountRow = tuple[str, str | None, str, bool | None, int]
+"""(dataset, department, status, reconciled, deliveries)."""
+
+
+def _delivery_counts(platform: Platform, ctx: _Context, start: datetime, end: datetime) -> list[_CountRow]:
+    """(dataset, department, status, reconciled, deliveries) of every delivery in the month, finished or
+    not, duplicates aside (they process nothing)."""
     with platform.metadata.session() as s:
         rows = s.execute(
-            select(Delivery.dataset, Delivery.contract_version, Delivery.status, func.count())
-            .where(Delivery.delivered_at >= start, Delivery.delivered_at < end, Delivery.status.in_(_FINAL))
-            .group_by(Delivery.dataset, Delivery.contract_version, Delivery.status)
+            select(
+                Delivery.dataset,
+                Delivery.contract_version,
+                Delivery.status,
+                Delivery.reconciled,
+                func.count(),
+            )
+            .where(
+                Delivery.delivered_at >= start,
+                Delivery.delivered_at < end,
+                Delivery.status != DeliveryStatus.duplicate,
+            )
+            .group_by(Delivery.dataset, Delivery.contract_version, Delivery.status, Delivery.reconciled)
         ).all()
-    return [(d, ctx.owner(d, v), status, n) for d, v, status, n in rows]
+    return [(d, ctx.owner(d, v), status, reconciled, n) for d, v, status, reconciled, n in rows]
 
 
-def _counts(rows: Iterable[tuple[str, str | None, str, int]]) -> tuple[int, int, int]:
+def _counts(rows: Iterable[_CountRow]) -> _DeliveryCounts:
     rows = list(rows)
-    return (
-        sum(n for *_, n in rows),
-        sum(n for _, _, status, n in rows if status == DeliveryStatus.blocked),
-        sum(n for _, _, status, n in rows if status == DeliveryStatus.rejected),
+
+    def where(*statuses: str) -> int:
+        return sum(n for _, _, status, _, n in rows if status in statuses)
+
+    return _DeliveryCounts(
+        deliveries=where(*_PROCESSED),
+        blocked=where(DeliveryStatus.blocked),
+        rejected=where(DeliveryStatus.rejected),
+        withheld=where(DeliveryStatus.withheld),
+        unfinished=sum(n for _, _, status, _, n in rows if status not in DeliveryStatus.FINAL),
+        unreconciled=sum(
+            n for _, _, status, reconciled, n in rows if status in _PROCESSED and reconciled is not True
+        ),
     )
+
+
+def _unfinished(
+    platform: Platform, ctx: _Context, start: datetime, end: datetime
+) -> list[UnfinishedDelivery]:
+    """The month's deliveries that are not finished (waiting, claimed or failed), oldest first."""
+    with platform.metadata.session() as s:
+        rows = s.execute(
+            select(
+                Delivery.id,
+                Delivery.dataset,
+                Delivery.contract_version,
+                Delivery.source_file,
+                Delivery.delivered_at,
+                Delivery.status,
+                Delivery.error,
+            )
+            .where(
+                Delivery.delivered_at >= start,
+                Delivery.delivered_at < end,
+                Delivery.status.not_in(sorted(DeliveryStatus.FINAL)),
+            )
+            .order_by(Delivery.delivered_at, Delivery.source_file)
+        ).all()
+    out = []
+    for r in rows:
+        department = ctx.owner(r.dataset, r.contract_version)
+        out.append(
+            UnfinishedDelivery(
+                dataset=r.dataset,
+                title=ctx.title(r.dataset),
+                department=department,
+                department_name=ctx.department_name(department),
+                delivery_id=r.id,
+                source_file=r.source_file,
+                delivered_at=r.delivered_at,
+                status=r.status,
+                error=r.error,
+            )
+        )
+    return out
 
 
 # --------------------------------------------------------------------------- problems
@@ -1104,9 +1249,22 @@ def _actions(
     sharing: SharingFigures,
     events: EventFigures | None,
     target: float,
+    unfinished: Sequence[UnfinishedDelivery] = (),
 ) -> list[str]:
     """下月整改重点: concrete sentences derived from the figures, most urgent first."""
     out = []
+    stuck: dict[tuple[str, str], list[UnfinishedDelivery]] = defaultdict(list)
+    for u in unfinished:
+        stuck[(u.department_name, u.title)].append(u)
+    for (department, title), held in stuck.items():
+        statuses: dict[str, int] = defaultdict(int)
+        for u in held:
+            statuses[u.status_name] += 1
+        how = "、".join(f"{name} {n} 批" for name, n in statuses.items())
+        out.append(
+            f"{department}：{title}有 {len(held)} 批交付未完成处理（{how}），行数尚未核对，"
+            "请平台运维排查原因后重新处理（datahub deliveries retry），直至发布或隔离。"
+        )
     for b in blocked:
         out.append(
             f"{b.department_name}：{b.title}本月有 {b.blocked_deliveries} 批交付被阻断"
@@ -1163,7 +1321,7 @@ def _actions(
         if slow:
             out.append(f"事件响应超时占比偏高：{'，'.join(slow)}，请各处置部门压实派单响应时限。")
     if not out:
-        out.append("本月各部门数据质量均达标，无阻断和逾期交付，请保持。")
+        out.append("本月各部门数据质量均达标，无阻断、逾期和未完成处理的交付，请保持。")
     return out
 
 
@@ -1290,7 +1448,8 @@ def month_figures(platform: Platform, month: str, *, with_events: bool = True) -
     blocked = _blocked(problems, current, ctx)
     sharing = _sharing(platform, ctx, start, end)
     events = event_figures(platform, month) if with_events else None
-    actions = _actions(ordered, problems, late, blocked, sharing, events, PASS_RATE_TARGET)
+    unfinished = _unfinished(platform, ctx, start, end)
+    actions = _actions(ordered, problems, late, blocked, sharing, events, PASS_RATE_TARGET, unfinished)
     return MonthFigures(
         month=month,
         label=month_label(month),
@@ -1308,6 +1467,7 @@ def month_figures(platform: Platform, month: str, *, with_events: bool = True) -
         sharing=sharing,
         events=events,
         actions=tuple(actions),
+        unfinished=tuple(unfinished),
     )
 
 
@@ -1329,6 +1489,15 @@ def fingerprint(platform: Platform, month: str) -> str:
                     Delivery.delivered_at < end
                 )
             ).one(),
+            # Deliveries per status and reconciliation: one that fails, is claimed or finishes counts.
+            tuple(
+                s.execute(
+                    select(Delivery.status, Delivery.reconciled, func.count())
+                    .where(Delivery.delivered_at < end)
+                    .group_by(Delivery.status, Delivery.reconciled)
+                    .order_by(Delivery.status, Delivery.reconciled)
+                ).all()
+            ),
             s.execute(
                 select(func.count(), func.max(QualityRun.id))
                 .join(Delivery, Delivery.id == QualityRun.delivery_id)
@@ -1358,10 +1527,12 @@ def fingerprint(platform: Platform, month: str) -> str:
 __all__ = [
     "BOARD_NAMES",
     "CHECK_NAMES",
+    "DELIVERY_STATUS_NAMES",
     "NO_DATA",
     "RED",
     "SHARING_CLASS_NAMES",
     "SHARING_RATE_TARGET",
+    "UNFINISHED_NAME",
     "YELLOW",
     "BlockedDataset",
     "CategoryVolume",
@@ -1377,6 +1548,7 @@ __all__ = [
     "SharingFigures",
     "Trend",
     "TrendPoint",
+    "UnfinishedDelivery",
     "board",
     "event_figures",
     "fingerprint",
