@@ -43,8 +43,12 @@ def land_file(platform: Platform, dataset: Dataset, source: Path) -> Path:
             target = target_dir / f"{source.stem}.{digest[:8]}{source.suffix}"
     if not target.exists():
         tmp = temporary_name(target)
-        shutil.copy2(source, tmp)
-        commit_file(tmp, target)
+        try:
+            shutil.copy2(source, tmp)
+            commit_file(tmp, target)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
     return target
 
 

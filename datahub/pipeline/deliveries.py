@@ -10,7 +10,7 @@ from sqlalchemy import select
 from datahub.errors import DatahubError, NotFound
 from datahub.metadata import Delivery, DeliveryStatus
 from datahub.pipeline import claims
-from datahub.pipeline.stages import DeliverySummary, converge, restart
+from datahub.pipeline.stages import DeliverySummary, converge, platform_errors, restart
 from datahub.platform import Platform
 
 
@@ -87,7 +87,8 @@ def retry(platform: Platform, delivery_id: str) -> DeliverySummary:
         raise NotRetryable(f"delivery {delivery_id} is {status}: it is finished, nothing to retry")
     if status in DeliveryStatus.CLAIMED and claims.alive(holder, lease):
         raise NotRetryable(f"delivery {delivery_id} is {status} by a running process ({holder})")
-    if status == DeliveryStatus.failed:
-        restart(platform, delivery_id)
     dataset = platform.catalog.get(dataset_name)
-    return converge(platform, dataset, delivery_id, retry_failed=False)
+    with platform_errors(f"delivery {delivery_id} could not be retried"):
+        if status == DeliveryStatus.failed:
+            restart(platform, delivery_id)
+        return converge(platform, dataset, delivery_id, retry_failed=False)

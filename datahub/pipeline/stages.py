@@ -20,6 +20,7 @@ from typing import Any
 
 import polars as pl
 from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from datahub.contracts import Dataset, Desensitise, PublishMode
@@ -578,7 +579,7 @@ def _failed(
 ) -> DatahubError:
     """Mark the delivery failed at ``stage`` (if the database can still be written: otherwise its
     claim stays and a later run takes it over) and return the error to report."""
-    log.error("%s: delivery %s failed at stage %s", dataset.name, delivery_id, stage, exc_info=exc)
+    log.debug("%s: delivery %s failed at stage %s", dataset.name, delivery_id, stage, exc_info=exc)
     message = f"{stage}: {exc}"
     try:
         _save(
@@ -665,6 +666,17 @@ def converge(
         time.sleep(WAIT)
 
 
+@contextmanager
+def platform_errors(what: str) -> Iterator[None]:
+    """A disk or database failure outside a stage (landing a file, registering it, claiming it) as a
+    clear error: nothing is lost, the next run starts again from what is recorded."""
+    try:
+        yield
+    except (OSError, SQLAlchemyError) as exc:
+        detail = getattr(exc, "orig", None) or exc
+        raise StageFailed(f"{what}: {detail}") from exc
+
+
 def ingest_file(platform: Platform, dataset_name: str, source: Path) -> DeliverySummary:
     """Land one file for a dataset and run its pipeline; the summary of that file's delivery: what
     became of it, whether this run, another process or an earlier run did the work. Ingesting a file
@@ -674,11 +686,14 @@ def ingest_file(platform: Platform, dataset_name: str, source: Path) -> Delivery
     if not source.is_file():
         raise UnreadableDelivery("no such file", file=str(source))
     preflight(platform)
-    landed = land_file(platform, dataset, source)
-    crash_point("landed")
-    registered = {d.id for d in discover(platform, dataset)}
-    with platform.metadata.session() as s:
-        delivery_id = s.scalars(
-            select(Delivery.id).where(Delivery.dataset == dataset.name, Delivery.landed_path == str(landed))
-        ).one()
-    return converge(platform, dataset, delivery_id, retry_failed=True, registered=delivery_id in registered)
+    with platform_errors(f"{source.name} could not be landed and processed"):
+        landed = land_file(platform, dataset, source)
+        crash_point("landed")
+        registered = {d.id for d in discover(platform, dataset)}
+        with platform.metadata.session() as s:
+            delivery_id = s.scalars(
+                select(Delivery.id).where(Delivery.dataset == dataset.name, Delivery.landed_path == str(landed))
+            ).one()
+        return converge(
+            platform, dataset, delivery_id, retry_failed=True, registered=delivery_id in registered
+        )

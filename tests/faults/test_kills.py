@@ -5,6 +5,8 @@ whole files, metadata and lake agree, nothing half-written is left, the audit ch
 from __future__ import annotations
 
 import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,7 +15,16 @@ from sqlalchemy import select
 from datahub import pipeline
 from datahub.metadata import Delivery
 from datahub.platform import Platform
-from tests.faults.world import DATASET, assert_converged, home_settings, hotline_file, leftovers, run_cli
+from tests.faults.world import (
+    DATASET,
+    assert_converged,
+    cli_env,
+    home_settings,
+    hotline_file,
+    leftovers,
+    run_cli,
+)
+from tests.hotline_rows import valid_row, write_hotline
 
 ROWS = 60
 
@@ -96,3 +107,40 @@ def test_a_killed_delivery_is_listed_unfinished_then_retried(tmp_path: Path) -> 
     assert '"status": "published"' in retried.stdout
     assert run_cli(home, "deliveries").returncode == 0
     assert_converged(platform)
+
+
+def test_a_resubmission_checks_settings_first_and_runs_once(tmp_path: Path) -> None:
+    home = tmp_path / "var"
+    platform = Platform(home_settings(home))
+    rows = [valid_row(platform.dictionary, i) for i in range(1, 13)]
+    for row in rows[:5]:  # five out of range: quarantined (five, so that the fix is 5-anonymous)
+        row["满意度"] = "7"
+    file = write_hotline(tmp_path / "orig.csv", rows, platform.catalog.get(DATASET))
+    first = pipeline.ingest_file(platform, DATASET, file)
+    assert (first.rows_published, first.rows_quarantined) == (7, 5)
+    export = tmp_path / "fix.csv"
+    assert (
+        run_cli(home, "quarantine", "export", DATASET, first.delivery_id, "--out", str(export)).returncode
+        == 0
+    )
+    export.write_text(export.read_text(encoding="utf-8").replace(",7,", ",5,"), encoding="utf-8")
+    landing = sorted(p.name for p in (home / "landing").rglob("*") if p.is_file())
+
+    # Without demo mode the placeholder key is refused before anything lands.
+    refused = subprocess.run(
+        [sys.executable, "-m", "datahub.cli", "quarantine", "resubmit", DATASET, str(export)],
+        env={k: v for k, v in cli_env(home).items() if k != "DATAHUB_DEMO_MODE"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert refused.returncode == 2 and "[config_error]" in refused.stderr, refused.stderr
+    assert sorted(p.name for p in (home / "landing").rglob("*") if p.is_file()) == landing
+    assert pipeline.list_deliveries(platform, unfinished=True) == []
+
+    done = run_cli(home, "quarantine", "resubmit", DATASET, str(export), "--json")
+    assert done.returncode == 0, done.stderr
+    assert '"rows_published": 5' in done.stdout, done.stdout
+    again = run_cli(home, "quarantine", "resubmit", DATASET, str(export), "--json")
+    assert again.returncode == 0 and '"earlier": true' in again.stdout, again.stdout
+    assert assert_converged(platform).height == 12
