@@ -692,7 +692,9 @@ def ingest_file(platform: Platform, dataset_name: str, source: Path) -> Delivery
         registered = {d.id for d in discover(platform, dataset)}
         with platform.metadata.session() as s:
             delivery_id = s.scalars(
-                select(Delivery.id).where(Delivery.dataset == dataset.name, Delivery.landed_path == str(landed))
+                select(Delivery.id).where(
+                    Delivery.dataset == dataset.name, Delivery.landed_path == str(landed)
+                )
             ).one()
         return converge(
             platform, dataset, delivery_id, retry_failed=True, registered=delivery_id in registered
