@@ -82,8 +82,12 @@ def commit_file(tmp: Path, path: Path) -> None:
 def _atomic_write_bytes(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = temporary_name(path)
-    tmp.write_bytes(data)
-    commit_file(tmp, path)
+    try:
+        tmp.write_bytes(data)
+        commit_file(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def _process_alive(pid: int) -> bool:
@@ -165,9 +169,15 @@ def write_parquet(frame: pl.DataFrame, path: Path, *, fast: bool = False) -> Pat
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = temporary_name(path)
     statistics = FAST_STATISTICS if fast else True
-    frame.write_parquet(tmp, compression="zstd", compression_level=1 if fast else None, statistics=statistics)
-    crash_point(f"write:{layer_of(path)}")
-    commit_file(tmp, path)
+    try:
+        frame.write_parquet(
+            tmp, compression="zstd", compression_level=1 if fast else None, statistics=statistics
+        )
+        crash_point(f"write:{layer_of(path)}")
+        commit_file(tmp, path)
+    except BaseException:  # a process that lives on leaves nothing behind (a killed one: Lake.sweep)
+        tmp.unlink(missing_ok=True)
+        raise
     return path
 
 
