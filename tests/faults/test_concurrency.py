@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+from multiprocessing.synchronize import Event
 import subprocess
 import sys
 from pathlib import Path
@@ -19,7 +20,7 @@ from tests.faults.world import DATASET, assert_converged, cli_env, home_settings
 PUBLICATIONS = 12  # per process
 
 
-def _publish_many(root: str, tag: str, start: multiprocessing.synchronize.Event) -> None:  # type: ignore[name-defined]
+def _publish_many(root: str, tag: str, start: Event) -> None:
     lake = Lake(Path(root))
     start.wait()
     for i in range(PUBLICATIONS):
