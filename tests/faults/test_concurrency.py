@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 import multiprocessing
-from multiprocessing.synchronize import Event
 import subprocess
 import sys
+from multiprocessing.synchronize import Event
 from pathlib import Path
 
 import polars as pl
