@@ -27,7 +27,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import update
 
-from datahub.metadata import Delivery, MetadataStore
+from datahub.metadata import Delivery, DeliveryStatus, MetadataStore
 
 LEASE = timedelta(seconds=120)
 """How long a claim holds without a heartbeat (a holder on another host is presumed gone after it)."""
