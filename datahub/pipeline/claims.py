@@ -96,7 +96,7 @@ def _renew() -> None:
                 with store.session() as s:
                     s.execute(
                         update(Delivery)
-                        .where(Delivery.claimed_by == holder)
+                        .where(Delivery.claimed_by == holder, Delivery.status.in_(DeliveryStatus.CLAIMED))
                         .values(lease_until=now() + LEASE)
                     )
             except Exception:  # the database is away for a moment: the next beat tries again
