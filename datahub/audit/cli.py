@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from datahub.audit.log import open_audit_log
+from datahub.audit.log import GenesisError, open_audit_log
 
 if TYPE_CHECKING:
     from datahub.platform import Platform
@@ -29,11 +29,16 @@ def verify_log(platform: Platform, chunk_size: int = 5000) -> tuple[int, str]:
 
 
 def reanchor_log(platform: Platform) -> tuple[int, str]:
-    """``datahub audit reanchor``: after a lost or broken anchor file, verify the chain and anchor its
-    current end. This accepts the log as it is now (records already cut off the end stay unseen), so
-    it is for an operator who has checked the log by other means (a backup, an export)."""
+    """``datahub audit reanchor``: after a lost or broken anchor file (or genesis marker), verify the
+    chain and anchor its current end (and mark its record 1). This accepts the log as it is now
+    (records already cut off the end stay unseen), so it is for an operator who has checked the log by
+    other means (a backup, an export). It refuses a log its genesis marker shows to have been deleted."""
     audit = open_audit_log(platform)
     try:
+        try:
+            marked = audit.read_genesis() is not None
+        except GenesisError:
+            marked = False
         result = audit.reanchor()
     finally:
         audit.close()
@@ -41,7 +46,11 @@ def reanchor_log(platform: Platform) -> tuple[int, str]:
         return EXIT_BROKEN, result.message + "; anchor not moved"
     if result.last_seq == 0:
         return EXIT_OK, "audit log empty: anchor removed, the first record will create it"
-    return EXIT_OK, f"audit log intact: {result.checked} records; anchor set to seq {result.last_seq}"
+    genesis = "" if marked else "; genesis marker written"
+    return (
+        EXIT_OK,
+        f"audit log intact: {result.checked} records; anchor set to seq {result.last_seq}{genesis}",
+    )
 
 
 def list_log(platform: Platform, **filters: Any) -> list[dict[str, Any]]:

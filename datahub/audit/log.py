@@ -9,8 +9,9 @@ first bad record.
 
 The chain alone cannot show that records were cut off its end (the shorter chain is still consistent).
 The *anchor* covers that: a small file (``var/audit/HEAD``) holding the seq and hash of the end of the
-log, signed with the key, moved forward after every append. ``verify`` checks that the log still
-reaches the anchored record and that this record still has the anchored hash.
+log, signed with the key, moved forward after every append (by :class:`AuditWriter` at most every
+``anchor_interval``, 0.1 s, while it is busy). ``verify`` checks that the log still reaches the
+anchored record and that this record still has the anchored hash.
 
 What the anchor protects against: someone who can write the database but not the anchor file (keep it
 on other storage or under other permissions), or who can write both but holds neither the key (an
@@ -21,13 +22,20 @@ between its commit and its anchor write leaves the anchor a little behind: the l
 than the anchor, which verifies). A deleted or damaged anchor is not silently recreated: verify
 reports it until an operator has looked at the log and run ``reanchor``.
 
+The *genesis marker* covers the log that disappears whole (every record and the anchor deleted): a
+row of its own table ``audit_genesis``, written in the transaction of the first append, holding the
+hash of record 1 and when it was written, signed with the key. Once it exists an empty log, a log whose
+record 1 is another one, or a missing marker beside a non-empty log fails ``verify``.
+
 Appends are serialised: a lock per database in this process, and in the database a write transaction
-taken before anything is read (SQLite: ``BEGIN IMMEDIATE`` on a dedicated engine; Postgres:
+taken before anything is read (SQLite: ``BEGIN IMMEDIATE`` on a dedicated engine, entered under a file
+lock beside the database so that processes queue without SQLite's polling; Postgres:
 ``pg_advisory_xact_lock``), so the read of the last seq and hash and the insert of the new records are
 one atomic step, from any number of threads and processes.
 
-:class:`AuditWriter` is the write-behind front for the API's hot path: ``record()`` only enqueues;
-a background thread appends in batches.
+:class:`AuditWriter` is the group-commit front for the API's hot path: a background thread appends
+what is queued in batches; ``record(entry, wait=True)`` (or ``submit``) returns once the batch holding
+the entry is committed, so a read is in the log before its rows leave.
 """
 
 from __future__ import annotations
@@ -43,15 +51,20 @@ import threading
 import time
 import weakref
 from collections import deque
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import (
+    Column,
     Connection,
     Engine,
+    Integer,
+    MetaData,
+    String,
     Table,
     Text,
     create_engine,
@@ -62,6 +75,7 @@ from sqlalchemy import (
     text,
     type_coerce,
 )
+from sqlalchemy.exc import DBAPIError
 
 from datahub.errors import DatahubError
 from datahub.metadata.models import AuditRecord
@@ -85,6 +99,8 @@ KEY_CONTEXT = b"datahub audit log v1"
 """The audit key is ``HMAC-SHA256(platform secret, KEY_CONTEXT)``: see :func:`audit_key`."""
 
 ANCHOR_CONTEXT = b"datahub audit anchor v1\n"
+
+GENESIS_CONTEXT = b"datahub audit genesis v1\n"
 
 # Postgres: the transaction-level advisory lock every append takes (a fixed 64-bit number of our own).
 PG_LOCK_ID = int.from_bytes(hashlib.sha256(b"datahub audit_log append").digest()[:8], "big", signed=True)
@@ -113,11 +129,29 @@ _MAX_LENGTHS = {"client_id": 40, "client_name": 100, "role": 20, "action": 40, "
 _TABLE = cast(Table, AuditRecord.__table__)
 _COLUMNS = _TABLE.c
 
+GENESIS_METADATA = MetaData()
+"""The audit module's own table, kept apart from ``Base.metadata`` (which every ``MetadataStore`` creates
+whether or not this module was imported): :class:`AuditLog` creates it when it opens a database."""
+
+GENESIS_TABLE = Table(
+    "audit_genesis",
+    GENESIS_METADATA,
+    Column("id", Integer, primary_key=True, autoincrement=False),  # always 1: one marker per log
+    Column("begun_at", String(40), nullable=False),  # when record 1 was written, ISO-8601 UTC
+    Column("first_hash", String(64), nullable=False),  # the hash of record 1
+    Column("mac", String(64), nullable=False),  # HMAC(key, GENESIS_CONTEXT || canonical JSON of the two)
+)
+"""The genesis marker: one row, written with record 1, that says a log was begun and with which record.
+It is not in ``audit_log`` (deleting the records does not delete it) nor in the anchor file."""
+
 
 class AuditWriteError(DatahubError):
-    """The write-behind thread could not append some records: raised by ``AuditWriter.flush()``."""
+    """Records could not be appended: raised to the caller waiting for them (``record(…, wait=True)``,
+    ``submit``) and, for records nobody waited for, by ``AuditWriter.flush()``/``close()``. The API
+    answers 503: a read whose record cannot be written is not served."""
 
     code = "audit_write_failed"
+    http_status = 503
 
 
 def audit_key(secret: bytes) -> bytes:
@@ -251,6 +285,18 @@ class AnchorError(Exception):
     """The anchor file exists but cannot be trusted (unreadable, or not signed with the audit key)."""
 
 
+@dataclass(frozen=True)
+class Genesis:
+    """The genesis marker: the log was begun at ``begun_at`` with a record 1 whose hash is ``first_hash``."""
+
+    begun_at: str
+    first_hash: str
+
+
+class GenesisError(Exception):
+    """The genesis marker exists but cannot be trusted (not signed with the audit key, or several)."""
+
+
 # --- one lock per database within the process --------------------------------------------------------
 
 _LOCKS: dict[str, threading.Lock] = {}
@@ -295,6 +341,28 @@ def _sqlite_writer_engine(store: MetadataStore) -> Engine:
     return engine
 
 
+@contextlib.contextmanager
+def _file_lock(path: Path) -> Iterator[None]:
+    """An exclusive ``flock`` on ``path`` for the block (none where there is no fcntl)."""
+    if fcntl is None:  # pragma: no cover - Windows
+        yield
+        return
+    with open(path, "a") as fh:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
+def _create_genesis_table(engine: Engine) -> None:
+    try:
+        GENESIS_METADATA.create_all(engine)
+    except DBAPIError:
+        # Another process created the table between our check and our CREATE: check again.
+        GENESIS_METADATA.create_all(engine)
+
+
 def _as_datetime(value: Any) -> datetime:
     if isinstance(value, datetime):
         return value
@@ -331,11 +399,39 @@ class AuditLog:
         self._dialect = store.engine.dialect.name
         self._write_engine = _sqlite_writer_engine(store) if self._dialect == "sqlite" else store.engine
         self._lock = _process_lock(store.engine)
+        # SQLite: appends of several processes queue on a file lock beside the database, woken as soon
+        # as it is free, rather than in SQLite's busy handler, which polls with sleeps of up to 100 ms
+        # (a tail of hundreds of milliseconds when API processes append many times a second).
+        database = store.engine.url.database
+        self._append_lock_path = (
+            Path(database + ".audit-lock") if self._dialect == "sqlite" and database else None
+        )
+        self._append_lock_fd: int | None = None
+        _create_genesis_table(store.engine)
 
     def close(self) -> None:
         """Closes the connections of the append engine (the store's engine stays open)."""
         if self._write_engine is not self.store.engine:
             self._write_engine.dispose()
+        with self._lock:
+            if self._append_lock_fd is not None:
+                self._close_lock_fd()
+                self._append_lock_fd = None
+
+    @contextlib.contextmanager
+    def _append_file_lock(self) -> Iterator[None]:
+        """The inter-process lock of appends (SQLite on POSIX; called with ``self._lock`` held)."""
+        if self._append_lock_path is None or fcntl is None:  # Postgres: the advisory lock
+            yield
+            return
+        if self._append_lock_fd is None:
+            self._append_lock_fd = os.open(self._append_lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+            self._close_lock_fd = weakref.finalize(self, os.close, self._append_lock_fd)
+        fcntl.flock(self._append_lock_fd, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(self._append_lock_fd, fcntl.LOCK_UN)
 
     def __enter__(self) -> AuditLog:
         return self
@@ -345,8 +441,19 @@ class AuditLog:
 
     # --- append -------------------------------------------------------------------------------------
 
-    def append(self, entries: Iterable[AuditEntry]) -> list[int]:
-        """Writes the entries as the next records, in order, in one transaction; returns their seqs."""
+    def append(
+        self,
+        entries: Iterable[AuditEntry],
+        *,
+        committed: Callable[[list[int]], None] | None = None,
+        move_anchor: bool = True,
+    ) -> list[int]:
+        """Writes the entries as the next records, in order, in one transaction; returns their seqs.
+
+        ``committed`` is called with the seqs as soon as the transaction is committed, before the
+        anchor is moved (what a caller waiting for the records needs is the commit). With
+        ``move_anchor=False`` the anchor stays where it is (a log longer than its anchor verifies): for
+        a writer that moves it once for several appends."""
         if isinstance(entries, AuditEntry):
             entries = [entries]
         batch = list(entries)
@@ -356,7 +463,7 @@ class AuditLog:
             if not isinstance(entry, AuditEntry):
                 raise TypeError(f"append takes AuditEntry objects, not {type(entry).__name__}")
         with self._lock:
-            with self._write_engine.connect() as conn:
+            with self._append_file_lock(), self._write_engine.connect() as conn:
                 if self._dialect == "postgresql":
                     # READ COMMITTED, so the read below sees what was committed while we waited.
                     conn.execution_options(isolation_level="READ COMMITTED")
@@ -366,6 +473,7 @@ class AuditLog:
                     select(_COLUMNS.seq, _COLUMNS.hash).order_by(_COLUMNS.seq.desc()).limit(1)
                 ).first()
                 before_seq, prev_hash = (int(last[0]), str(last[1])) if last else (0, GENESIS_HASH)
+                before = Anchor(before_seq, prev_hash)
                 rows = []
                 seq = before_seq
                 for entry in batch:
@@ -388,12 +496,79 @@ class AuditLog:
                     row["hash"] = prev_hash = record_hash(self.key, prev_hash, row)
                     row["at"] = entry.at.replace(tzinfo=None)  # stored as naive UTC
                     rows.append(row)
-                move_anchor = self.anchor is not None and self._anchor_holds(conn, before_seq)
                 conn.execute(insert(_TABLE), rows)
+                if before_seq == 0:
+                    self._write_genesis(conn, rows[0])
                 conn.commit()
-            if move_anchor:
+            seqs = list(range(before_seq + 1, seq + 1))
+            if committed is not None:
+                committed(seqs)
+            # The append of record 1 always anchors: a missing anchor is created only for an empty log.
+            if (move_anchor or before_seq == 0) and self.anchor is not None and self._anchor_holds(before):
                 self._move_anchor(Anchor(seq, prev_hash))
-        return list(range(before_seq + 1, seq + 1))
+        return seqs
+
+    def advance_anchor(self) -> None:
+        """Moves the anchor to the end of the log if it still holds (see ``append(move_anchor=False)``)."""
+        if self.anchor is None:
+            return
+        with self._lock:
+            end = self.head()
+            if end is not None and self._anchor_holds(end):
+                self._move_anchor(end)
+
+    # --- the genesis marker -------------------------------------------------------------------------
+
+    def _genesis_mac(self, genesis: Genesis) -> str:
+        message = GENESIS_CONTEXT + canonical_json(
+            {"begun_at": genesis.begun_at, "first_hash": genesis.first_hash}
+        )
+        return hmac.new(self.key, message, hashlib.sha256).hexdigest()
+
+    def _write_genesis(self, conn: Connection, first: dict[str, Any]) -> None:
+        """Inside the append that writes record 1: the marker, unless one is there already (a log that
+        was emptied and begun again keeps the old marker, so verify keeps reporting it)."""
+        if conn.execute(select(func.count()).select_from(GENESIS_TABLE)).scalar_one():
+            log.error("audit log begun again over an existing genesis marker: marker kept (see verify)")
+            return
+        genesis = Genesis(format_time(_utcnow()), str(first["hash"]))
+        conn.execute(
+            insert(GENESIS_TABLE).values(
+                id=1, begun_at=genesis.begun_at, first_hash=genesis.first_hash, mac=self._genesis_mac(genesis)
+            )
+        )
+
+    def read_genesis(self) -> Genesis | None:
+        """The genesis marker, or None when there is none (a log never written to, or a deleted marker);
+        raises :class:`GenesisError` when it is not signed with this log's key."""
+        columns = GENESIS_TABLE.c
+        with self.store.engine.connect() as conn:
+            found = conn.execute(
+                select(columns.begun_at, columns.first_hash, columns.mac).order_by(columns.id).limit(2)
+            ).all()
+        if not found:
+            return None
+        if len(found) > 1:
+            raise GenesisError("the audit genesis marker is not one row (audit_genesis edited)")
+        begun_at, first_hash, mac = (str(value) for value in found[0])
+        genesis = Genesis(begun_at, first_hash)
+        if not hmac.compare_digest(mac.encode(), self._genesis_mac(genesis).encode()):
+            raise GenesisError(
+                "the audit genesis marker is not signed with the audit key (audit_genesis edited)"
+            )
+        return genesis
+
+    def _replace_genesis(self, first_hash: str) -> None:
+        """For ``reanchor``: a marker for the log as it is now (record 1 with ``first_hash``)."""
+        genesis = Genesis(format_time(_utcnow()), first_hash)
+        with self._lock, self._write_engine.connect() as conn:
+            conn.execute(GENESIS_TABLE.delete())
+            conn.execute(
+                insert(GENESIS_TABLE).values(
+                    id=1, begun_at=genesis.begun_at, first_hash=first_hash, mac=self._genesis_mac(genesis)
+                )
+            )
+            conn.commit()
 
     # --- the anchor ---------------------------------------------------------------------------------
 
@@ -434,22 +609,17 @@ class AuditLog:
     def _anchor_file_lock(self) -> Iterator[None]:
         assert self.anchor is not None
         self.anchor.parent.mkdir(parents=True, exist_ok=True)
-        if fcntl is None:  # pragma: no cover
+        with _file_lock(self.anchor.with_name(self.anchor.name + ".lock")):
             yield
-            return
-        with open(self.anchor.with_name(self.anchor.name + ".lock"), "a") as fh:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
-    def _anchor_holds(self, conn: Connection, before_seq: int) -> bool:
-        """Whether the anchor still matches the log as this append found it (read inside the append's
-        write transaction): a missing anchor only for an empty log, else a readable, signed anchor at
-        or before the end whose record still has the anchored hash. When it does not hold, the
-        records are still written but the anchor is left as it is, so verify keeps reporting it: a
-        log cut back and appended to again must not carry its anchor past the cut."""
+    def _anchor_holds(self, before: Anchor) -> bool:
+        """Whether the anchor still matches the log as this append found it (``before``: the seq and
+        hash of its last record then; looked at after the append's commit, under the process's append
+        lock): a missing anchor only for an empty log, else a readable, signed anchor that names that
+        record or one still there with the anchored hash. When it does not hold, the records are
+        still written but the anchor is left as it is, so verify keeps reporting it: a log cut back
+        and appended to again must not carry its anchor past the cut (the anchored record is then
+        gone, or another one)."""
         try:
             current = self.read_anchor()
         except AnchorError as exc:
@@ -459,16 +629,19 @@ class AuditLog:
             log.error("audit anchor not moved: %s", exc)
             return False
         if current is None:
-            if before_seq == 0:
+            if before.seq == 0:
                 return True
             log.error("audit anchor %s is missing: not recreated (see `reanchor`)", self.anchor)
             return False
-        if current.seq > before_seq:
+        if current == before:  # the anchor named the end of the log as the append's transaction read it
+            return True
+        with self.store.engine.connect() as conn:
+            anchored = conn.execute(select(_COLUMNS.hash).where(_COLUMNS.seq == current.seq)).scalar()
+        if anchored is None:
             log.error(
-                "audit log ends at seq %d but the anchor says %d: anchor not moved", before_seq, current.seq
+                "audit log ends at seq %d but the anchor says %d: anchor not moved", before.seq, current.seq
             )
             return False
-        anchored = conn.execute(select(_COLUMNS.hash).where(_COLUMNS.seq == current.seq)).scalar()
         if anchored != current.hash:
             log.error("audit record %d does not have the anchored hash: anchor not moved", current.seq)
             return False
@@ -491,10 +664,27 @@ class AuditLog:
             log.exception("could not write the audit anchor %s", self.anchor)
 
     def reanchor(self) -> Verification:
-        """Verifies the chain (ignoring the anchor) and, when it is intact, anchors its current end.
-        For an operator after a lost or broken anchor file: it accepts the log as it is now."""
-        result = self._verify_chain(chunk_size=5000, anchor=None)
-        if not result.ok or self.anchor is None:
+        """Verifies the chain (ignoring the anchor) and, when it is intact, anchors its current end and
+        writes a genesis marker if it has none (or one not signed with the key). For an operator after
+        a lost or broken anchor file or marker: it accepts the log as it is now. It does not accept a log
+        that its genesis marker shows to have been deleted (empty, or begun again with another record 1)."""
+        try:
+            genesis = self.read_genesis()
+        except GenesisError:
+            genesis, unsigned = None, True
+        else:
+            unsigned = False
+        result = self._verify_chain(chunk_size=5000, anchor=None, genesis=genesis)
+        if not result.ok:
+            return result
+        if result.last_seq == 0:
+            if genesis is not None or unsigned:
+                return self._emptied(genesis, "; reanchor does not accept a deleted log")
+        elif genesis is None:
+            with self.store.engine.connect() as conn:
+                first = conn.execute(select(_COLUMNS.hash).where(_COLUMNS.seq == 1)).scalar_one()
+            self._replace_genesis(str(first))
+        if self.anchor is None:
             return result
         with self._anchor_file_lock():
             if result.last_hash is None:  # an empty log: the next append (seq 1) creates the anchor
@@ -504,6 +694,17 @@ class AuditLog:
             self.write_anchor(Anchor(result.last_seq, result.last_hash))
         return Verification(
             True, result.checked, result.last_seq, anchor_seq=result.last_seq, last_hash=result.last_hash
+        )
+
+    @staticmethod
+    def _emptied(genesis: Genesis | None, more: str = "") -> Verification:
+        begun = f"says it was begun at {genesis.begun_at}" if genesis else "is there"
+        return Verification(
+            False,
+            0,
+            0,
+            1,
+            f"the log is empty but its genesis marker {begun} (every record deleted){more}",
         )
 
     def head(self) -> Anchor | None:
@@ -520,7 +721,9 @@ class AuditLog:
         """Walks the whole log in seq order, ``chunk_size`` records at a time, and stops at the first
         bad record: a gap or an out-of-order seq, a ``prev_hash`` that is not the previous record's
         hash, a hash that does not match the record's fields under the key, a record that does not
-        parse; then checks the end of the log against the anchor."""
+        parse, a record 1 that is not the one the genesis marker names; then checks that a log which
+        was begun (it has a genesis marker) is not empty, the end of the log against the anchor, and
+        that a non-empty log has its genesis marker."""
         try:
             anchor = self.read_anchor()
         except AnchorError as exc:
@@ -528,25 +731,45 @@ class AuditLog:
             anchor = None
         else:
             anchor_problem = None
-        result = self._verify_chain(chunk_size, anchor)
-        if not result.ok or self.anchor is None:
+        try:
+            genesis = self.read_genesis()
+        except GenesisError as exc:
+            genesis_problem: str | None = str(exc)
+            genesis = None
+        else:
+            genesis_problem = None
+        result = self._verify_chain(chunk_size, anchor, genesis)
+        if not result.ok:
             return result
-        if anchor_problem is not None:
-            return Verification(False, result.checked, result.last_seq, None, anchor_problem)
-        if anchor is None:
-            if result.last_seq == 0:
-                return result
+        if result.last_seq == 0 and (genesis is not None or genesis_problem is not None):
+            return self._emptied(genesis)
+        if genesis_problem is not None:
+            return Verification(False, result.checked, result.last_seq, None, genesis_problem)
+        if self.anchor is not None:
+            if anchor_problem is not None:
+                return Verification(False, result.checked, result.last_seq, None, anchor_problem)
+            if anchor is None and result.last_seq > 0:
+                return Verification(
+                    False,
+                    result.checked,
+                    result.last_seq,
+                    None,
+                    f"the anchor file {self.anchor} is missing but the log has {result.last_seq} records "
+                    "(anchor deleted; run reanchor once the log is known to be complete)",
+                )
+        if genesis is None and result.last_seq > 0:
             return Verification(
                 False,
                 result.checked,
                 result.last_seq,
                 None,
-                f"the anchor file {self.anchor} is missing but the log has {result.last_seq} records "
-                "(anchor deleted; run reanchor once the log is known to be complete)",
+                f"the genesis marker is missing but the log has {result.last_seq} records (audit_genesis "
+                "emptied, or a log begun before markers existed; run reanchor once the log is known to "
+                "be complete)",
             )
         return result
 
-    def _verify_chain(self, chunk_size: int, anchor: Anchor | None) -> Verification:
+    def _verify_chain(self, chunk_size: int, anchor: Anchor | None, genesis: Genesis | None) -> Verification:
         expected = 1
         prev_hash = GENESIS_HASH
         checked = 0
@@ -564,6 +787,15 @@ class AuditLog:
                 if bad is not None:
                     bad_seq, reason = bad
                     return Verification(False, checked, expected - 1, bad_seq, reason)
+                if seq == 1 and genesis is not None and record["hash"] != genesis.first_hash:
+                    return Verification(
+                        False,
+                        0,
+                        0,
+                        1,
+                        f"not the record 1 of the genesis marker (begun at {genesis.begun_at}): the log "
+                        "was deleted and begun again",
+                    )
                 if anchor is not None and seq == anchor.seq:
                     anchored_hash = record["hash"]
                 prev_hash = record["hash"]
@@ -687,18 +919,30 @@ def _plain(record: dict[str, Any]) -> dict[str, Any]:
 
 
 class AuditWriter:
-    """Write-behind front of an :class:`AuditLog` for the API's hot path.
+    """Group-commit front of an :class:`AuditLog` for the API's hot path.
 
-    ``record(entry)`` enqueues and returns at once; one background thread appends what is queued in
-    batches (when ``batch_size`` entries wait, or ``interval`` seconds after the first of them), in
-    the order ``record`` was called. ``flush()`` waits until everything recorded before it is
-    written; ``close()`` flushes and stops the thread (also run at interpreter exit). A batch that
-    cannot be appended is retried ``retries`` times, then dropped: the error is logged and kept, and
-    the next ``flush()``/``close()`` raises it as :class:`AuditWriteError`. With ``max_pending``
-    entries queued, ``record`` blocks until the thread catches up.
+    One background thread appends what is queued in batches, in the order entries were recorded.
+    ``record(entry, wait=True)`` enqueues and returns once the batch holding the entry is committed
+    (``submit(entry)`` gives the same as a future of the record's seq, for a caller on an event loop);
+    it raises :class:`AuditWriteError` when that batch could not be written, so the caller can refuse
+    to answer. While anyone waits the thread does not sit out ``interval``: it writes what is queued at
+    once, and what arrives meanwhile goes into the next batch, so concurrent reads share commits.
 
-    Entries still queued when the process is killed (SIGKILL, power loss) are lost: at most what
-    arrived in the last ``interval`` plus one batch being written."""
+    ``record(entry)`` without ``wait`` only enqueues (write-behind, for records whose loss a crash may
+    cost, such as the end of an export whose start is already committed): it is written in a batch when
+    ``batch_size`` entries wait, or ``interval`` seconds after the first of them. Such entries still
+    queued when the process is killed (SIGKILL, power loss) are lost; entries recorded with ``wait``
+    cannot be lost that way once ``record`` has returned.
+
+    The anchor is moved at most every ``anchor_interval`` seconds, by a batch or, when the queue is
+    empty, on its own (the anchor's file write and fsync would otherwise cost each batch as much as
+    its commit), and at once by ``flush()`` and ``close()``: it lags the log by about that much.
+
+    ``flush()`` waits until everything recorded before it is written; ``close()`` flushes and stops
+    the thread (also run at interpreter exit). A batch that cannot be appended is retried ``retries``
+    times, then given up: its waiting callers get the error; for its other entries the error is logged
+    and kept, and the next ``flush()``/``close()`` raises it as :class:`AuditWriteError`. With
+    ``max_pending`` entries queued, ``record`` blocks until the thread catches up."""
 
     def __init__(
         self,
@@ -709,6 +953,7 @@ class AuditWriter:
         max_pending: int = 100_000,
         retries: int = 2,
         retry_delay: float = 0.2,
+        anchor_interval: float = 0.1,
     ) -> None:
         if batch_size < 1 or max_pending < batch_size:
             raise ValueError("batch_size must be at least 1 and max_pending at least batch_size")
@@ -718,11 +963,15 @@ class AuditWriter:
         self.max_pending = max_pending
         self.retries = retries
         self.retry_delay = retry_delay
-        self._pending: deque[AuditEntry] = deque()
+        self.anchor_interval = anchor_interval
+        self._anchored = 0.0  # time.monotonic() of the anchor's last move
+        self._anchor_due = False  # records were appended since
+        self._pending: deque[tuple[AuditEntry, Future[int] | None]] = deque()
         self._cond = threading.Condition()
         self._enqueued = 0  # entries ever recorded
         self._done = 0  # entries written or given up on
         self._flushing = 0  # flush() calls waiting
+        self._waiting = 0  # queued entries whose caller waits for their commit
         self._closing = False
         self._errors: list[BaseException] = []
         self._lost = 0
@@ -732,17 +981,37 @@ class AuditWriter:
         self._atexit = lambda: _close_at_exit(ref)
         atexit.register(self._atexit)
 
-    def record(self, entry: AuditEntry) -> None:
+    def record(self, entry: AuditEntry, *, wait: bool = False) -> None:
+        """Queues the entry; with ``wait``, returns once it is committed (raises :class:`AuditWriteError`
+        when it could not be)."""
+        if wait:
+            self.submit(entry).result()
+        else:
+            self._enqueue(entry, None)
+
+    def submit(self, entry: AuditEntry) -> Future[int]:
+        """Queues the entry and returns a future of its seq, done once its batch is committed (or with
+        :class:`AuditWriteError`). ``asyncio.wrap_future`` awaits it on an event loop. Cancelling the
+        future does not take the entry back."""
+        done: Future[int] = Future()
+        self._enqueue(entry, done)
+        return done
+
+    def _enqueue(self, entry: AuditEntry, done: Future[int] | None) -> None:
         if not isinstance(entry, AuditEntry):
             raise TypeError(f"record takes an AuditEntry, not {type(entry).__name__}")
         with self._cond:
             if self._closing:
                 raise RuntimeError("the audit writer is closed")
+            if done is not None and not self._thread.is_alive():
+                raise AuditWriteError("the audit writer thread stopped")
             while len(self._pending) >= self.max_pending and self._thread.is_alive():
                 self._cond.wait()
-            self._pending.append(entry)
+            self._pending.append((entry, done))
             self._enqueued += 1
-            if len(self._pending) == 1 or len(self._pending) >= self.batch_size:
+            if done is not None:
+                self._waiting += 1
+            if done is not None or len(self._pending) == 1 or len(self._pending) >= self.batch_size:
                 self._cond.notify_all()
 
     @property
@@ -751,15 +1020,16 @@ class AuditWriter:
             return self._enqueued - self._done
 
     def flush(self, timeout: float | None = None) -> None:
-        """Waits until every entry recorded so far is written; raises :class:`AuditWriteError` for
-        batches the thread failed to write since the last flush (and forgets them)."""
+        """Waits until every entry recorded so far is written and anchored; raises
+        :class:`AuditWriteError` for entries nobody waited for that the thread failed to write since
+        the last flush (and forgets them)."""
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._cond:
             target = self._enqueued
             self._flushing += 1
             self._cond.notify_all()
             try:
-                while self._done < target and self._thread.is_alive():
+                while (self._done < target or self._anchor_due) and self._thread.is_alive():
                     remaining = None if deadline is None else deadline - time.monotonic()
                     if remaining is not None and remaining <= 0:
                         raise TimeoutError(f"audit writer: {target - self._done} entries still unwritten")
@@ -803,42 +1073,112 @@ class AuditWriter:
         ) from errors[0]
 
     def _run(self) -> None:
-        while True:
-            with self._cond:
-                while not self._pending and not self._closing:
-                    self._cond.wait()
-                if not self._pending:  # closing, nothing left
-                    return
-                # Collect for `interval` after the first entry unless a batch is full or someone waits.
-                deadline = time.monotonic() + self.interval
-                while (
-                    len(self._pending) < self.batch_size
-                    and not self._closing
-                    and not self._flushing
-                    and (remaining := deadline - time.monotonic()) > 0
-                ):
-                    self._cond.wait(remaining)
-                batch = [self._pending.popleft() for _ in range(min(self.batch_size, len(self._pending)))]
-                self._cond.notify_all()  # room for blocked `record` calls
-            self._write(batch)
-            with self._cond:
-                self._done += len(batch)
+        try:
+            while True:
+                with self._cond:
+                    while not self._pending:
+                        if self._anchor_due and (
+                            self._closing
+                            or self._flushing
+                            or time.monotonic() >= self._anchored + self.anchor_interval
+                        ):
+                            break
+                        if self._closing:  # nothing left
+                            return
+                        due = self._anchored + self.anchor_interval - time.monotonic()
+                        self._cond.wait(max(due, 0) if self._anchor_due else None)
+                    if not self._pending:  # idle, with the anchor behind: move it now
+                        batch = []
+                    else:
+                        # Collect for `interval` after the first entry unless a batch is full or one waits.
+                        deadline = time.monotonic() + self.interval
+                        while (
+                            len(self._pending) < self.batch_size
+                            and not self._closing
+                            and not self._flushing
+                            and not self._waiting
+                            and (remaining := deadline - time.monotonic()) > 0
+                        ):
+                            self._cond.wait(remaining)
+                        batch = [
+                            self._pending.popleft() for _ in range(min(self.batch_size, len(self._pending)))
+                        ]
+                        self._waiting -= sum(1 for _, done in batch if done is not None)
+                        self._cond.notify_all()  # room for blocked `record` calls
+                if not batch:
+                    self._advance_anchor()
+                    continue
+                for _, done in batch:
+                    if done is not None:
+                        done.set_running_or_notify_cancel()  # from now on it cannot be cancelled
+                self._write(batch)
+        finally:
+            with self._cond:  # the thread is ending: nobody is left waiting for an entry it will not write
+                stranded = list(self._pending)
+                self._anchor_due = False
                 self._cond.notify_all()
+            for _, done in stranded:
+                if done is not None and done.set_running_or_notify_cancel():
+                    done.set_exception(AuditWriteError("the audit writer thread stopped"))
 
-    def _write(self, batch: list[AuditEntry]) -> None:
+    def _advance_anchor(self) -> None:
+        now = time.monotonic()
+        try:
+            self.log.advance_anchor()
+        except Exception:
+            log.exception("could not move the audit anchor")
+        with self._cond:
+            self._anchored, self._anchor_due = now, False
+            self._cond.notify_all()
+
+    def _write(self, batch: list[tuple[AuditEntry, Future[int] | None]]) -> None:
+        """Appends the batch (retrying); its waiting callers are answered at the commit."""
+        entries = [entry for entry, _ in batch]
+        written: list[int] = []
+
+        def committed(seqs: list[int]) -> None:
+            written.extend(seqs)
+            for (_, done), seq in zip(batch, seqs, strict=True):
+                if done is not None and not done.cancelled():  # cancelled before the batch was taken
+                    done.set_result(seq)
+
+        # The anchor (a file replaced and fsynced) is moved at most every `anchor_interval`; `_run`
+        # moves it when the queue has been empty that long. A flush or close moves it at once.
+        now = time.monotonic()
+        move_anchor = bool(self._flushing or self._closing) or now - self._anchored >= self.anchor_interval
+        error: BaseException | None = None
         for attempt in range(self.retries + 1):
             try:
-                self.log.append(batch)
-                return
+                self.log.append(entries, committed=committed, move_anchor=move_anchor)
+                break
             except Exception as exc:
+                if written:  # committed: what failed came after (the anchor), and is not retried
+                    log.exception("audit append of %d records: failed after its commit", len(entries))
+                    break
                 if attempt < self.retries:
-                    log.warning("audit append of %d records failed (%r); retrying", len(batch), exc)
+                    log.warning("audit append of %d records failed (%r); retrying", len(entries), exc)
                     time.sleep(self.retry_delay * (2**attempt))
                     continue
-                log.exception("audit append of %d records failed; they are lost", len(batch))
-                with self._cond:
-                    self._errors.append(exc)
-                    self._lost += len(batch)
+                log.exception("audit append of %d records failed; they are lost", len(entries))
+                error = exc
+        unwaited = 0
+        for _, done in batch:
+            if done is None:
+                unwaited += 1
+            elif error is not None and not done.cancelled():
+                failure = AuditWriteError(f"the audit record could not be written: {error!r}")
+                failure.__cause__ = error
+                done.set_exception(failure)
+        with self._cond:
+            if error is not None and unwaited:
+                self._errors.append(error)
+                self._lost += unwaited
+            elif error is None and move_anchor:
+                self._anchored, self._anchor_due = now, False
+            elif error is None:
+                self._anchor_due = True
+            self._done += len(batch)
+            self._cond.notify_all()
 
 
 def _close_at_exit(ref: weakref.ref[AuditWriter]) -> None:

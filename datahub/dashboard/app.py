@@ -407,7 +407,8 @@ def quarantine_csv(
             rows=rows,
             purpose="质量整改：下载隔离数据",
             detail={"delivery_id": delivery_id},
-        )
+        ),
+        wait=True,  # recorded before the rows leave
     )
     filename = f"{found.name}_{delivery_id[:12]}_隔离数据.csv"
     return Response(

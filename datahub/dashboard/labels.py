@@ -87,6 +87,7 @@ SLA_UNIT_NAMES = {
 AUDIT_ACTION_NAMES = {
     "read": "分页读取",
     "export": "导出",
+    "export.start": "导出开始",
     "event": "事件查询",
     "open311": "Open311 查询",
     "grant.request": "申请授权",

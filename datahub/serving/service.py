@@ -3,14 +3,18 @@
 One ``Service`` per application holds the served catalog (datasets and views from their contracts),
 the in-memory snapshots, the clients, the grants and the audit writer. Each read decides access for the
 caller (datahub.access.policy), compiles the caller's query with the grant's row filter inside it
-(datahub.serving.query), runs it on one snapshot version, and records the read in the audit log.
+(datahub.serving.query), runs it on one snapshot version, and records the read in the audit log: a page
+is committed to the log before it is handed back, an export before its first batch (and again with
+its outcome when it ends).
 """
 
 from __future__ import annotations
 
 import json
 import threading
+import uuid
 from collections.abc import Iterator
+from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -28,7 +32,13 @@ from datahub.serving.snapshots import Snapshots, Version, iso_times
 from datahub.settings import derive_key
 
 DATA_READS = ("read", "export", "open311")
-"""Audit actions that are data reads: a page of rows (or one event), an export, an Open311 call."""
+"""Audit actions that are data reads: a page of rows (or one event), an export, an Open311 call.
+
+An export has two records: ``export.start`` (committed before its first batch leaves; no rows) and
+``export`` at its end, with the rows handed to the transport and ``detail.outcome``; the two share
+``detail.export``. Only the second counts here, so an export is counted once, with its rows."""
+
+EXPORT_BATCH_ROWS = 65_536
 
 
 @dataclass(frozen=True)
@@ -73,8 +83,11 @@ class Service:
             signal=platform.settings.var / "grants.changed",
         )
         self.audit = open_audit_log(platform)
-        # Reads are written in batches at most a fifth of a second apart (flushed when the server stops).
+        # Reads wait for the commit of their record (group commit: concurrent reads share a batch).
+        # Records nobody waits for (the end of an export) are written at most a fifth of a second
+        # later, and flushed when the server stops.
         self.audit_writer = AuditWriter(self.audit, interval=0.2)
+        self.export_batch_rows = EXPORT_BATCH_ROWS
         self._cursor_key = derive_key(platform.settings.secret_key, b"datahub query cursor v1")
 
     def close(self) -> None:
@@ -239,7 +252,7 @@ class Service:
         )
         return relation, compiled
 
-    def _record(
+    def _entry(
         self,
         principal: Principal,
         action: str,
@@ -250,20 +263,18 @@ class Service:
         rows: int | None = None,
         purpose: str | None = None,
         detail: dict[str, Any] | None = None,
-    ) -> None:
-        self.audit_writer.record(
-            AuditEntry(
-                client_id=principal.client_id,
-                client_name=principal.name,
-                role=principal.role.value,
-                action=action,
-                view=view,
-                columns=columns,
-                filter=filter,
-                rows=rows,
-                purpose=purpose,
-                detail=detail,
-            )
+    ) -> AuditEntry:
+        return AuditEntry(
+            client_id=principal.client_id,
+            client_name=principal.name,
+            role=principal.role.value,
+            action=action,
+            view=view,
+            columns=columns,
+            filter=filter,
+            rows=rows,
+            purpose=purpose,
+            detail=detail,
         )
 
     def rows(
@@ -279,6 +290,39 @@ class Service:
         purpose: str | None = None,
         action: str = "read",
     ) -> Page:
+        """A page of rows, returned once its audit record is committed; raises
+        :class:`~datahub.audit.AuditWriteError` when the record cannot be written (the page is then
+        not to be sent)."""
+        page, recorded = self.read_page(
+            principal,
+            name,
+            fields=fields,
+            filter=filter,
+            order=order,
+            limit=limit,
+            cursor=cursor,
+            purpose=purpose,
+            action=action,
+        )
+        recorded.result()
+        return page
+
+    def read_page(
+        self,
+        principal: Principal,
+        name: str,
+        *,
+        fields: str | None = None,
+        filter: str | None = None,
+        order: str | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+        purpose: str | None = None,
+        action: str = "read",
+    ) -> tuple[Page, Future[int]]:
+        """:meth:`rows` for a caller on an event loop: the page and the commit of its audit record (a
+        future of the record's seq). Send the page only once the future is done without an error
+        (``await asyncio.wrap_future(recorded)``)."""
         served_view, decision = self.readable(principal, name)
         view = served_view.contract
         with self._published(view) as version:
@@ -303,7 +347,7 @@ class Service:
                 rows, next_cursor = query.paginate(compiled, fetched)
                 frame = pl.DataFrame(rows, schema=compiled.columns, orient="row", infer_schema_length=None)
                 count, rows_json = frame.height, iso_times(frame).write_json().encode("utf-8")
-        self._record(
+        entry = self._entry(
             principal,
             action,
             name,
@@ -313,7 +357,8 @@ class Service:
             purpose=purpose or decision.purpose,
             detail=self._detail(version, decision, order=order, cursor=cursor is not None),
         )
-        return Page(name, version.version, compiled.columns, count, rows_json, next_cursor)
+        recorded = self.audit_writer.submit(entry)
+        return Page(name, version.version, compiled.columns, count, rows_json, next_cursor), recorded
 
     def _page_by_key(
         self, version: Version, compiled: query.CompiledQuery, cursor: str | None
@@ -352,17 +397,21 @@ class Service:
         filter: str | None = None,
         order: str | None = None,
         purpose: str | None = None,
-        batch_rows: int = 65_536,
+        batch_rows: int | None = None,
     ) -> tuple[list[str], str, Iterator[Any]]:
         """The column names, the snapshot version and a generator of Arrow record batches of every row
-        the caller may read.
+        the caller may read (``batch_rows`` a batch, by default ``export_batch_rows``).
 
-        The version is leased until the generator is exhausted or closed; the read is recorded when it ends,
-        with the rows actually sent."""
+        The export is in the audit log before this returns (``export.start``, committed; raises
+        :class:`~datahub.audit.AuditWriteError` when it cannot be). When the generator ends (exhausted,
+        closed or failed) the version's lease is released and the record ``export`` written with its
+        outcome (``complete``, ``interrupted`` or ``failed``) and the rows handed on: a batch counts
+        once the consumer has asked for the next one, i.e. once it has been passed on."""
         served_view, decision = self.readable(principal, name)
         view = served_view.contract
         lease = self._published(view)
         version = lease.__enter__()
+        con = None
         try:
             _, compiled = self._compile(
                 served_view,
@@ -376,38 +425,50 @@ class Service:
             )
             statement = query.unlimited(compiled)
             con = self.snapshots.cursor()
-            reader: Any = con.sql(statement.sql, params=statement.params).to_arrow_reader(batch_rows)
+            reader: Any = con.sql(statement.sql, params=statement.params).to_arrow_reader(
+                batch_rows or self.export_batch_rows
+            )
+            detail = self._detail(version, decision, order=order, export=uuid.uuid4().hex)
+            purpose = purpose or decision.purpose
+
+            def entry(action: str, **more: Any) -> AuditEntry:
+                return self._entry(
+                    principal, action, name, columns=compiled.columns, filter=filter, purpose=purpose, **more
+                )
+
+            self.audit_writer.record(entry("export.start", detail=detail), wait=True)
         except BaseException:
+            if con is not None:
+                con.close()
             lease.__exit__(None, None, None)
             raise
 
         def batches() -> Iterator[Any]:
             sent = 0
+            outcome = "failed"
             try:
                 for batch in reader:
-                    sent += batch.num_rows
                     yield batch
+                    sent += batch.num_rows  # the consumer asks for the next batch: this one has left
+                outcome = "complete"
+            except GeneratorExit:
+                outcome = "interrupted"
+                raise
             finally:
                 con.close()
                 lease.__exit__(None, None, None)
-                self._record(
-                    principal,
-                    "export",
-                    name,
-                    columns=compiled.columns,
-                    filter=filter,
-                    rows=sent,
-                    purpose=purpose or decision.purpose,
-                    detail=self._detail(version, decision, order=order),
-                )
+                # Not waited for: the start is committed already, and this runs wherever the generator
+                # is closed (the API closes it in a worker thread, but a caller may on an event loop).
+                self.audit_writer.record(entry("export", rows=sent, detail={**detail, "outcome": outcome}))
 
         return compiled.columns, version.version, batches()
 
     # ------------------------------------------------------------------------------------- audit
 
     def record_grant(self, principal: Principal, action: str, grant: dict[str, Any]) -> None:
-        """A grant's request or decision, in the audit log beside the reads it allows."""
-        self._record(
+        """A grant's request or decision, in the audit log beside the reads it allows (committed when
+        this returns)."""
+        entry = self._entry(
             principal,
             action,
             str(grant["view"]),
@@ -420,6 +481,7 @@ class Service:
                 "client_id": grant["client_id"],
             },
         )
+        self.audit_writer.record(entry, wait=True)
 
     def audit_records(self, **filters: Any) -> list[dict[str, Any]]:
         """Audit records, newest first; everything recorded before this call is included."""

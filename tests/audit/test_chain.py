@@ -12,7 +12,15 @@ from pathlib import Path
 
 import pytest
 
-from datahub.audit import GENESIS_HASH, AuditEntry, AuditLog, audit_key, canonical_json, record_hash
+from datahub.audit import (
+    GENESIS_HASH,
+    AnchorError,
+    AuditEntry,
+    AuditLog,
+    audit_key,
+    canonical_json,
+    record_hash,
+)
 from datahub.audit.log import HASHED_FIELDS, format_time
 from datahub.metadata import MetadataStore
 from tests.audit.conftest import KEY, entry, fill, raw_rows, raw_sql
@@ -407,7 +415,19 @@ def test_log_longer_than_its_anchor_verifies(audit: AuditLog, anchor: Path, tmp_
 def test_anchor_of_another_key_is_refused(audit: AuditLog, store: MetadataStore, anchor: Path) -> None:
     fill(audit, 3)
     other = AuditLog(store, audit_key(b"another secret"), anchor)
-    assert other.read_anchor is not None
-    result = other.verify()
-    assert not result.ok  # the first record already fails under the other key
-    assert AuditLog(store, KEY, anchor).verify().ok
+    with pytest.raises(AnchorError, match="is not signed with the audit key"):
+        other.read_anchor()  # the file was signed with KEY
+    assert not other.verify().ok  # (the first record already fails under the other key)
+    # An anchor for the true end of the log, but signed with another key: refused, although the
+    # chain and the anchored seq and hash are all right.
+    head = audit.head()
+    assert head is not None
+    other.write_anchor(head)
+    result = audit.verify()
+    assert not result.ok and result.first_bad_seq is None
+    assert "is not signed with the audit key" in result.message
+    with pytest.raises(AnchorError):
+        audit.read_anchor()
+    fill(audit, 1, start=4)  # an append does not move a foreign anchor forward
+    assert other.read_anchor() == head
+    other.close()

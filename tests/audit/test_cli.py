@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import sqlite3
 
+import pytest
+from typer.testing import CliRunner
+
 from datahub.audit import AuditEntry, open_audit_log
 from datahub.audit.cli import list_log, reanchor_log, verify_log
 from datahub.platform import Platform
@@ -42,3 +45,49 @@ def test_deleting_from_the_end_then_reanchor(platform: Platform) -> None:
     assert verify_log(platform)[0] == 1
     assert reanchor_log(platform) == (0, "audit log intact: 3 records; anchor set to seq 3")
     assert verify_log(platform)[0] == 0
+
+
+def test_a_log_deleted_whole_with_its_anchor_fails_verify(platform: Platform) -> None:
+    _append(platform, 4)
+    with sqlite3.connect(platform.settings.var / "metadata.db") as con:
+        con.execute("DELETE FROM audit_log")
+    (platform.settings.var / "audit" / "HEAD").unlink()
+    code, message = verify_log(platform)
+    assert code == 1, message
+    assert "record 1: the log is empty but its genesis marker says it was begun at" in message
+    code, message = reanchor_log(platform)
+    assert code == 1 and "reanchor does not accept a deleted log" in message
+    assert verify_log(platform)[0] == 1
+
+
+def test_datahub_audit_verify_exits_1_for_a_deleted_log(
+    platform: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datahub.cli import app
+
+    monkeypatch.setenv("DATAHUB_HOME", str(platform.settings.home))
+    monkeypatch.setenv("DATAHUB_DEMO_MODE", "true")
+    monkeypatch.setenv("COLUMNS", "250")
+    _append(platform, 2)
+    runner = CliRunner()
+    intact = runner.invoke(app, ["audit", "verify"])
+    assert intact.exit_code == 0 and "audit log intact: 2 records" in intact.output, intact.output
+    with sqlite3.connect(platform.settings.var / "metadata.db") as con:
+        con.execute("DELETE FROM audit_log")
+    (platform.settings.var / "audit" / "HEAD").unlink()
+    deleted = runner.invoke(app, ["audit", "verify"])
+    assert deleted.exit_code == 1, deleted.output
+    assert "genesis marker" in deleted.output and "every record deleted" in deleted.output
+
+
+def test_reanchor_marks_a_log_from_before_genesis_markers(platform: Platform) -> None:
+    _append(platform, 3)
+    with sqlite3.connect(platform.settings.var / "metadata.db") as con:
+        con.execute("DELETE FROM audit_genesis")  # as a log written before markers existed
+    code, message = verify_log(platform)
+    assert code == 1 and "the genesis marker is missing but the log has 3 records" in message
+    assert reanchor_log(platform) == (
+        0,
+        "audit log intact: 3 records; anchor set to seq 3; genesis marker written",
+    )
+    assert verify_log(platform) == (0, "audit log intact: 3 records, anchored at seq 3")

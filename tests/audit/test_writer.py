@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -24,14 +25,14 @@ class SpyLog(AuditLog):
         self.failures = 0  # the next this many appends raise
         self.delay = 0.0
 
-    def append(self, entries: Iterable[AuditEntry]) -> list[int]:
+    def append(self, entries: Iterable[AuditEntry], **options: Any) -> list[int]:
         batch = list(entries)
         if self.failures:
             self.failures -= 1
             raise RuntimeError("disk on fire")
         time.sleep(self.delay)
         self.batches.append(len(batch))
-        return super().append(batch)
+        return super().append(batch, **options)
 
 
 def test_many_threads_all_land_in_order(audit: AuditLog, db_path: Path) -> None:

@@ -12,6 +12,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import numpy as np
 import openpyxl
 import pyarrow.parquet as pq
@@ -23,12 +24,13 @@ from datahub.dictionary import Dictionary, ElementType, load_dictionary
 from datahub.synth import DATASETS, SynthConfig, generate, generate_hotline_file
 from datahub.synth.datasets import dangling_order_id
 from datahub.synth.defects import defect_count
+from tests.conftest import SHARED_DATA
 
 ROOT = Path(__file__).resolve().parents[2]
 START = dt.date(2026, 10, 1)
 CONFIG = SynthConfig(start=START, days=10, rows_per_day=200)
 PHONE = re.compile(r"^1[3-9]\d{9}$")
-ODCS_SCHEMA = Path("/work/shared/data/odcs/schema/odcs-json-schema-v3.1.0.json")
+ODCS_SCHEMA = SHARED_DATA / "odcs" / "schema" / "odcs-json-schema-v3.1.0.json"
 TS_FORMATS = ("%Y/%m/%d %H:%M:%S", "%Y-%m-%d %H:%M:%S")
 
 
@@ -186,11 +188,8 @@ def problem(ds: Dataset, column: str, value: Any, dictionary: Dictionary) -> str
 
 # ----------------------------------------------------------------------------- tests
 def test_contracts_validate_against_odcs_schema(catalog: Catalog) -> None:
-    jsonschema = pytest.importorskip("jsonschema")
     from datahub.contracts.yaml_io import load_yaml
 
-    if not ODCS_SCHEMA.is_file():
-        pytest.skip("ODCS JSON schema not available")
     validator = jsonschema.Draft201909Validator(json.loads(ODCS_SCHEMA.read_text(encoding="utf-8")))
     for name in DATASETS:
         doc = load_yaml(catalog.get(name).path)

@@ -1,11 +1,12 @@
 """Published datasets and event-ready views (数据共享): listing, schema, rows, export, events.
 
 Every read decides access for the caller (sharing class, grants), puts the grant's row filter inside
-the query, runs on one snapshot version and is written to the audit log.
+the query, runs on one snapshot version and is written to the audit log before its rows leave.
 """
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import io
 import json
@@ -33,6 +34,11 @@ router = APIRouter(
         403: {"model": ErrorPublic, "description": "Not readable by this caller (`forbidden`)."},
         404: {"model": ErrorPublic, "description": "No such view, or not published yet (`not_found`)."},
         429: {"model": ErrorPublic, "description": "Over the client's rate limit (`rate_limited`)."},
+        503: {
+            "model": ErrorPublic,
+            "description": "The read could not be recorded in the audit log, so it is not served "
+            "(`audit_write_failed`).",
+        },
     },
 )
 
@@ -98,7 +104,7 @@ async def view_rows(
     purpose: Purpose = None,
 ) -> Response:
     read = functools.partial(
-        service.rows,
+        service.read_page,
         principal,
         name,
         fields=fields,
@@ -110,9 +116,11 @@ async def view_rows(
     )
     # A page read by key from memory costs less than handing it to a thread; a query runs in one.
     if service.answers_at_once(principal, name, filter=filter, order=order):
-        page = read()
+        page, recorded = read()
     else:
-        page = await run_in_threadpool(read)
+        page, recorded = await run_in_threadpool(read)
+    # The read is committed to the audit log before its rows leave (raises AuditWriteError: 503).
+    await asyncio.wrap_future(recorded)
     next_url = None
     if page.next_cursor:
         next_url = str(request.url.include_query_params(cursor=page.next_cursor))
@@ -187,6 +195,26 @@ def _stream(fmt: str, batches: Iterator[pa.RecordBatch]) -> Iterator[bytes]:
             close()
 
 
+class _ClosingStream(StreamingResponse):
+    """A streamed response that closes its (synchronous) body when the response ends, however it
+    ends. Starlette leaves a body that a disconnected client did not read to the garbage collector,
+    which may take long: the export's version lease, its database cursor and its end record wait on it."""
+
+    def __init__(self, content: Iterator[bytes], **kwargs: Any) -> None:
+        super().__init__(content, **kwargs)
+        self._content = content
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            # No step of the body runs now (a cancelled one is waited for). Closing it releases the
+            # version, which may drop a superseded one: in a worker thread, as the body's steps run.
+            close = getattr(self._content, "close", None)
+            if close is not None:
+                await run_in_threadpool(close)
+
+
 MEDIA = {
     "csv": "text/csv; charset=utf-8",
     "jsonl": "application/x-ndjson",
@@ -219,7 +247,7 @@ def view_export(
         body = _with_bom(body)
     filename = f"{name}.{format}"
     headers = {"Content-Disposition": f'attachment; filename="{filename}"', "X-Datahub-Version": version}
-    return StreamingResponse(body, media_type=MEDIA[format], headers=headers)
+    return _ClosingStream(body, media_type=MEDIA[format], headers=headers)
 
 
 def _with_bom(body: Iterator[bytes]) -> Iterator[bytes]:
