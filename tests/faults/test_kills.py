@@ -15,6 +15,7 @@ from sqlalchemy import select
 from datahub import pipeline
 from datahub.metadata import Delivery
 from datahub.platform import Platform
+from tests.conftest import SHARED_DATA
 from tests.faults.world import (
     DATASET,
     assert_converged,
@@ -144,3 +145,18 @@ def test_a_resubmission_checks_settings_first_and_runs_once(tmp_path: Path) -> N
     again = run_cli(home, "quarantine", "resubmit", DATASET, str(export), "--json")
     assert again.returncode == 0 and '"earlier": true' in again.stdout, again.stdout
     assert assert_converged(platform).height == 12
+
+
+@pytest.mark.parametrize("point", ["write:conformed", "claimed:published", "published:pointer"])
+def test_a_real_311_export_converges_after_a_kill(tmp_path: Path, point: str) -> None:
+    """2,000 real NYC 311 requests (a department's own export, written by nobody here)."""
+    home = tmp_path / "var"
+    platform = Platform(home_settings(home))
+    source = SHARED_DATA / "service_requests" / "nyc311" / "nyc311_2011_sample_2000.csv"
+    killed = run_cli(home, "ingest", "nyc311_requests", str(source), crash_at=point)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    summary = pipeline.ingest_file(platform, "nyc311_requests", source)
+    assert summary.status == "published" and summary.reconciled is True, summary
+    assert summary.rows_in == 2000 and (summary.rows_published or 0) > 0
+    rows = assert_converged(platform, dataset="nyc311_requests")
+    assert rows.height == summary.rows_published
