@@ -34,6 +34,23 @@ def _looks_binary(head: bytes) -> bool:
     return b"\x00" in head
 
 
+def normalised_names(names: list[str], file: str) -> list[str]:
+    """The headers as the platform reads them (:func:`normalise_header`); a header that names a column
+    twice, as delivered or once normalised (``工单编号`` and ``工单编号 ``), makes the file unreadable:
+    which of the two columns is meant cannot be known."""
+    normalised = [normalise_header(name) for name in names]
+    seen: dict[str, list[str]] = {}
+    for raw, name in zip(names, normalised, strict=True):
+        seen.setdefault(name, []).append(raw)
+    twice = {name: raws for name, raws in seen.items() if len(raws) > 1 and name}
+    if twice:
+        listed = "; ".join(
+            f"{name} ({len(raws)} times: {', '.join(repr(r) for r in raws)})" for name, raws in twice.items()
+        )
+        raise UnreadableDelivery(f"the header names a column more than once: {listed}", file=file, line=1)
+    return normalised
+
+
 def decode_text(data: bytes, encoding: str, file: str) -> str:
     """Decode with the contract's encoding (or detect it), refusing what no candidate decodes."""
     declared = ENCODING_ALIASES.get(encoding.lower(), encoding)
@@ -68,6 +85,9 @@ def _read_text(path: Path, dataset: Dataset) -> str:
     data = path.read_bytes()
     if _looks_binary(data[:SNIFF_BYTES]):
         raise UnreadableDelivery("binary content (NUL bytes) in a text delivery", file=str(path), line=1)
+    if _looks_binary(data):  # a NUL further on: never passed on to consumers
+        line = data.count(b"\n", 0, data.index(b"\x00")) + 1
+        raise UnreadableDelivery("a NUL byte in a text delivery", file=str(path), line=line)
     return decode_text(data, dataset.delivery.encoding, str(path)).lstrip("\ufeff")
 
 
@@ -88,7 +108,10 @@ def read_csv(path: Path, dataset: Dataset) -> pl.DataFrame:
                 f"record has {found} fields where the header has {width}", file=file, line=line
             ) from exc
         raise UnreadableDelivery(f"not a readable CSV: {exc}", file=file, line=1) from exc
-    return frame.rename({c: normalise_header(c) for c in frame.columns})
+    delivered = next(csv.reader([header_line]), [])  # polars renames a repeated name: check the header
+    names = normalised_names(delivered if len(delivered) == frame.width else frame.columns, file)
+    # Columns without a name keep polars' own distinct names ("", "_duplicated_0").
+    return frame.rename({c: n or c for c, n in zip(frame.columns, names, strict=True)})
 
 
 def _flatten(record: dict[str, object], prefix: str = "") -> dict[str, object]:
@@ -144,7 +167,7 @@ def read_jsonl(path: Path, dataset: Dataset) -> pl.DataFrame:
     if not records:
         raise UnreadableDelivery("empty file: no records", file=file, line=1)
     frame = _records_frame(records)
-    return frame.rename({c: normalise_header(c) for c in frame.columns})
+    return frame.rename(dict(zip(frame.columns, normalised_names(frame.columns, file), strict=True)))
 
 
 def read_parquet(path: Path, dataset: Dataset) -> pl.DataFrame:
@@ -168,7 +191,8 @@ def read_parquet(path: Path, dataset: Dataset) -> pl.DataFrame:
             casts.append(pl.col(name).dt.to_string("%Y-%m-%d %H:%M:%S").alias(name))
         else:
             casts.append(pl.col(name).cast(pl.String))
-    return frame.select(casts).rename({c: normalise_header(c) for c in frame.columns})
+    names = normalised_names(frame.columns, file)
+    return frame.select(casts).rename(dict(zip(frame.columns, names, strict=True)))
 
 
 def read_excel(path: Path, dataset: Dataset) -> pl.DataFrame:
@@ -185,7 +209,9 @@ def read_excel(path: Path, dataset: Dataset) -> pl.DataFrame:
         header = next(rows, None)
         if header is None or all(h is None for h in header):
             raise UnreadableDelivery("empty workbook: no header row", file=file, line=1)
-        names = [normalise_header(h) if h is not None else f"column_{i + 1}" for i, h in enumerate(header)]
+        names = normalised_names(
+            [str(h) if h is not None else f"column_{i + 1}" for i, h in enumerate(header)], file
+        )
         columns: list[list[str | None]] = [[] for _ in names]
         for values in rows:
             if values is None or all(v is None for v in values):
