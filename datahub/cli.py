@@ -1086,9 +1086,15 @@ def audit_list(
     console.print(table)
 
 
-def main() -> None:  # pragma: no cover - console entry point
-    app()
+def main() -> None:
+    """The console entry point: a platform error no command handled (a settings error such as the
+    placeholder key outside the demo, an unknown dataset) is printed as ``error [code] message`` with
+    exit 2, never as a traceback."""
+    try:
+        app()
+    except DatahubError as exc:
+        raise SystemExit(_fail(exc).exit_code) from None
 
 
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(app())
+if __name__ == "__main__":
+    main()

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -114,3 +117,18 @@ def test_ingest_text_summary(tmp_path: Path, dictionary: Dictionary, catalog: Ca
     assert "invalid_format" in result.output and "caller_phone" in result.output
     again = runner.invoke(app, ["ingest", "hotline_12345", str(file)])
     assert "already delivered" in again.output
+
+
+@pytest.mark.parametrize("command", [["audit", "verify"], ["audit", "list"], ["grant", "list"]])
+def test_a_settings_error_is_a_clear_error_not_a_traceback(tmp_path: Path, command: list[str]) -> None:
+    """The console entry point turns a platform error no command handled into `error [code] …`, exit 2."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DATAHUB_")}
+    done = subprocess.run(
+        [sys.executable, "-m", "datahub.cli", *command],
+        env=env | {"DATAHUB_HOME": str(tmp_path / "var")},  # the placeholder key outside demo mode
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "error [config_error]" in done.stderr and "Traceback" not in done.stderr, done.stderr
