@@ -276,21 +276,13 @@ class Lake:
             done = self.version_of(dataset, delivery_id)
             if done is not None:
                 return done
-            return self._publish(
-                dataset,
-                delivery_id,
-                frame,
-                append=append,
-                contract_version=contract_version,
-                restricted=restricted,
-            )
+            return self._publish_new(dataset, delivery_id, frame, append, contract_version, restricted)
 
-    def _publish(
+    def _publish_new(
         self,
         dataset: str,
         delivery_id: str,
         frame: pl.DataFrame,
-        *,
         append: bool,
         contract_version: str,
         restricted: pl.DataFrame | None,
