@@ -135,7 +135,7 @@ def prepare(rows: int, cache: Path) -> None:
         csv = generate_hotline_file(
             cache / f".chunk{i}.csv", n, day, platform.dictionary, platform.catalog, seed=1 + i
         )
-        frame = read_delivery(csv, dataset)
+        frame = read_delivery(csv, dataset).frame
         csv.unlink()
         row = pl.int_range(offset + 1, offset + frame.height + 1, dtype=pl.Int64)
         frame = frame.with_columns(

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import re
 import shutil
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import date, timedelta
 from pathlib import Path
@@ -15,12 +19,16 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from sqlalchemy import make_url
+from sqlalchemy.exc import OperationalError
 
 from datahub.contracts.registry import ContractRegistry
-from datahub.errors import DatahubError
+from datahub.display import MESSAGE_LIMIT, bounded, shown
+from datahub.errors import DatahubError, DiskFull, FileUnusable, NotFound
+from datahub.metadata import DeliveryStatus, GrantStatus
 from datahub.pipeline import DeliverySummary
 from datahub.platform import Platform
-from datahub.settings import Settings
+from datahub.settings import Settings, unknown_variables
 
 app = typer.Typer(
     help="城市数据中台 · governed data hub for one-event-one-network city management.",
@@ -48,12 +56,84 @@ console = Console(width=None if sys.stdout.isatty() else 160)
 err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
 
 
+def _one_of(statuses: type) -> Callable[[str | None], str | None]:
+    """An option's check that its value is one of the statuses a class of status constants declares."""
+    allowed = [v for k, v in vars(statuses).items() if not k.startswith("_") and isinstance(v, str)]
+
+    def check(value: str | None) -> str | None:
+        if value is not None and value not in allowed:
+            raise typer.BadParameter(f"'{shown(value)}' is none of {', '.join(allowed)}")
+        return value
+
+    return check
+
+
+def _text(value: object, limit: int | None = None) -> str:
+    """A value in rich text output: shortened and escaped (datahub.display.shown), and its square
+    brackets taken as text, never as rich markup (``[/]`` in a cell made rich raise)."""
+    return escape(shown(value) if limit is None else shown(value, limit))
+
+
 def _fail(exc: DatahubError, as_json: bool = False) -> typer.Exit:
     if as_json:
-        print(json.dumps({"error": exc.to_dict()}, ensure_ascii=False))
+        print(json.dumps({"error": bounded(exc.to_dict())}, ensure_ascii=False))
     else:
-        err_console.print(f"[bold red]error[/] {escape(f'[{exc.code}] {exc}')}", highlight=False)
+        err_console.print(
+            f"[bold red]error[/] {escape(f'[{exc.code}]')} {_text(exc, MESSAGE_LIMIT)}",
+            highlight=False,
+            soft_wrap=True,
+        )
     return typer.Exit(code=2)
+
+
+DISK_FULL = {errno.ENOSPC: "no space left on device", errno.EDQUOT: "disk quota exceeded"}
+_RUST_OS_ERROR = re.compile(r"\(os error (\d+)\)$")  # polars and other Rust code: no errno attribute
+
+
+def os_error(exc: OSError, path: Path | str | None = None) -> DatahubError | None:
+    """The platform error for a failed file operation, naming ``path`` (default: the file the error
+    names): ``disk_full`` for ENOSPC and EDQUOT, ``file_unusable`` for the rest (permission denied,
+    read-only file system, no such file…); None for an OSError that is no file-system error."""
+    number = exc.errno
+    if number is None and (found := _RUST_OS_ERROR.search(str(exc))):
+        number = int(found.group(1))
+    if number is None:
+        return None
+    where = str(path or exc.filename or "") or None
+    if number in DISK_FULL:
+        return DiskFull(DISK_FULL[number] + (f" while writing {where}" if where else ""))
+    return FileUnusable(os.strerror(number).lower(), file=where)
+
+
+@contextmanager
+def _written_whole(target: Path) -> Iterator[Path]:
+    """A temporary sibling of ``target`` (a file or a directory) to write into, moved into place once
+    complete, file by file: a command that fails (a full disk) leaves no half-written file behind, and
+    removes its temporary one. A file-system error becomes a platform error naming ``target``."""
+    partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
+    try:
+        yield partial
+        if partial.is_dir():
+            for file in sorted(p for p in partial.rglob("*") if not p.is_dir()):
+                (target / file.relative_to(partial)).parent.mkdir(parents=True, exist_ok=True)
+                os.replace(file, target / file.relative_to(partial))
+        else:
+            os.replace(partial, target)
+    except OSError as exc:
+        raise os_error(exc, target) or exc from None
+    finally:
+        if partial.is_dir():
+            shutil.rmtree(partial, ignore_errors=True)
+        elif partial.exists():
+            partial.unlink()
+
+
+def _delivery_id(text: str) -> str:
+    """``text`` when it is a delivery id as the platform makes them (32 hexadecimal digits): anything
+    else names no delivery, and is never made into a path."""
+    if not re.fullmatch(r"[0-9a-f]{32}", text):
+        raise NotFound(f"no delivery {text}; `datahub deliveries` lists them", path="delivery")
+    return text
 
 
 @dictionary_app.command("check")
@@ -66,36 +146,52 @@ def dictionary_check(
     from datahub.dictionary import check_dictionary
 
     target = path or Settings().dictionary_path
+    if not target.is_dir():
+        err_console.print(f"[red]✗[/] {_text(target)}: not a directory", highlight=False)
+        raise typer.Exit(code=1)
     dictionary, problems = check_dictionary(target)
     if problems or dictionary is None:
         for problem in problems:
-            err_console.print(f"[red]✗[/] {problem}")
-        err_console.print(f"{len(problems)} problem(s) in {target}")
+            err_console.print(f"[red]✗[/] {_text(problem, MESSAGE_LIMIT)}", highlight=False)
+        err_console.print(f"{len(problems)} problem(s) in {_text(target)}", highlight=False)
         raise typer.Exit(code=1)
     console.print(
-        f"[green]✓[/] {target}: {len(dictionary.elements)} data elements, "
-        f"{len(dictionary.code_tables)} code tables, {len(dictionary.crosswalks)} crosswalks"
+        f"[green]✓[/] {_text(target)}: {len(dictionary.elements)} data elements, "
+        f"{len(dictionary.code_tables)} code tables, {len(dictionary.crosswalks)} crosswalks",
+        highlight=False,
     )
 
 
 @contract_app.command("lint")
-def contract_lint(paths: Annotated[list[Path], typer.Argument(help="Contract files.")]) -> None:
-    """Exit 0 when every file is valid, 1 otherwise; each problem names the file, the path and the reason."""
+def contract_lint(
+    paths: Annotated[
+        list[Path], typer.Argument(help="Contract files, or directories linted recursively (*.odcs.yaml).")
+    ],
+) -> None:
+    """Exit 0 when every contract is valid, 1 otherwise; each problem names the file, the path and the
+    reason. A path that is neither a contract nor a directory holding one is an error (exit 2)."""
     from datahub.contracts.lint import lint_file
+    from datahub.contracts.loader import contract_files
 
+    try:
+        files = [file for path in paths for file in contract_files(path)]
+    except DatahubError as exc:
+        raise _fail(exc) from None
     dictionary = Platform().dictionary
     failed = 0
-    for path in paths:
+    for path in files:
         problems = lint_file(path, dictionary)
         for problem in problems:
-            err_console.print(f"[red]✗[/] {problem}", highlight=False)
-        if problems:
+            mark = "[yellow]![/]" if problem.severity == "warning" else "[red]✗[/]"
+            err_console.print(f"{mark} {escape(str(problem))}", highlight=False)
+        if any(problem.severity == "error" for problem in problems):
             failed += 1
         else:
-            console.print(f"[green]✓[/] {path}", highlight=False)
+            console.print(f"[green]✓[/] {escape(str(path))}", highlight=False)
     if failed:
-        err_console.print(f"{failed} of {len(paths)} contract(s) have problems")
+        err_console.print(f"{failed} of {len(files)} contract(s) have problems", highlight=False)
         raise typer.Exit(code=1)
+    console.print(f"{len(files)} contract(s), no errors", highlight=False)
 
 
 @contract_app.command("diff")
@@ -106,11 +202,13 @@ def contract_diff(
 ) -> None:
     """Every change with `breaking` and a reason; exit 1 when something is breaking."""
     from datahub.contracts.diff import diff_contracts
-    from datahub.contracts.yaml_io import load_yaml
 
-    result = diff_contracts(load_yaml(old), load_yaml(new))
+    try:
+        result = diff_contracts(_contract_document(old), _contract_document(new))
+    except DatahubError as exc:
+        raise _fail(exc, as_json) from None
     if as_json:
-        print(json.dumps(result.to_dict(), ensure_ascii=False, indent=2, default=str))
+        print(json.dumps(bounded(result.to_dict()), ensure_ascii=False, indent=2, default=str))
     else:
         for change in result.changes:
             flag = (
@@ -118,14 +216,38 @@ def contract_diff(
                 if change.breaking
                 else ("[yellow]tightening[/]" if change.tightening else "ok")
             )
-            console.print(f"{flag:>10} {change.path}: {change.reason}", highlight=False)
+            console.print(
+                f"{flag:>10} {_text(change.path)}: {_text(change.reason, MESSAGE_LIMIT)}", highlight=False
+            )
         console.print(f"{len(result.changes)} change(s); breaking: {result.breaking}")
     if result.breaking:
         raise typer.Exit(code=1)
 
 
-def _registry() -> ContractRegistry:
+def _contract_yaml(path: Path) -> Any:
+    """What a contract file holds; a file that cannot be read (missing, a directory), is not UTF-8 or
+    not YAML is a ContractError naming it."""
+    from datahub.contracts.yaml_io import load_yaml
+    from datahub.errors import ContractError
 
+    try:
+        return load_yaml(path)
+    except OSError as exc:
+        reason = exc.strerror.lower() if exc.strerror else str(exc)
+        raise ContractError(f"cannot be read: {reason}", file=str(path)) from None
+
+
+def _contract_document(path: Path) -> dict[str, Any]:
+    """The YAML mapping in a contract file (see _contract_yaml); anything else is a ContractError."""
+    from datahub.errors import ContractError
+
+    document = _contract_yaml(path)
+    if not isinstance(document, dict):
+        raise ContractError("a contract must be a YAML mapping", file=str(path))
+    return document
+
+
+def _registry() -> ContractRegistry:
     platform = Platform()
     return ContractRegistry(platform.metadata, platform.dictionary)
 
@@ -139,14 +261,15 @@ def contract_register(
     from datahub.errors import RegistrationRefused
 
     try:
+        _contract_yaml(path)  # refuses, naming the file, what cannot be read (the registry lints the rest)
         result = _registry().register(path.read_text(encoding="utf-8"), source=str(path))
     except RegistrationRefused as exc:
         if as_json:
-            print(json.dumps({"error": exc.to_dict()}, ensure_ascii=False))
+            print(json.dumps({"error": bounded(exc.to_dict())}, ensure_ascii=False))
         else:
-            err_console.print(f"[bold red]refused[/] {exc}", highlight=False)
+            err_console.print(f"[bold red]refused[/] {_text(exc, MESSAGE_LIMIT)}", highlight=False)
             for problem in exc.problems:
-                err_console.print(f"  - {problem}", highlight=False)
+                err_console.print(f"  - {_text(problem, MESSAGE_LIMIT)}", highlight=False)
         raise typer.Exit(code=1) from None
     except DatahubError as exc:
         raise _fail(exc, as_json) from None
@@ -154,7 +277,10 @@ def contract_register(
         print(json.dumps(result.to_dict(), ensure_ascii=False, indent=2, default=str))
     else:
         since = f" (after {result.previous_version})" if result.previous_version else ""
-        console.print(f"{result.status}: {result.contract_id} {result.version}{since}", highlight=False)
+        console.print(
+            f"{result.status}: {_text(result.contract_id)} {_text(result.version)}{_text(since)}",
+            highlight=False,
+        )
 
 
 @contract_app.command("list")
@@ -187,7 +313,7 @@ def contract_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> N
         table.add_column(header)
     for r in rows:
         table.add_row(
-            *(str(r[k]) for k in ("contract_id", "name", "version", "owner", "versions", "registered_at"))
+            *(_text(r[k]) for k in ("contract_id", "name", "version", "owner", "versions", "registered_at"))
         )
     console.print(table)
 
@@ -205,11 +331,17 @@ def contract_show(
     print(row.content, end="" if row.content.endswith("\n") else "\n")
 
 
+FINDINGS_SHOWN = 50  # findings `datahub check` prints in text unless told otherwise
+
+
 @app.command("check")
 def check(
     file: Annotated[Path, typer.Argument(help="The file to check before delivering it.")],
     contract: Annotated[Path, typer.Option("--contract", help="The contract to check it against.")],
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Every finding, as JSON.")] = False,
+    limit: Annotated[
+        int, typer.Option(min=0, help="Findings printed in text (0: all); --json lists every one.")
+    ] = FINDINGS_SHOWN,
 ) -> None:
     """Validate a file against a contract without publishing anything; lists every row that would fail."""
     from datahub.contracts import load_contract
@@ -222,22 +354,36 @@ def check(
     except DatahubError as exc:
         raise _fail(exc, as_json) from None
     if as_json:
-        print(json.dumps(result.to_dict(), ensure_ascii=False, indent=2, default=str))
+        print(json.dumps(bounded(result.to_dict()), ensure_ascii=False, indent=2, default=str))
         return
     console.print(
-        f"{result.file} as {result.dataset}: {result.rows_read:,} rows read, {result.rows_valid:,} valid, "
-        f"{result.rows_invalid:,} would be quarantined",
+        f"{_text(result.file)} as {result.dataset}: {result.rows_read:,} rows read, "
+        f"{result.rows_valid:,} valid, {result.rows_invalid:,} would be quarantined",
         highlight=False,
+        soft_wrap=True,
     )
+    for note in result.notes:
+        console.print(f"  note: {_text(note, MESSAGE_LIMIT)}", highlight=False, soft_wrap=True)
     for reason in result.reasons:
-        console.print(f"  {reason['reason']:<18} {reason['column']:<28} {reason['rows']:,}", highlight=False)
-    for problem in result.problems[:50]:
         console.print(
-            f"  row {problem['row']}: {problem['column']} {problem['reason']} ({problem['value']!r})",
+            f"  {reason['reason']:<18} {_text(reason['column']):<28} {reason['rows']:,}",
             highlight=False,
+            soft_wrap=True,
         )
-    if len(result.problems) > 50:
-        console.print(f"  … {len(result.problems) - 50} more (use --json for all)")
+    shown_problems = result.problems[:limit] if limit else result.problems
+    for problem in shown_problems:
+        value = "no value" if problem["value"] is None else f"'{_text(problem['value'])}'"
+        console.print(
+            f"  row {problem['row']}: {_text(problem['column'])} {problem['reason']} ({value})",
+            highlight=False,
+            soft_wrap=True,
+        )
+    if len(result.problems) > len(shown_problems):
+        console.print(
+            f"  … and {len(result.problems) - len(shown_problems):,} more (--limit 0 or --json for all)",
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 WORKER_HEALTHCHECK_S = 300
@@ -249,8 +395,12 @@ def serve(
     host: Annotated[
         str | None, typer.Option(help="Address to listen on (default: DATAHUB_API_HOST).")
     ] = None,
-    port: Annotated[int | None, typer.Option(help="Port (default: DATAHUB_API_PORT).")] = None,
-    workers: Annotated[int, typer.Option(help="Server processes (each holds the snapshots it serves).")] = 1,
+    port: Annotated[
+        int | None, typer.Option(min=1, max=65535, help="Port (default: DATAHUB_API_PORT).")
+    ] = None,
+    workers: Annotated[
+        int, typer.Option(min=1, help="Server processes (each holds the snapshots it serves).")
+    ] = 1,
     access_log: Annotated[
         bool, typer.Option(help="uvicorn's line per request (every data read is in the audit log anyway).")
     ] = False,
@@ -319,9 +469,9 @@ def ingest(
     except DatahubError as exc:
         raise _fail(exc, as_json) from None
     if as_json:
-        print(json.dumps(asdict(summary), ensure_ascii=False, indent=2))
+        print(json.dumps(bounded(asdict(summary)), ensure_ascii=False, indent=2))
     elif summary.status == "rejected":
-        err_console.print(f"[bold red]rejected[/] {summary.error}", highlight=False)
+        err_console.print(f"[bold red]rejected[/] {_text(summary.error, MESSAGE_LIMIT)}", highlight=False)
     else:
         _print_delivery(summary)
     if summary.status in ("rejected", "failed"):
@@ -331,24 +481,27 @@ def ingest(
 def _print_delivery(summary: DeliverySummary) -> None:
     if summary.status == "duplicate":
         console.print(
-            f"{summary.source_file}: already delivered (delivery {summary.duplicate_of}); nothing published"
+            f"{_text(summary.source_file)}: already delivered (delivery {summary.duplicate_of}); "
+            "nothing published",
+            highlight=False,
         )
         return
     if summary.earlier:
         console.print(
-            f"{summary.source_file}: already delivered (delivery {summary.delivery_id}); "
+            f"{_text(summary.source_file)}: already delivered (delivery {summary.delivery_id}); "
             "nothing done twice. What became of it:",
             highlight=False,
         )
     if summary.status == "failed":
         err_console.print(
-            f"[bold red]failed[/] {escape(summary.error or '')}; "
+            f"[bold red]failed[/] {_text(summary.error, MESSAGE_LIMIT)}; "
             f"`datahub deliveries retry {summary.delivery_id}` restarts it",
             highlight=False,
         )
         return
     console.print(
-        f"{summary.dataset} ← {summary.source_file}: {summary.status}; 输入 in {summary.rows_in or 0:,}, "
+        f"{summary.dataset} ← {_text(summary.source_file)}: {summary.status}; "
+        f"输入 in {summary.rows_in or 0:,}, "
         f"发布 published {summary.rows_published or 0:,}, "
         f"隔离 quarantined {summary.rows_quarantined or 0:,}, "
         f"对账 reconciled {'✓' if summary.reconciled else '✗'}; version {summary.snapshot_version}",
@@ -360,8 +513,10 @@ def _print_delivery(summary: DeliverySummary) -> None:
             + ("; nothing published" if summary.status == "withheld" else ""),
             highlight=False,
         )
+    for note in summary.notes:
+        console.print(f"  note: {_text(note, MESSAGE_LIMIT)}", highlight=False)
     for r in summary.reasons:
-        console.print(f"  {r['reason']:<18} {r['column']:<32} {r['rows']:>9,}", highlight=False)
+        console.print(f"  {r['reason']:<18} {_text(r['column']):<32} {r['rows']:>9,}", highlight=False)
     if summary.quality:
         q = summary.quality
         console.print(
@@ -372,7 +527,9 @@ def _print_delivery(summary: DeliverySummary) -> None:
         for r in q["failed_rules"]:
             level = "blocking" if r["blocking"] else "warning"
             console.print(
-                f"  rule failed ({level}): {r['rule']} {r['column'] or ''} {r['failed']:,}", highlight=False
+                f"  rule failed ({level}): {_text(r['rule'])} {_text(r['column'])} {r['failed']:,}"
+                + (f" — {_text(r['detail'], MESSAGE_LIMIT)}" if r.get("detail") else ""),
+                highlight=False,
             )
 
 
@@ -391,7 +548,7 @@ def status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
 
     statuses = dataset_status(Platform())
     if as_json:
-        print(json.dumps([asdict(s) for s in statuses], ensure_ascii=False, indent=2))
+        print(json.dumps(bounded([asdict(s) for s in statuses]), ensure_ascii=False, indent=2))
         return
     table = Table(title="数据集状态 dataset status")
     for header in (
@@ -411,11 +568,11 @@ def status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     for s in statuses:
         table.add_row(
             s.dataset,
-            s.title,
+            _text(s.title),
             s.owner_department or "-",
             s.current_version or "-",
             str(s.rows_current),
-            s.last_delivery or "-",
+            _text(s.last_delivery or "-"),
             str(s.last_rows_in or 0),
             str(s.last_rows_published or 0),
             str(s.last_rows_quarantined or 0),
@@ -429,10 +586,10 @@ def status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
             f"{len(unfinished)} unfinished deliveries (not reconciled until they finish):", highlight=False
         )
         for dataset, d in unfinished:
-            error = f" — {d['error']}" if d["error"] else ""
+            error = f" — {_text(d['error'], MESSAGE_LIMIT)}" if d["error"] else ""
+            delivery = escape(f"[{d['delivery_id']}]")
             console.print(
-                escape(f"  {dataset} ← {d['source_file']}: {d['status']} [{d['delivery_id']}]{error}"),
-                highlight=False,
+                f"  {dataset} ← {_text(d['source_file'])}: {d['status']} {delivery}{error}", highlight=False
             )
 
 
@@ -460,22 +617,29 @@ def synth(
     start: Annotated[
         str | None, typer.Option(help="First day, YYYY-MM-DD (default: first day of last month).")
     ] = None,
-    days: Annotated[int | None, typer.Option(help="Days of data (default: to the end of the month).")] = None,
+    days: Annotated[
+        int | None, typer.Option(min=1, help="Days of data (default: to the end of the month).")
+    ] = None,
     rows_per_day: Annotated[
-        int, typer.Option(help="Hotline rows per day; other datasets scale from it.")
+        int, typer.Option(min=1, max=999_999, help="Hotline rows per day; other datasets scale from it.")
     ] = 2000,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 20261001,
 ) -> None:
     """Generate synthetic department deliveries with injected defects and their ground truth."""
+    from datahub.errors import InputError
     from datahub.synth import SynthConfig, generate
 
     platform = Platform()
     first = _start_date(start)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"{out} is not a directory", path="--out")
     config = SynthConfig(
         start=first, days=days or _days_to_month_end(first), rows_per_day=rows_per_day, seed=seed
     )
-    result = generate(config, platform.dictionary, platform.catalog, out)
-    console.print(f"{len(result.files)} files, ground truth at {result.ground_truth}")
+    with _written_whole(out) as partial:
+        result = generate(config, platform.dictionary, platform.catalog, partial)
+    ground_truth = out / result.ground_truth.relative_to(partial.resolve())
+    console.print(f"{len(result.files)} files, ground truth at {_text(ground_truth)}", highlight=False)
 
 
 def _days_to_month_end(first: date, months: int = 1) -> int:
@@ -488,8 +652,13 @@ def _days_to_month_end(first: date, months: int = 1) -> int:
 
 def _start_date(text: str | None, months: int = 1) -> date:
     """The given day, or the first day of the month ``months`` months before this one."""
+    from datahub.errors import InputError
+
     if text:
-        return date.fromisoformat(text)
+        try:
+            return date.fromisoformat(text)
+        except ValueError:
+            raise InputError(f"expected YYYY-MM-DD, got '{text}'", path="--start") from None
     first = date.today().replace(day=1)
     for _ in range(months):
         first = (first - timedelta(days=1)).replace(day=1)
@@ -510,10 +679,11 @@ def prepare_dagster_home(settings: Settings) -> Path:
 @app.command()
 def demo(
     rows_per_day: Annotated[
-        int, typer.Option(help="Hotline rows per day (other datasets scale from it).")
+        int, typer.Option(min=1, max=999_999, help="Hotline rows per day (other datasets scale from it).")
     ] = 5000,
     days: Annotated[
-        int | None, typer.Option(help="Days of synthetic data (default: to the end of last month).")
+        int | None,
+        typer.Option(min=1, help="Days of synthetic data (default: to the end of last month)."),
     ] = None,
     start: Annotated[
         str | None,
@@ -527,9 +697,13 @@ def demo(
 
     from datahub.demo import run_demo
 
+    first = _start_date(start, DEMO_MONTHS)  # a malformed day is an error before anything is reset
     settings = Settings(demo_mode=True)
     if settings.var.exists():
-        console.print(f"[yellow]resetting[/] {settings.var} (the demo starts from an empty platform)")
+        console.print(
+            f"[yellow]resetting[/] {_text(settings.var)} (the demo starts from an empty platform)",
+            highlight=False,
+        )
         shutil.rmtree(settings.var)
     dagster_home = prepare_dagster_home(settings)
     with Progress(
@@ -548,7 +722,6 @@ def demo(
             progress.update(tasks[step], completed=done, total=total)  # type: ignore[arg-type]
 
         try:
-            first = _start_date(start, DEMO_MONTHS)
             rows = run_demo(
                 settings,
                 start=first,
@@ -599,14 +772,14 @@ def quality_show(
     except DatahubError as exc:
         raise _fail(exc, as_json) from None
     if as_json:
-        print(json.dumps(report, ensure_ascii=False, indent=2, default=str))
+        print(json.dumps(bounded(report), ensure_ascii=False, indent=2, default=str))
         return
     latest, names = report["latest"], report["dimension_names"]
     target = report["pass_rate_target"]
     mark = "✓" if latest["pass_rate"] >= target else "✗"
     console.print(
-        f"[bold]{report['title']}[/] ({dataset}) ← {latest['source_file']} at {latest['validated_at']}"
-        + (" [bold red]BLOCKED[/]" if latest["blocked"] else ""),
+        f"[bold]{_text(report['title'])}[/] ({dataset}) ← {_text(latest['source_file'])} "
+        f"at {latest['validated_at']}" + (" [bold red]BLOCKED[/]" if latest["blocked"] else ""),
         highlight=False,
     )
     console.print(
@@ -624,13 +797,14 @@ def quality_show(
         rules.add_column(header)
     for r in sorted(latest["rules"], key=lambda r: (r["success"], not r["blocking"])):
         rules.add_row(
-            r["rule"],
+            _text(r["rule"]),
             names.get(r["dimension"], r["dimension"]),
             "blocking" if r["blocking"] else "warning",
-            r["column"] or "",
+            _text(r["column"]),
             "[green]pass[/]" if r["success"] else "[red]FAIL[/]",
             f"{r['failed']:,} / {r['evaluated']:,}",
-            ", ".join(str(x.get("key") or x) for x in r["sample"][:3]),
+            ", ".join(_text(x.get("key") or x) for x in r["sample"][:3])
+            or _text(r.get("detail"), MESSAGE_LIMIT),
         )
     console.print(rules)
     trend = Table(title="历史 history")
@@ -639,7 +813,7 @@ def quality_show(
     for run in report["history"]:
         trend.add_row(
             run["validated_at"],
-            run["source_file"],
+            _text(run["source_file"]),
             f"{run['pass_rate']:.2f}%",
             f"{run['overall_score']:.1f}",
             *(f"{run['scores'][d]:.1f}" if d in run["scores"] else "-" for d in names),
@@ -657,7 +831,10 @@ app.add_typer(deliveries_app, name="deliveries")
 @deliveries_app.callback()
 def deliveries_list(
     ctx: typer.Context,
-    status: Annotated[str | None, typer.Option(help="Only deliveries in this status (e.g. failed).")] = None,
+    status: Annotated[
+        str | None,
+        typer.Option(callback=_one_of(DeliveryStatus), help="Only deliveries in this status (e.g. failed)."),
+    ] = None,
     dataset: Annotated[str | None, typer.Option(help="Only this dataset's deliveries.")] = None,
     unfinished: Annotated[
         bool, typer.Option("--unfinished", help="Only deliveries not finished (not reconciled yet).")
@@ -673,7 +850,7 @@ def deliveries_list(
     rows = list_deliveries(Platform(), status=status, dataset=dataset, unfinished=unfinished)
     if as_json:
         for row in rows:
-            print(json.dumps(asdict(row), ensure_ascii=False, default=str))
+            print(json.dumps(bounded(asdict(row)), ensure_ascii=False, default=str))
     else:
         table = Table(box=None)
         for header in (
@@ -692,11 +869,11 @@ def deliveries_list(
             if row.holder is not None:
                 state += " (running)" if row.holder_alive else " (holder gone: will be taken over)"
             if row.error and not row.finished:
-                state += f": {row.error}"
+                state += f": {_text(row.error, MESSAGE_LIMIT)}"
             table.add_row(
                 row.delivery_id,
                 row.dataset,
-                row.source_file,
+                _text(row.source_file),
                 state,
                 *(
                     "-" if n is None else f"{n:,}"
@@ -724,7 +901,7 @@ def deliveries_retry(
     except DatahubError as exc:
         raise _fail(exc, as_json) from None
     if as_json:
-        print(json.dumps(asdict(summary), ensure_ascii=False, indent=2))
+        print(json.dumps(bounded(asdict(summary)), ensure_ascii=False, indent=2))
     else:
         _print_delivery(summary)
     if summary.status in ("rejected", "failed"):
@@ -742,15 +919,21 @@ def quarantine_list(
 
     platform = Platform()
     try:
-        rows = quarantined_rows(platform, platform.catalog.get(dataset), delivery)
+        rows = quarantined_rows(platform, platform.catalog.get(dataset), delivery and _delivery_id(delivery))
     except DatahubError as exc:
         raise _fail(exc, as_json) from None
     for row in rows.select("_source_file", "_row_number", "_reasons").iter_rows(named=True):
         if as_json:
-            print(json.dumps(row, ensure_ascii=False, default=str))
+            print(json.dumps(bounded(row), ensure_ascii=False, default=str))
         else:
-            reasons = "; ".join(f"{r['reason']}:{r['column']}={r['value'] or ''}" for r in row["_reasons"])
-            console.print(f"{row['_source_file']}:{row['_row_number']}  {reasons}", highlight=False)
+            reasons = "; ".join(
+                f"{r['reason']}:{_text(r['column'])}={_text(r['value'])}" for r in row["_reasons"]
+            )
+            console.print(
+                f"{_text(row['_source_file'])}:{row['_row_number']}  {reasons}",
+                highlight=False,
+                soft_wrap=True,
+            )
 
 
 @quarantine_app.command("export")
@@ -764,10 +947,11 @@ def quarantine_export(
 
     platform = Platform()
     try:
-        n = export_quarantine(platform, platform.catalog.get(dataset), delivery, out)
+        with _written_whole(out) as partial:
+            n = export_quarantine(platform, platform.catalog.get(dataset), _delivery_id(delivery), partial)
     except DatahubError as exc:
         raise _fail(exc) from None
-    console.print(f"{n:,} rows → {out}", highlight=False)
+    console.print(f"{n:,} rows → {_text(out)}", highlight=False)
 
 
 @quarantine_app.command("resubmit")
@@ -789,7 +973,7 @@ def quarantine_resubmit(
     except DatahubError as exc:
         raise _fail(exc, as_json) from None
     if as_json:
-        print(json.dumps(asdict(summary), ensure_ascii=False, indent=2, default=str))
+        print(json.dumps(bounded(asdict(summary)), ensure_ascii=False, indent=2, default=str))
     else:
         _print_delivery(summary)
 
@@ -868,14 +1052,19 @@ def pii_audit(
         for name in ("dataset", "version", "rows", "finding"):
             table.add_column(name)
         for a in audits:
-            findings = "; ".join(f"{x.column}: {x.rows:,} {x.entity} e.g. {x.sample}" for x in a.leaks)
+            findings = "; ".join(
+                f"{_text(x.column)}: {x.rows:,} {x.entity} e.g. {_text(x.sample)}" for x in a.leaks
+            )
             table.add_row(a.dataset, a.version or "-", f"{a.rows:,}", findings or ("none" if a.rows else "-"))
         console.print(table)
     if leaking:
         raise typer.Exit(code=1)
 
 
-client_app = typer.Typer(help="API clients (接入方): create with a key, list, disable.", no_args_is_help=True)
+client_app = typer.Typer(
+    help="API clients (接入方): create with a key, list, disable, sign out of the dashboard.",
+    no_args_is_help=True,
+)
 app.add_typer(client_app, name="client")
 grant_app = typer.Typer(
     help="Sharing grants (共享授权): list, approve, refuse, revoke.", no_args_is_help=True
@@ -912,7 +1101,7 @@ def client_create(
     if as_json:
         print(json.dumps({"client_id": made.client_id, "api_key": made.api_key}))
         return
-    console.print(f"client [bold]{made.name}[/] ({made.role}) id {made.client_id}", highlight=False)
+    console.print(f"client [bold]{_text(made.name)}[/] ({made.role}) id {made.client_id}", highlight=False)
     console.print(f"API key (shown once, keep it safe): {made.api_key}", highlight=False, soft_wrap=True)
 
 
@@ -932,7 +1121,7 @@ def client_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> Non
     for r in rows:
         table.add_row(
             *(
-                str(r[k] if r[k] is not None else "")
+                _text(r[k])
                 for k in ("client_id", "name", "role", "department", "rate_limit", "created_at", "disabled")
             )
         )
@@ -949,7 +1138,20 @@ def client_disable(client_id: Annotated[str, typer.Argument(help="The client's i
         Clients(platform.metadata, platform.dictionary).disable(client_id)
     except DatahubError as exc:
         raise _fail(exc) from None
-    console.print(f"disabled {client_id}")
+    console.print(f"disabled {_text(client_id)}", highlight=False)
+
+
+@client_app.command("sign-out")
+def client_sign_out(client_id: Annotated[str, typer.Argument(help="The client's id.")]) -> None:
+    """End every dashboard session of the client (its key keeps working; `disable` refuses it)."""
+    from datahub.dashboard.session import revoke_all
+
+    platform = Platform()
+    try:
+        ended = revoke_all(platform.metadata, client_id)
+    except DatahubError as exc:
+        raise _fail(exc) from None
+    console.print(f"ended {ended} dashboard session(s) of {_text(client_id)}", highlight=False)
 
 
 def _console_steward() -> Any:
@@ -961,7 +1163,9 @@ def _console_steward() -> Any:
 
 @grant_app.command("list")
 def grant_list(
-    status: Annotated[str | None, typer.Option(help="requested, approved, refused or revoked.")] = None,
+    status: Annotated[
+        str | None, typer.Option(callback=_one_of(GrantStatus), help="The grant's status.")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Every grant, newest first."""
@@ -971,7 +1175,7 @@ def grant_list(
     finally:
         service.close()
     if as_json:
-        print(json.dumps(grants, ensure_ascii=False))
+        print(json.dumps(bounded(grants), ensure_ascii=False))
         return
     table = Table(title="grants")
     for header in ("id", "client", "view", "status", "active", "purpose", "columns", "row filter", "expires"):
@@ -979,14 +1183,14 @@ def grant_list(
     for g in grants:
         table.add_row(
             str(g["grant_id"]),
-            str(g["client_id"]),
-            str(g["view"]),
+            _text(g["client_id"]),
+            _text(g["view"]),
             str(g["status"]),
             str(g["active"]),
-            str(g["purpose"]),
-            ", ".join(g["columns"] or ["(all)"]),
-            str(g["row_filter"] or ""),
-            str(g["expires_at"] or ""),
+            _text(g["purpose"]),
+            _text(", ".join(g["columns"] or ["(all)"]), MESSAGE_LIMIT),
+            _text(g["row_filter"], MESSAGE_LIMIT),
+            _text(g["expires_at"]),
         )
     console.print(table)
 
@@ -1037,7 +1241,7 @@ def audit_verify() -> None:
     from datahub.audit.cli import verify_log
 
     code, message = verify_log(Platform())
-    (console if code == 0 else err_console).print(message, highlight=False)
+    (console if code == 0 else err_console).print(_text(message, MESSAGE_LIMIT), highlight=False)
     raise typer.Exit(code=code)
 
 
@@ -1048,7 +1252,7 @@ def audit_reanchor() -> None:
     from datahub.audit.cli import reanchor_log
 
     code, message = reanchor_log(Platform())
-    (console if code == 0 else err_console).print(message, highlight=False)
+    (console if code == 0 else err_console).print(_text(message, MESSAGE_LIMIT), highlight=False)
     raise typer.Exit(code=code)
 
 
@@ -1057,7 +1261,7 @@ def audit_list(
     client: Annotated[str | None, typer.Option(help="A client id.")] = None,
     view: Annotated[str | None, typer.Option(help="A view or dataset.")] = None,
     action: Annotated[str | None, typer.Option(help="read, export, open311, grant.approve, …")] = None,
-    limit: Annotated[int, typer.Option(help="Records, newest first.")] = 50,
+    limit: Annotated[int, typer.Option(min=1, help="Records, newest first.")] = 50,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Audit records, newest first: who read what, when, why, and how many rows."""
@@ -1065,35 +1269,62 @@ def audit_list(
 
     records = list_log(Platform(), client_id=client, view=view, action=action, limit=limit)
     if as_json:
-        print(json.dumps(records, ensure_ascii=False, default=str))
+        print(json.dumps(bounded(records), ensure_ascii=False, default=str))
         return
     table = Table(title="audit log")
     for header in ("seq", "at", "client", "action", "view", "columns", "filter", "rows", "purpose"):
         table.add_column(header)
     for r in records:
-        columns = ", ".join(r.get("columns") or [])
         table.add_row(
             str(r["seq"]),
             str(r["at"]),
-            str(r.get("client_name") or ""),
-            r["action"],
-            str(r.get("view") or ""),
-            columns,
-            str(r.get("filter") or ""),
-            str(r.get("rows") or ""),
-            str(r.get("purpose") or ""),
+            _text(r.get("client_name")),
+            _text(r["action"]),
+            _text(r.get("view")),
+            _text(", ".join(r.get("columns") or []), MESSAGE_LIMIT),
+            _text(r.get("filter"), MESSAGE_LIMIT),
+            _text(r.get("rows") or ""),
+            _text(r.get("purpose")),
         )
     console.print(table)
 
 
+def _database_error(exc: OperationalError) -> DatahubError | None:
+    """DiskFull when the SQLite metadata database failed on a full disk (SQLite says "database or
+    disk is full", or only "disk I/O error" when it cannot even open its journal); None otherwise."""
+    url = make_url(Settings().database_url)
+    if url.get_backend_name() != "sqlite" or not url.database:
+        return None
+    database = Path(url.database)
+    if "full" in str(exc.orig) or shutil.disk_usage(database.parent).free < ALMOST_FULL_BYTES:
+        return DiskFull(f"no space left on device while writing {database}")
+    return None
+
+
+ALMOST_FULL_BYTES = 1 << 20  # less than this free and SQLite cannot write its pages and journal
+
+
 def main() -> None:
-    """The console entry point: a platform error no command handled (a settings error such as the
-    placeholder key outside the demo, an unknown dataset) is printed as ``error [code] message`` with
-    exit 2, never as a traceback."""
+    """The console entry point. It warns of ``DATAHUB_*`` variables that are no setting. A platform
+    error no command handled (a settings error such as the placeholder key outside the demo or a
+    malformed variable, an unknown dataset), a file-system error (a full disk, a permission denied) and
+    a full disk under the metadata database are printed as ``error [code] message`` with exit 2, never
+    as a traceback."""
+    for warning in unknown_variables(os.environ):
+        err_console.print(f"[yellow]warning[/]: {escape(warning)}", highlight=False, soft_wrap=True)
+    error: DatahubError | None
     try:
         app()
+        return
     except DatahubError as exc:
-        raise SystemExit(_fail(exc).exit_code) from None
+        error = exc
+    except OSError as exc:
+        if (error := os_error(exc)) is None:
+            raise
+    except OperationalError as exc:
+        if (error := _database_error(exc)) is None:
+            raise
+    raise SystemExit(_fail(error).exit_code) from None
 
 
 if __name__ == "__main__":

@@ -118,3 +118,16 @@ class FontMissing(ConfigError):
     """No CJK font to embed in a report PDF: the PDF would show boxes instead of Chinese characters."""
 
     code = "font_missing"
+
+
+class DiskFull(DatahubError):
+    """No space left on the device (or the disk quota exceeded) while writing: nothing was half-written."""
+
+    code = "disk_full"
+    http_status = 507
+
+
+class FileUnusable(DatahubError):
+    """A file or directory a command needs cannot be used: permission denied, read-only, not there."""
+
+    code = "file_unusable"

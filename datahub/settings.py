@@ -6,17 +6,23 @@ can be moved by its own variable, and ``metadata_url`` can point at Postgres.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import hmac
+from collections.abc import Mapping
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
-from pydantic import Field, SecretStr, model_validator
+from annotated_types import Ge, Le
+from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from datahub.display import shown
 from datahub.errors import ConfigError
 
 PLACEHOLDER_KEY = "demo-only-pseudonym-key-change-me"
+ENV_PREFIX = "DATAHUB_"
 
 
 def project_root() -> Path:
@@ -26,7 +32,11 @@ def project_root() -> Path:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="DATAHUB_", env_file=".env", extra="ignore")
+    # An empty variable (`DATAHUB_HOME=`) is unset: its default applies (an empty home was the working
+    # directory, and `datahub demo` empties its home).
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_file=".env", extra="ignore", env_ignore_empty=True
+    )
 
     root: Path = Field(
         default_factory=project_root, description="Project root holding contracts/ and dictionary/."
@@ -42,7 +52,7 @@ class Settings(BaseSettings):
     pseudonym_key: SecretStr = Field(SecretStr(PLACEHOLDER_KEY), description="HMAC key for pseudonyms.")
     demo_mode: bool = Field(False, description="Allows the placeholder key; set by `datahub demo`.")
     api_host: str = Field("127.0.0.1", description="Where `datahub serve` listens.")
-    api_port: int = Field(8000, description="The port `datahub serve` listens on.")
+    api_port: int = Field(8000, ge=1, le=65535, description="The port `datahub serve` listens on.")
     api_workers: int = Field(
         1,
         ge=1,
@@ -57,6 +67,13 @@ class Settings(BaseSettings):
     reports_start: str = Field(
         "2026-01", description="First month (YYYY-MM) of the monthly report's Dagster partitions."
     )
+
+    def __init__(self, **values: Any) -> None:
+        """ConfigError naming each variable that cannot be used, what it should be and what it is."""
+        try:
+            super().__init__(**values)
+        except ValidationError as exc:
+            raise settings_error(exc) from None
 
     @model_validator(mode="after")
     def _fill_defaults(self) -> Settings:
@@ -137,3 +154,68 @@ def derive_key(secret: bytes, context: bytes) -> bytes:
     if not secret:
         raise ValueError("a derived key needs a non-empty secret")
     return hmac.new(secret, context, hashlib.sha256).digest()
+
+
+def variable(setting: str) -> str:
+    """The environment variable of a setting: ``api_port`` → ``DATAHUB_API_PORT``."""
+    return f"{ENV_PREFIX}{setting.upper()}"
+
+
+def _expected(error: Any, setting: str) -> str:
+    """What a setting should be, in words, for one pydantic error."""
+    kind = error["type"]
+    if kind in ("greater_than_equal", "less_than_equal"):
+        metadata = Settings.model_fields[setting].metadata
+        low = next((m.ge for m in metadata if isinstance(m, Ge)), None)
+        high = next((m.le for m in metadata if isinstance(m, Le)), None)
+        if low is None or high is None:
+            return f"at least {low}" if high is None else f"at most {high}"
+        return f"{low} to {high}"
+    words = {
+        "int_parsing": "an integer",
+        "int_from_float": "an integer",
+        "bool_parsing": "true or false",
+        "path_type": "a path",
+        "string_type": "text",
+    }
+    return words.get(kind) or str(error["msg"]).removeprefix("Input should be ")
+
+
+def settings_error(exc: ValidationError) -> ConfigError:
+    """Each setting that cannot be used: ``DATAHUB_API_PORT: expected an integer, got 'abc'``; a secret's
+    value is never repeated."""
+    problems = []
+    for error in exc.errors():
+        setting = str(error["loc"][0]) if error["loc"] else ""
+        field = Settings.model_fields.get(setting)
+        secret = field is not None and field.annotation is SecretStr
+        got = "a value that is not shown (a secret)" if secret else f"'{shown(error['input'])}'"
+        problems.append(
+            (variable(setting) if field else None, f"expected {_expected(error, setting)}, got {got}")
+        )
+    if len(problems) == 1:
+        where, message = problems[0]
+        return ConfigError(message, path=where)
+    return ConfigError("; ".join(f"{where}: {message}" if where else message for where, message in problems))
+
+
+NOT_SETTINGS = frozenset({"DATAHUB_CRASH_AT", "DATAHUB_DELAY_AT"})
+"""Variables of the prefix that are not settings: the fault injection of datahub.faults."""
+
+
+def unknown_variables(environ: Mapping[str, str]) -> list[str]:
+    """A warning for each ``DATAHUB_*`` variable that is no setting, naming the nearest one: a typo such as
+    ``DATAHUB_HOMEE`` would otherwise be ignored without a word."""
+    known = sorted(variable(name) for name in Settings.model_fields)
+    warnings = []
+    for name in sorted(environ):
+        upper = name.upper()  # as pydantic-settings reads them
+        if not upper.startswith(ENV_PREFIX) or upper in known or upper in NOT_SETTINGS:
+            continue
+        # Compared without the prefix, which every name shares.
+        nearest = difflib.get_close_matches(
+            upper.removeprefix(ENV_PREFIX), [k.removeprefix(ENV_PREFIX) for k in known], n=1
+        )
+        hint = f"; did you mean {ENV_PREFIX}{nearest[0]}?" if nearest else f" (settings: {', '.join(known)})"
+        warnings.append(f"{shown(name)} is not a setting and is ignored{hint}")
+    return warnings

@@ -72,6 +72,8 @@ def _check_result(
             "failed": sum(r.failed for _, r in results),
             "failing_deliveries": MetadataValue.json([run.delivery.source_file for run, _ in failing]),
             "sample": MetadataValue.json([item for _, r in failing for item in r.sample][:20]),
+            # whole-file rules: what each failing delivery showed against what was expected
+            "details": MetadataValue.json([r.detail for _, r in failing if r.detail][:20]),
         },
     )
 

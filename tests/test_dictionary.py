@@ -509,7 +509,7 @@ BROKEN = [
         "invalid_yaml",
         _overwrite("crosswalks.yaml", "crosswalks:\n  - id: [police_category\n"),
         "crosswalks.yaml",
-        "-",
+        "line 3",
         "not valid YAML",
     ),
 ]

@@ -26,6 +26,7 @@ from datahub.metadata import Client, MetadataStore
 
 KEY_PREFIX = "dh_"
 PREFIX_LENGTH = 12
+KEY_MAX = 200  # characters; keys made here have 46
 DEFAULT_RATE_LIMIT = 200  # requests per second, with a burst of as many
 _CACHE_SECONDS = 5.0  # a disabled client is refused at most this long after
 
@@ -60,6 +61,10 @@ class NewClient:
 
 def _hash(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+def _well_formed(key: str) -> bool:
+    return key.startswith(KEY_PREFIX) and len(key) <= KEY_MAX and key.isascii()
 
 
 def _now() -> datetime:
@@ -125,7 +130,11 @@ class Clients:
     def authenticate(self, key: str) -> Principal | None:
         """The client holding ``key``, or None (unknown, malformed or disabled key).
 
-        Results are cached for a few seconds per key, so a request does not cost a database read."""
+        Results are cached for a few seconds per key, so a request does not cost a database read. A key
+        that cannot be one (not ASCII, not ``dh_…``, too long) is refused before the cache, which would
+        otherwise keep whatever a caller sends."""
+        if not _well_formed(key):
+            return None
         now = time.monotonic()
         with self._lock:
             cached = self._cache.get(key)
@@ -139,8 +148,6 @@ class Clients:
         return found
 
     def _lookup(self, key: str) -> Principal | None:
-        if not key.startswith(KEY_PREFIX) or len(key) > 200:
-            return None
         digest = _hash(key)
         with self.store.session() as s:
             rows = s.scalars(select(Client).where(Client.key_prefix == key[:PREFIX_LENGTH])).all()

@@ -19,7 +19,14 @@ from datetime import datetime
 from fractions import Fraction
 from typing import Any, NamedTuple
 
-from datahub.contracts.model import LOGICAL_TO_ELEMENT, Delivery, Desensitise, SharingClass
+from datahub.contracts.model import (
+    LOGICAL_TO_ELEMENT,
+    Delivery,
+    Desensitise,
+    SharingClass,
+    canonical_custom,
+)
+from datahub.contracts.sla import sla_duration
 from datahub.dictionary import ElementType
 
 Doc = Mapping[str, Any]
@@ -187,8 +194,13 @@ def _union(old: Doc, new: Doc) -> list[str]:
 
 
 def _custom(element: Doc) -> dict[str, Any]:
-    """ODCS customProperties (a list of ``{property, value}``) as a mapping."""
-    return {c["property"]: c.get("value") for c in element.get("customProperties") or [] if c.get("property")}
+    """ODCS customProperties (a list of ``{property, value}``) as a mapping; a code written as its Chinese
+    name is read as the code, as the loader reads it."""
+    return {
+        c["property"]: canonical_custom(c["property"], c.get("value"))
+        for c in element.get("customProperties") or []
+        if c.get("property")
+    }
 
 
 # --- matching list items across versions -------------------------------------------------------------
@@ -826,24 +838,13 @@ _CONTRACT_CUSTOM = _Level(
 
 # +1: more is better for consumers (retention); -1: less is better (latency, frequency as an interval)
 _SLA_DIRECTION = {"latency": -1, "frequency": -1, "retention": 1}
-_SECONDS = {
-    **dict.fromkeys(("s", "sec", "second", "seconds"), 1),
-    **dict.fromkeys(("min", "minute", "minutes"), 60),
-    **dict.fromkeys(("h", "hr", "hour", "hours"), 3_600),
-    **dict.fromkeys(("d", "day", "days"), 86_400),
-    **dict.fromkeys(("w", "week", "weeks"), 7 * 86_400),
-    **dict.fromkeys(("mo", "month", "months"), 30 * 86_400),
-    **dict.fromkeys(("y", "yr", "year", "years"), 365 * 86_400),
-}
 
 
 def _seconds(sla: Doc) -> float | None:
-    """The SLA value as a duration; None for a unit we do not know (``m`` is minutes or months)."""
-    value, factor = sla.get("value"), _SECONDS.get(str(sla.get("unit")).lower())
-    if factor is None or isinstance(value, bool) or not isinstance(value, int | float | str):
-        return None
+    """The SLA value as a duration (datahub.contracts.sla); None when it is not one (``m`` is minutes or
+    months, so it is not one)."""
     try:
-        return float(value) * factor
+        return sla_duration(sla.get("value"), sla.get("unit")).total_seconds()
     except ValueError:
         return None
 

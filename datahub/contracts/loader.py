@@ -19,7 +19,10 @@ from datahub.contracts.model import (
     Desensitise,
     PublishMode,
     SharingClass,
+    custom_property_problems,
+    parse_code,
 )
+from datahub.contracts.sla import DURATION_PROPERTIES, sla_duration
 from datahub.contracts.yaml_io import load_yaml
 from datahub.dictionary import Dictionary, ElementType, PersonalClass
 from datahub.errors import ContractError, NotFound
@@ -27,8 +30,27 @@ from datahub.errors import ContractError, NotFound
 CONTRACT_GLOB = "*.odcs.yaml"
 
 
-def _custom(items: list[Any] | None) -> dict[str, Any]:
+def _custom(items: list[Any] | None, level: str, file: str, where: str) -> dict[str, Any]:
+    """The custom properties of a contract, schema object or property; an unknown one is an error."""
+    names = [c.property for c in items or [] if c.property]
+    problems = custom_property_problems(names, level)
+    if problems:
+        name, reason = problems[0]
+        raise ContractError(reason, file=file, path=".".join(filter(None, (where, "customProperties", name))))
     return {c.property: c.value for c in items or [] if c.property}
+
+
+def contract_files(path: Path) -> list[Path]:
+    """The contract at ``path``, or every contract (``*.odcs.yaml``) beneath a directory, recursively."""
+    path = Path(path)
+    if path.is_dir():
+        found = sorted(path.rglob(CONTRACT_GLOB))
+        if not found:
+            raise NotFound(f"no contract ({CONTRACT_GLOB}) beneath this directory", file=str(path))
+        return found
+    if path.is_file():
+        return [path]
+    raise NotFound("no such file or directory", file=str(path))
 
 
 _TEMPORAL = (ElementType.date, ElementType.timestamp)
@@ -78,7 +100,7 @@ def _default_desensitise(column_type: ElementType, personal: PersonalClass, free
 
 
 def _column(prop: SchemaProperty, dictionary: Dictionary, file: str, where: str) -> Column:
-    custom = _custom(prop.customProperties)
+    custom = _custom(prop.customProperties, "property", file, where)
     element = None
     element_id = custom.get("dictionaryElement")
     if element_id is not None:
@@ -96,14 +118,15 @@ def _column(prop: SchemaProperty, dictionary: Dictionary, file: str, where: str)
     # A plain ODCS contract without our properties: every string column is scanned for personal data.
     free_text = element.free_text if element else column_type is ElementType.string
     try:
-        personal = PersonalClass(
-            custom.get("personalClass") or (element.personal_class if element else PersonalClass.none)
+        personal = parse_code(
+            PersonalClass,
+            custom.get("personalClass") or (element.personal_class if element else PersonalClass.none),
         )
     except ValueError as exc:
         raise ContractError(f"unknown personal-data class: {exc}", file=file, path=where) from exc
     try:
-        desensitise = Desensitise(
-            custom.get("desensitise") or _default_desensitise(column_type, personal, free_text)
+        desensitise = parse_code(
+            Desensitise, custom.get("desensitise") or _default_desensitise(column_type, personal, free_text)
         )
     except ValueError as exc:
         raise ContractError(f"unknown desensitise method: {exc}", file=file, path=where) from exc
@@ -131,6 +154,22 @@ def _column(prop: SchemaProperty, dictionary: Dictionary, file: str, where: str)
     )
 
 
+def _ignored_columns(value: Any, columns: tuple[Column, ...], file: str, where: str) -> tuple[str, ...]:
+    """The ``ignoredColumns`` of a schema object: delivered names, none of them a declared column."""
+    path = f"{where}.customProperties.ignoredColumns"
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise ContractError("ignoredColumns must be a list of column names", file=file, path=path)
+    declared = {c.physical_name for c in columns}
+    for name in value:
+        if name in declared:
+            raise ContractError(
+                f"{name} is declared by the contract and cannot be ignored", file=file, path=path
+            )
+    return tuple(dict.fromkeys(value))
+
+
 def load_contract(path: Path, dictionary: Dictionary) -> list[Dataset]:
     """One Dataset per schema object of the contract at ``path``."""
     file = str(path)
@@ -140,16 +179,18 @@ def load_contract(path: Path, dictionary: Dictionary) -> list[Dataset]:
     except ValidationError as exc:
         err = exc.errors()[0]
         raise ContractError(err["msg"], file=file, path=".".join(map(str, err["loc"]))) from exc
+    except ContractError:
+        raise
     except Exception as exc:
         raise ContractError(f"cannot be read: {exc}", file=file) from exc
-    custom = _custom(contract.customProperties)
+    custom = _custom(contract.customProperties, "contract", file, "")
     try:
-        sharing = SharingClass(custom.get("sharingClass", SharingClass.conditional))
+        sharing = parse_code(SharingClass, custom.get("sharingClass", SharingClass.conditional))
         delivery_raw = dict(custom.get("delivery") or {})
         delivery = Delivery(
-            format=DeliveryFormat(delivery_raw.get("format", "csv")),
+            format=parse_code(DeliveryFormat, delivery_raw.get("format", "csv")),
             encoding=str(delivery_raw.get("encoding", "auto")),
-            publish_mode=PublishMode(delivery_raw.get("publishMode", "append")),
+            publish_mode=parse_code(PublishMode, delivery_raw.get("publishMode", "append")),
             sheet=delivery_raw.get("sheet"),
         )
         k = int(custom.get("kAnonymity", DEFAULT_K))
@@ -162,12 +203,20 @@ def load_contract(path: Path, dictionary: Dictionary) -> list[Dataset]:
         raise ContractError(
             f"unknown department '{owner}'", file=file, path="customProperties.ownerDepartment"
         )
+    for i, sla in enumerate(contract.slaProperties or []):
+        if sla.property in DURATION_PROPERTIES:
+            try:
+                sla_duration(sla.value, sla.unit)
+            except ValueError as exc:
+                raise ContractError(str(exc), file=file, path=f"slaProperties[{i}]") from exc
     datasets = []
     for i, obj in enumerate(contract.schema_ or []):
+        object_custom = _custom(obj.customProperties, "schema object", file, f"schema[{i}]")
         columns = tuple(
             _column(prop, dictionary, file, f"schema[{i}].properties[{j}] {prop.name}")
             for j, prop in enumerate(obj.properties or [])
         )
+        ignored = _ignored_columns(object_custom.get("ignoredColumns"), columns, file, f"schema[{i}]")
         if not columns:
             raise ContractError("schema object has no properties", file=file, path=f"schema[{i}]")
         if not obj.name:
@@ -186,6 +235,7 @@ def load_contract(path: Path, dictionary: Dictionary) -> list[Dataset]:
                 contract=contract,
                 raw=raw,
                 k_anonymity=k,
+                ignored_columns=ignored,
             )
         )
     return datasets

@@ -45,7 +45,6 @@ from datahub.dashboard.session import (
     SESSION_COOKIE,
     Session,
     Sessions,
-    signed_in,
 )
 from datahub.errors import Conflict, DatahubError, Forbidden, NotFound
 from datahub.platform import Platform
@@ -207,7 +206,7 @@ def get_viewer(request: Request) -> Viewer:
     session = sessions.read(request.cookies.get(SESSION_COOKIE))
     if session is None:
         raise SignInNeeded()
-    principal = signed_in(_platform(request).metadata, session)
+    principal = sessions.signed_in(session)
     if principal is None:
         raise SignInNeeded()
     if not may_use(principal):
@@ -225,7 +224,10 @@ async def posted_form(request: Request) -> dict[str, str]:
         body += chunk
         if len(body) > FORM_LIMIT:
             raise FormRefused("表单内容过长。")
-    fields = parse_qs(body.decode("utf-8", errors="replace"), keep_blank_values=True, max_num_fields=20)
+    try:
+        fields = parse_qs(body.decode("utf-8", errors="replace"), keep_blank_values=True, max_num_fields=20)
+    except ValueError:  # more fields than any form of the dashboard has
+        raise FormRefused("请通过看板页面上的表单提交。") from None
     return {name: values[0] for name, values in fields.items()}
 
 
@@ -276,7 +278,7 @@ def login_form(request: Request, next: str | None = None) -> Response:
     sessions: Sessions = request.app.state.sessions
     base = _base(request)
     session = sessions.read(request.cookies.get(SESSION_COOKIE))
-    if session is not None and signed_in(_platform(request).metadata, session) is not None:
+    if session is not None and sessions.signed_in(session) is not None:
         return RedirectResponse(_safe_next(base, next), status_code=303)
     return _login_page(request, next=next)
 
@@ -336,7 +338,9 @@ def login(request: Request, form: FormDep) -> Response:
 
 
 @router.post("/logout")
-def logout(request: Request, _form: CheckedForm) -> Response:
+def logout(request: Request, viewer: ViewerDep, _form: CheckedForm) -> Response:
+    sessions: Sessions = request.app.state.sessions
+    sessions.revoke(viewer.session)  # on the server: a copy of the cookie ends with it
     response = RedirectResponse(f"{_base(request)}/login?signed_out=1", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path=_base(request), httponly=True, samesite="strict")
     return response
@@ -542,7 +546,7 @@ def create_dashboard(service: Service) -> FastAPI:
     app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
     app.state.service = service
     app.state.platform = service.platform
-    app.state.sessions = Sessions(service.platform.settings.secret_key)
+    app.state.sessions = Sessions(service.platform.settings.secret_key, service.platform.metadata)
     app.state.templates = _environment()
     app.state.months = summaries.MonthCache()
     app.include_router(router)

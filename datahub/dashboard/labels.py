@@ -2,9 +2,9 @@
 
 Codes stay the platform's English identifiers everywhere else; only what people read is translated.
 Names the monthly report uses too come from where they are declared (quarantine reasons from
-``datahub.quality.reasons``, checks, sharing classes and delivery statuses from
-``datahub.reports.figures``); the rest are declared here. A code without an entry is shown as it is
-(so a new code is visible, not hidden).
+``datahub.quality.reasons``, checks and delivery statuses from ``datahub.reports.figures``, sharing
+classes and SLA units from ``datahub.contracts``, where contracts may write them); the rest are declared
+here. A code without an entry is shown as it is (so a new code is visible, not hidden).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from datahub.access import Role
+from datahub.contracts import sla
 from datahub.metadata import GrantStatus
 from datahub.quality.reasons import REASON_NAMES
 from datahub.reports import figures
@@ -63,26 +64,7 @@ SLA_PROPERTY_NAMES = {
     "endOfLife": "停用日期",
 }
 
-SLA_UNIT_NAMES = {
-    "min": "分钟",
-    "minutes": "分钟",
-    "h": "小时",
-    "hr": "小时",
-    "hour": "小时",
-    "hours": "小时",
-    "d": "天",
-    "day": "天",
-    "days": "天",
-    "w": "周",
-    "week": "周",
-    "weeks": "周",
-    "month": "月",
-    "months": "月",
-    "y": "年",
-    "yr": "年",
-    "year": "年",
-    "years": "年",
-}
+SLA_UNIT_NAMES = sla.SLA_UNIT_NAMES
 
 AUDIT_ACTION_NAMES = {
     "read": "分页读取",

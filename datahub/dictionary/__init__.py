@@ -2,6 +2,7 @@
 
 from datahub.dictionary.loader import Problem, check_dictionary, load_dictionary
 from datahub.dictionary.models import (
+    PERSONAL_CLASS_NAMES,
     Code,
     CodeTable,
     Crosswalk,
@@ -13,6 +14,7 @@ from datahub.dictionary.models import (
 )
 
 __all__ = [
+    "PERSONAL_CLASS_NAMES",
     "Code",
     "CodeTable",
     "Crosswalk",

@@ -15,9 +15,8 @@ from __future__ import annotations
 import csv
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
-import yaml
 from pydantic import BaseModel, ValidationError
 
 from datahub.dictionary.models import (
@@ -40,9 +39,11 @@ class Problem:
     file: str
     entry: str
     reason: str
+    severity: Literal["error", "warning"] = "error"  # a warning is reported but fails nothing
 
     def __str__(self) -> str:
-        return f"{self.file}: {self.entry}: {self.reason}"
+        warning = "warning: " if self.severity == "warning" else ""
+        return f"{self.file}: {self.entry}: {warning}{self.reason}"
 
 
 class _Collector:
@@ -60,13 +61,13 @@ def _read_yaml_list(path: Path, key: str, out: _Collector) -> list[dict[str, Any
     if not path.is_file():
         out.add(path.name, "-", "file is missing")
         return []
+    # Imported here: datahub.contracts imports the dictionary.
+    from datahub.contracts.yaml_io import load_yaml
+
     try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError as exc:
-        out.add(path, "-", f"not UTF-8 (byte offset {exc.start}); save the file as UTF-8")
-        return []
-    except yaml.YAMLError as exc:
-        out.add(path, "-", f"not valid YAML: {exc}")
+        doc = load_yaml(path, error=DictionaryError)
+    except DictionaryError as exc:
+        out.add(path, exc.path or "-", exc.message)
         return []
     if not isinstance(doc, dict) or not isinstance(doc.get(key), list):
         out.add(path, "-", f"expected a mapping with a list under '{key}'")

@@ -18,6 +18,14 @@ class PersonalClass(StrEnum):
     none = "none"
 
 
+PERSONAL_CLASS_NAMES = {
+    PersonalClass.direct_identifier: "直接标识符",
+    PersonalClass.quasi_identifier: "准标识符",
+    PersonalClass.sensitive: "敏感信息",
+    PersonalClass.none: "非个人信息",
+}
+
+
 class ElementType(StrEnum):
     string = "string"
     integer = "integer"

@@ -5,6 +5,8 @@ Layout under ``settings.lake_dir``::
     raw/<dataset>/<delivery>.parquet          the delivery as text, with lineage columns
     conformed/<dataset>/<delivery>.parquet    unified names, types and codes (valid rows only)
     quarantine/<dataset>/<delivery>.parquet   rows that failed, raw values plus their reasons
+    refused/<dataset>/<delivery>.parquet      records the reader refused, shaped as quarantine rows
+                                              (the conformed stage adds them to the quarantine)
     published/<dataset>/parts/<delivery>.parquet   desensitised rows, never rewritten
     published/<dataset>/versions/<version>.json    a manifest: which parts make up this version
     published/<dataset>/CURRENT                     the current version, switched atomically
@@ -189,7 +191,7 @@ def layer_of(path: Path) -> str:
     return path.parent.name
 
 
-LAYERS = ("raw", "conformed", "quarantine", "flags", "published", "restricted")
+LAYERS = ("raw", "refused", "conformed", "quarantine", "flags", "published", "restricted")
 
 
 class Lake:

@@ -1,10 +1,11 @@
 """The metadata database: deliveries, reconciliation, quarantine reasons, quality runs, snapshots,
-contracts, API clients, grants and the audit log."""
+contracts, API clients, dashboard sessions, grants and the audit log."""
 
 from datahub.metadata.models import (
     AuditRecord,
     Client,
     ContractVersion,
+    DashboardSession,
     Delivery,
     DeliveryStatus,
     Grant,
@@ -21,6 +22,7 @@ __all__ = [
     "AuditRecord",
     "Client",
     "ContractVersion",
+    "DashboardSession",
     "Delivery",
     "DeliveryStatus",
     "Grant",

@@ -1,6 +1,7 @@
 """Tables of the metadata database: deliveries (one run of a dataset's pipeline over one delivered
 file), their quarantine reasons, quality runs with their rule results and GB/T 36344 scores, published
-snapshots, registered contract versions, and the sharing API's clients, grants and audit log."""
+snapshots, registered contract versions, the sharing API's clients, grants and audit log, and the
+dashboard's sessions."""
 
 from __future__ import annotations
 
@@ -65,6 +66,8 @@ class Delivery(Base):
     contract_version: Mapped[str] = mapped_column(String(40))
     status: Mapped[str] = mapped_column(String(20), index=True)
     error: Mapped[str | None] = mapped_column(Text)
+    # What was done to the file that its sender should know (columns ignored as the contract allows).
+    notes: Mapped[list[str] | None] = mapped_column(JSON)
     duplicate_of: Mapped[str | None] = mapped_column(String(64))
     delivered_at: Mapped[datetime] = mapped_column(DateTime)
     landed_at: Mapped[datetime] = mapped_column(DateTime)
@@ -154,6 +157,7 @@ class RuleResult(Base):
     failed: Mapped[int] = mapped_column(Integer)
     observed: Mapped[object | None] = mapped_column(JSON)
     sample: Mapped[list[dict[str, object]]] = mapped_column(JSON)
+    detail: Mapped[str | None] = mapped_column(Text)  # a whole-file rule: seen against expected
 
     run: Mapped[QualityRun] = relationship(back_populates="rules")
 
@@ -224,6 +228,22 @@ class Client(Base):
     rate_limit: Mapped[int] = mapped_column(Integer)  # requests per second, with a burst of as many
     created_at: Mapped[datetime] = mapped_column(DateTime)
     disabled_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class DashboardSession(Base):
+    """A signed-in browser of the dashboard (datahub/dashboard/session.py). Its cookie is checked
+    against this row on every request, so signing out ends the session for every copy of the cookie.
+
+    ``id`` is the SHA-256 of the cookie's random nonce: the row alone cannot be turned into a cookie.
+    Rows past ``expires_at`` are deleted when someone next signs in."""
+
+    __tablename__ = "dashboard_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    client_id: Mapped[str] = mapped_column(ForeignKey("clients.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    expires_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
 
 
 class GrantStatus:

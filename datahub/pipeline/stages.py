@@ -26,8 +26,10 @@ from sqlalchemy.orm import Session
 from datahub.contracts import Dataset, Desensitise, PublishMode
 from datahub.errors import DatahubError, UnreadableDelivery
 from datahub.faults import crash_point
-from datahub.ingest.landing import discover, land_file, sweep_landing
+from datahub.ingest.landing import LINK_REFUSED, discover, land_file, recorded, sweep_landing
 from datahub.ingest.readers import read_delivery
+from datahub.ingest.refusals import refusal_counts, refused_rows
+from datahub.lake.store import write_parquet
 from datahub.metadata import Delivery, DeliveryStatus, QuarantineReason, Snapshot
 from datahub.metadata.models import QualityRun, RuleResult
 from datahub.pipeline import claims
@@ -35,8 +37,9 @@ from datahub.platform import Platform
 from datahub.privacy.leaks import Leak, find_leaks
 from datahub.privacy.policy import Desensitised, desensitise, mask_for_quarantine, personal_values
 from datahub.quality.checking import check_delivery, hold
-from datahub.quality.conformity import conform_file
+from datahub.quality.conformity import LINEAGE, REASONS_COLUMN, conform_file
 from datahub.quality.reasons import Reason
+from datahub.quality.schema import published_columns
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +80,7 @@ class DeliverySummary:
     snapshot_version: str | None = None
     error: str | None = None
     duplicate_of: str | None = None
+    notes: list[str] = field(default_factory=list)  # e.g. the columns ignored as the contract allows
     reasons: list[dict[str, Any]] = field(default_factory=list)
     quality: dict[str, Any] | None = None  # scores, pass rate and failing rules of the quality run
     timings: dict[str, float] = field(default_factory=dict)
@@ -98,6 +102,7 @@ class DeliverySummary:
             snapshot_version=d.snapshot_version,
             error=d.error,
             duplicate_of=d.duplicate_of,
+            notes=list(d.notes or []),
             reasons=[{"reason": r.reason, "column": r.column, "rows": r.rows} for r in d.reasons],
             quality=quality_summary(d.quality) if d.quality else None,
             timings=dict(d.timings or {}),
@@ -119,6 +124,7 @@ def quality_summary(run: QualityRun) -> dict[str, Any]:
                 "blocking": r.blocking,
                 "failed": r.failed,
                 "evaluated": r.evaluated,
+                "detail": r.detail,
             }
             for r in run.rules
             if not r.success
@@ -215,12 +221,17 @@ def _save(platform: Platform, delivery_id: str, holder: str, **values: Any) -> N
 
 
 def to_raw(platform: Platform, dataset: Dataset, delivery_id: str, holder: str) -> None:
-    """Read the delivered file as text and keep it, with lineage, in the raw layer."""
+    """Read the delivered file as text and keep it, with lineage, in the raw layer. The records the
+    reader refused go, with their reasons, to the refused layer, which the conformed stage adds to the
+    delivery's quarantine: rows in counts them too."""
     delivery = _load(platform, delivery_id)
     timings: dict[str, float] = {}
+    landed = Path(delivery.landed_path)
     try:
+        if landed.is_symlink():  # put there since discovery: never followed
+            raise UnreadableDelivery(LINK_REFUSED, file=delivery.landed_path)
         with _timed(timings, "read"):
-            frame = read_delivery(Path(delivery.landed_path), dataset)
+            read = read_delivery(landed, dataset)
     except UnreadableDelivery as exc:
         _save(
             platform,
@@ -236,16 +247,49 @@ def to_raw(platform: Platform, dataset: Dataset, delivery_id: str, holder: str) 
             timings=timings,
         )
         return
-    frame = frame.with_columns(
-        pl.lit(delivery.source_file).alias("_source_file"),
-        pl.int_range(1, frame.height + 1, dtype=pl.Int64).alias("_row_number"),
-        pl.lit(_now()).alias("_ingested_at"),
-        pl.lit(delivery.file_hash).alias("_file_hash"),
-    )
+    lineage = {
+        "_source_file": pl.lit(delivery.source_file),
+        "_ingested_at": pl.lit(_now()),
+        "_file_hash": pl.lit(delivery.file_hash),
+    }
+    order = [*read.frame.columns, *LINEAGE]
+    refused_path = platform.lake.layer_path("refused", dataset.name, delivery_id)
     with _timed(timings, "write_raw"):
-        platform.lake.write_layer("raw", dataset.name, delivery_id, frame)
+        platform.lake.write_layer(
+            "raw", dataset.name, delivery_id, read.accepted().with_columns(**lineage).select(order)
+        )
+        if read.problems:
+            refused = refused_rows(read, dataset).with_columns(**lineage)
+            platform.lake.write_layer(
+                "refused", dataset.name, delivery_id, refused.select(*order, REASONS_COLUMN)
+            )
+        else:
+            refused_path.unlink(missing_ok=True)
     crash_point("written:raw")
-    _save(platform, delivery_id, holder, status=DeliveryStatus.raw, rows_in=frame.height, timings=timings)
+    _save(
+        platform,
+        delivery_id,
+        holder,
+        status=DeliveryStatus.raw,
+        rows_in=read.records,
+        timings=timings,
+        notes=read.notes or None,
+    )
+
+
+def _add_refused(
+    platform: Platform, dataset: Dataset, delivery_id: str
+) -> tuple[int, list[tuple[str, str, int]]]:
+    """Add the records the reader refused to the delivery's quarantine (just written by conformity);
+    how many, and their (reason, column, rows) counts."""
+    refused_path = platform.lake.layer_path("refused", dataset.name, delivery_id)
+    if not refused_path.is_file():
+        return 0, []
+    refused = pl.read_parquet(refused_path)
+    quarantine_path = platform.lake.layer_path("quarantine", dataset.name, delivery_id)
+    quarantine = pl.concat([pl.read_parquet(quarantine_path), refused], how="vertical_relaxed")
+    write_parquet(quarantine.sort("_row_number"), quarantine_path)
+    return refused.height, refusal_counts(refused)
 
 
 def _conformed_not_published(platform: Platform, dataset: Dataset) -> list[str]:
@@ -280,11 +324,13 @@ def _accepted_before(platform: Platform, dataset: Dataset) -> pl.LazyFrame | Non
 def to_conformed(platform: Platform, dataset: Dataset, delivery_id: str, holder: str) -> None:
     """Conform to the dictionary; failing rows go to quarantine with their reasons.
 
-    For an append dataset with a key, the check of the delivery's keys against every row accepted
-    before it and the record of its own accepted rows are one step under the dataset's ``keys`` lock:
-    two deliveries with the same keys conformed at once cannot both pass."""
+    For an append dataset with a key (or unique columns), the check of the delivery's keys (and unique
+    values) against every row accepted before it and the record of its own accepted rows are one step
+    under the dataset's ``keys`` lock: two deliveries with the same keys conformed at once cannot both
+    pass."""
     lake = platform.lake
-    keyed = dataset.delivery.publish_mode is PublishMode.append and bool(dataset.key_columns)
+    checked = published_columns(dataset)  # the key and unique columns new rows must not repeat
+    keyed = dataset.delivery.publish_mode is PublishMode.append and bool(checked)
     with lake.lock(dataset.name, "keys").held() if keyed else nullcontext():
         delivery = _load(platform, delivery_id)
         timings = dict(delivery.timings or {})
@@ -297,22 +343,21 @@ def to_conformed(platform: Platform, dataset: Dataset, delivery_id: str, holder:
                 platform.dictionary,
                 conformed_path=lake.layer_path("conformed", dataset.name, delivery_id),
                 quarantine_path=lake.layer_path("quarantine", dataset.name, delivery_id),
-                published_keys=before.select(dataset.key_columns).collect()
-                if before is not None and dataset.key_columns
-                else None,
+                published_keys=before.select(checked).collect() if before is not None and checked else None,
                 mask_value=mask_for_quarantine,
             )
+        refused, refused_counts = _add_refused(platform, dataset, delivery_id)
         crash_point("written:conformed")
         with platform.metadata.session() as s:
             s.execute(delete(QuarantineReason).where(QuarantineReason.delivery_id == delivery_id))
-            for reason, column, rows in result.reason_counts:
+            for reason, column, rows in [*result.reason_counts, *refused_counts]:
                 s.add(QuarantineReason(delivery_id=delivery_id, reason=reason, column=column, rows=rows))
             _finish(
                 s,
                 delivery_id,
                 holder,
                 status=DeliveryStatus.conformed,
-                rows_quarantined=result.rows_quarantined,
+                rows_quarantined=result.rows_quarantined + refused,
                 timings=timings,
             )
 
@@ -450,7 +495,7 @@ def restricted_values(conformed: pl.DataFrame, dataset: Dataset, withheld: pl.Se
     kept = (
         conformed.filter(~pl.int_range(pl.len()).is_in(withheld.implode())) if withheld.len() else conformed
     )
-    return kept.select(*dataset.key_columns, *personal)
+    return kept.select(list(dict.fromkeys([*dataset.key_columns, *personal])))  # a key may be personal too
 
 
 def _record_privacy(
@@ -684,16 +729,16 @@ def ingest_file(platform: Platform, dataset_name: str, source: Path) -> Delivery
     dataset = platform.catalog.get(dataset_name)
     source = Path(source)
     if not source.is_file():
-        raise UnreadableDelivery("no such file", file=str(source))
+        raise UnreadableDelivery("no such file", file=recorded(source))
     preflight(platform)
-    with platform_errors(f"{source.name} could not be landed and processed"):
+    with platform_errors(f"{recorded(source.name)} could not be landed and processed"):
         landed = land_file(platform, dataset, source)
         crash_point("landed")
         registered = {d.id for d in discover(platform, dataset)}
         with platform.metadata.session() as s:
             delivery_id = s.scalars(
                 select(Delivery.id).where(
-                    Delivery.dataset == dataset.name, Delivery.landed_path == str(landed)
+                    Delivery.dataset == dataset.name, Delivery.landed_path == recorded(landed)
                 )
             ).one()
         return converge(

@@ -60,12 +60,16 @@ is then one class).
 from __future__ import annotations
 
 import math
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol, cast, runtime_checkable
+from typing import Any, Protocol, cast, runtime_checkable
 
 import polars as pl
+
+from datahub.contracts.model import Desensitise
+from datahub.dictionary import Problem
 
 SUPPRESSED = "*"
 """The value every entry of a column takes at its last level."""
@@ -91,6 +95,67 @@ _ADMIN_PREFIX = (
 )
 _STREET = "^.*?(?:" + "|".join(ADDRESS_STREET_UNITS) + ")"
 _VILLAGE = "^.*?(?:" + "|".join(ADDRESS_VILLAGE_UNITS) + ")"
+
+CHINESE = "[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f]"
+"""CJK ideographs, written as characters so that polars and ``re`` read the class alike. An address
+holding none is a foreign one (:func:`foreign_address`)."""
+_PART_BREAK = re.compile(r"\s*,\s*|\s{2,}")  # parts of a one-line address: commas, runs of spaces
+_UNIT = re.compile(r"(?i)(?:\b(?:apt|apartment|unit|suite|ste|flat|room|rm|floor|fl)\b\.?|#)\s*\S+")
+_POSTCODE = re.compile(r"\b([0-9]{3})[0-9]+(?:-[0-9]{4})?\b")
+_DIGIT = re.compile("[0-9]")
+
+
+def foreign_address(value: str, level: int) -> str | None:
+    """A one-line foreign address at ``level`` 1 (its street) or 2 (its locality); ``None`` where
+    nothing safe is left. Never the value as delivered, never ``*`` when a part is safe to keep.
+
+    The address is split into parts at commas or runs of two spaces: the first is the street line
+    (house number, street, unit), the others its locality (city, state, postcode). A locality part
+    holding a number other than a postcode (four or more digits) is dropped: it may be a second
+    street line (``Flat 3, 12 High Street, London``). Level 1 keeps the street line without its unit
+    (``Apt 4B``, ``#3``) and its house number (its first word if that holds a digit: ``42``,
+    ``2000A``, ``202-204``; else its last: ``Hauptstraße 5``), then the locality: ``42 Cross St  Boston
+    MA  02113`` → ``Cross St, Boston, MA, 02113``. A street line without a house number may name a
+    place (a shop, a building, a crossing) and is dropped. Level 2 keeps the locality with each
+    postcode cut to its first three digits: ``Boston, MA, 021**``.
+    """
+    parts = [p for p in (p.strip() for p in _PART_BREAK.split(value)) if p]
+    locality = [p for p in parts[1:] if not _DIGIT.search(_POSTCODE.sub("", p))]
+    if level >= 2:
+        kept = [_POSTCODE.sub(r"\1**", p) for p in locality]
+    else:
+        words = _UNIT.sub("", parts[0]).split() if parts else []
+        street = []
+        if len(words) > 1 and _DIGIT.search(words[0]):
+            street = words[1:]
+        elif len(words) > 1 and _DIGIT.search(words[-1]):
+            street = words[:-1]
+        kept = ([" ".join(street)] if street else []) + locality
+    return ", ".join(kept) or None
+
+
+def foreign_address_warnings(
+    file: str, where: str, prop: Mapping[str, Any], custom: Mapping[str, Any]
+) -> list[Problem]:
+    """Lint warnings for a contract property (``prop``, its custom properties ``custom``, at ``where``):
+    an address to generalise whose ``examples`` hold one without a Chinese character: such values
+    climb :func:`foreign_address`'s ladder, not the Chinese one, and the steward should know."""
+    generalised = custom.get("desensitise", Desensitise.generalise) == Desensitise.generalise
+    if custom.get("dictionaryElement") != "address" or not generalised:
+        return []
+    examples = prop.get("examples")
+    foreign = (
+        [e for e in examples if isinstance(e, str) and e.strip() and not re.search(CHINESE, e)]
+        if isinstance(examples, list)
+        else []
+    )
+    if not foreign:
+        return []
+    reason = (
+        f"'{foreign[0]}' is not a Chinese address: generalise keeps its street without the house number, "
+        "then its locality with the postcode cut, not 街道 and 区 (docs/privacy.md)"
+    )
+    return [Problem(file, f"{where}.examples", reason, severity="warning")]
 
 
 def _strings(values: pl.Series) -> pl.Series:
@@ -160,6 +225,9 @@ class AddressGeneraliser(LadderGeneraliser):
     ``"北京市朝阳区"``. An address without a street unit keeps its administrative prefix at level
     1; one without any becomes null at level 2 (and at level 1 if it has no street either).
     Whitespace is removed first.
+
+    An address without a Chinese character (a foreign export) climbs :func:`foreign_address`'s ladder:
+    its street without the house number, then its locality with the postcode cut.
     """
 
     name = "address"
@@ -201,7 +269,13 @@ class AddressGeneraliser(LadderGeneraliser):
                     .alias("district")
                 )
             )
-        return parts.select(pl.col("district").alias(values.name)).collect().to_series()
+        chinese = parts.select(pl.col("district").alias(values.name)).collect().to_series()
+        strings = _strings(values)
+        foreign = strings.filter(~strings.str.contains(CHINESE)).unique()
+        if foreign.is_empty():
+            return chinese
+        generalised = pl.Series([foreign_address(v, level) for v in foreign.to_list()], dtype=pl.String)
+        return strings.replace_strict(foreign, generalised, default=chinese, return_dtype=pl.String)
 
 
 class DateGeneraliser(LadderGeneraliser):

@@ -229,6 +229,7 @@ def check_delivery(
                 failed=r.failed,
                 observed=r.observed,
                 sample=r.sample,
+                detail=r.detail,
             )
             for r in validation.rules
         ]

@@ -2,15 +2,16 @@
 
 For every contract column the raw text is normalised (NFKC folds full-width digits and letters;
 separators in phone numbers go) and typed from the dictionary element behind it: numbers, dates and
-times, booleans, codes of a code table (by code, Chinese name or alias) and crosswalks from local
-codes to unified codes. These are polars transforms, one column per core at a time, that touch only
-the values needing a change (the rest keep sharing the raw strings); columns of few distinct values
-(codes, booleans) are normalised and typed once per distinct value.
+times (by the one policy of :mod:`datahub.quality.temporal`), booleans, codes of a code table (by
+code, Chinese name or alias) and crosswalks from local codes to unified codes. These are polars
+transforms, one column per core at a time, that touch only the values needing a change (the rest keep
+sharing the raw strings); columns of few distinct values (codes, booleans) are normalised and typed
+once per distinct value.
 
 What fails is found by the pandera schema of :mod:`datahub.quality.schema`: required values, types,
-patterns and check characters, ranges, codes, and primary keys that repeat within the delivery or,
-for append-mode datasets, what is already published. A row with any failure goes to quarantine with
-every reason found, so a department fixes all of a row's problems at once.
+patterns and check characters, ranges, codes, and primary keys and ``unique`` values that repeat
+within the delivery or, for append-mode datasets, what is already published. A row with any failure
+goes to quarantine with every reason found, so a department fixes all of a row's problems at once.
 
 :func:`conform` works on a frame in memory; :func:`conform_file` streams a raw Parquet file through it
 in batches, with the same result as conforming the whole file at once.
@@ -24,6 +25,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import polars as pl
@@ -36,26 +38,27 @@ from datahub.dictionary.validators import NORMALISERS
 from datahub.faults import crash_point
 from datahub.lake.store import commit_file, layer_of, temporary_name, write_parquet
 from datahub.quality.reasons import Reason
-from datahub.quality.schema import conformity_schema, failures, key_label, typed_keys, typed_name
+from datahub.quality.schema import (
+    conformity_schema,
+    failures,
+    key_label,
+    typed_dtype,
+    typed_keys,
+    typed_name,
+    unique_columns,
+)
+from datahub.quality.temporal import (
+    DATE_FORMATS,
+    TIMESTAMP_FORMATS,
+    YEARS,
+    ZONED_TIMESTAMP_FORMATS,
+    year_first,
+)
 
 LINEAGE = ("_source_file", "_row_number", "_ingested_at", "_file_hash")
 REASONS_COLUMN = "_reasons"
 REASONS_DTYPE = pl.List(pl.Struct({"reason": pl.String, "column": pl.String, "value": pl.String}))
 
-# Timestamps as departments write them; all become naive local time (Asia/Shanghai).
-TIMESTAMP_FORMATS = (
-    "%Y-%m-%d %H:%M:%S",
-    "%Y/%m/%d %H:%M:%S",
-    "%Y-%m-%dT%H:%M:%S",
-    "%Y-%m-%d %H:%M:%S%.f",
-    "%Y-%m-%dT%H:%M:%S%.f",
-    "%Y-%m-%d %H:%M",
-    "%Y/%m/%d %H:%M",
-    "%Y年%m月%d日 %H:%M:%S",
-    "%Y年%m月%d日 %H:%M",
-)
-ZONED_TIMESTAMP_FORMATS = ("%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S%.f%z", "%Y-%m-%d %H:%M:%S%z")
-DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y%m%d", "%Y年%m月%d日")
 TRUE_WORDS = ("true", "1", "是", "y", "yes", "已办结", "已解决", "t")
 FALSE_WORDS = ("false", "0", "否", "n", "no", "未办结", "未解决", "f")
 
@@ -145,17 +148,22 @@ def _normalised(text: pl.Series, column: Column) -> pl.Series:
 
 def _parser(fmt: str, column_type: ElementType, cache: bool = True) -> pl.Expr:
     v = pl.col("v")
-    if "%z" in fmt or "%:z" in fmt:
+    if re.search(r"%[#:]?z", fmt):
         parsed = (
             v.str.strptime(pl.Datetime("us", "UTC"), fmt, strict=False, cache=cache)
             .dt.convert_time_zone(CITY_ZONE.key)
             .dt.replace_time_zone(None)
         )
     elif column_type is ElementType.date and not any(d in fmt for d in ("%H", "%I", "%M", "%S")):
-        return v.str.strptime(pl.Date, fmt, strict=False, cache=cache)
+        parsed = v.str.strptime(pl.Date, fmt, strict=False, cache=cache)
     else:
         parsed = v.str.strptime(pl.Datetime("us"), fmt, strict=False, cache=cache)
-    # A timestamp delivered for a date column keeps its date.
+    # strptime reads "24-10-14" as the year 24 and "2024101" (which also is 2024-1-01) as 2024-10-01.
+    parsed = pl.when(parsed.dt.year().is_between(*YEARS)).then(parsed)
+    if re.fullmatch(r"(?:%[YmdHMS])+", fmt):
+        width = len(datetime(2000, 1, 1).strftime(fmt))
+        parsed = pl.when(v.str.len_bytes() == width).then(parsed)
+    # A timestamp delivered for a date column keeps its date (in city time).
     return parsed.dt.date() if column_type is ElementType.date else parsed
 
 
@@ -167,12 +175,37 @@ def _literals(fmt: str) -> list[str]:
 
 
 def _temporal_formats(column: Column) -> list[str]:
-    """The contract's declared formats first, then the formats departments commonly write."""
-    common = (*DATE_FORMATS, *TIMESTAMP_FORMATS) if column.type is ElementType.date else TIMESTAMP_FORMATS
-    return list(dict.fromkeys((*column.formats, *common, *ZONED_TIMESTAMP_FORMATS)))
+    """The contract's declared formats first, then the formats departments commonly write (a day alone
+    is its midnight in a timestamp column)."""
+    if column.type is ElementType.date:
+        common = (*DATE_FORMATS, *TIMESTAMP_FORMATS, *ZONED_TIMESTAMP_FORMATS)
+    else:
+        common = (*TIMESTAMP_FORMATS, *ZONED_TIMESTAMP_FORMATS, *DATE_FORMATS)
+    return list(dict.fromkeys((*column.formats, *common)))
 
 
 def _parse_temporal(text: pl.Series, column: Column) -> pl.Series:
+    """The dates or timestamps of ``text`` by the policy of :mod:`datahub.quality.temporal`: its formats,
+    then (without a declared format) day and month before the year where their order is certain."""
+    result = _parse_formats(text, column, _temporal_formats(column))
+    if column.formats:
+        return result
+    left = (text.is_not_null() & result.is_null()).arg_true()
+    if left.len():
+        rewritten = year_first(text.gather(left))
+        found = rewritten.is_not_null().arg_true()
+        if found.len():
+            parsed = _parse_formats(rewritten.gather(found), column, _temporal_formats(column))
+            result = result.scatter(left.gather(found), parsed)
+    return result
+
+
+def _parsed(frame: pl.DataFrame, parser: pl.Expr) -> pl.Series:
+    """Lazily, so the parse a parser's guards read is done once (common subexpression elimination)."""
+    return frame.lazy().select(parser).collect().to_series()
+
+
+def _parse_formats(text: pl.Series, column: Column, formats: list[str]) -> pl.Series:
     """Each format is tried only on the values no earlier format could parse. On a column of many values
     the formats are tried in the order of how many of a sample each parses (declared formats first
     among equals): every format reads year, month and day in that order, so a value two formats
@@ -188,7 +221,7 @@ def _parse_temporal(text: pl.Series, column: Column) -> pl.Series:
     result = frame.head(0).select(_parser(TIMESTAMP_FORMATS[0], column.type)).to_series()
     result = result.extend_constant(None, text.len())
     todo = text.is_not_null().arg_true()  # rows no format has parsed yet
-    formats = _temporal_formats(column)
+    formats = list(formats)
     if 4 * todo.len() > text.len():
         sample = frame[todo.head(_SAMPLE)]
         misses = {fmt: sample.select(_parser(fmt, column.type)).null_count().item() for fmt in formats}
@@ -202,7 +235,7 @@ def _parse_temporal(text: pl.Series, column: Column) -> pl.Series:
             sample = frame[todo.head(_SAMPLE)]
             if 2 * sample.select(parser).null_count().item() < sample.height:
                 cached = _parser(fmt, column.type, cache=2 * sample.n_unique() < sample.height)
-                result = result.fill_null(frame.select(cached).to_series())
+                result = result.fill_null(_parsed(frame, cached))
                 todo = todo.filter(result.gather(todo).is_null())
                 continue
             if literals := _literals(fmt):
@@ -210,7 +243,7 @@ def _parse_temporal(text: pl.Series, column: Column) -> pl.Series:
                 tried = todo.filter(text.str.contains(literals[0], literal=True).gather(todo))
                 for literal in literals[1:]:
                     tried = tried.filter(text.gather(tried).str.contains(literal, literal=True))
-        parsed = frame[tried].select(parser).to_series()
+        parsed = _parsed(frame[tried], parser)
         hits = parsed.is_not_null()
         if hits.any():
             result = result.scatter(tried.filter(hits), parsed.filter(hits))
@@ -289,9 +322,14 @@ def _shown(raw: pl.DataFrame, column: Column, rows: pl.Series, mask_value: Value
 
 
 def _quarantine(
-    raw: pl.DataFrame, dataset: Dataset, cases: pl.DataFrame, mask_value: ValueMasker | None
+    raw: pl.DataFrame,
+    dataset: Dataset,
+    cases: pl.DataFrame,
+    mask_value: ValueMasker | None,
+    earlier: dict[str, pl.DataFrame],
 ) -> pl.DataFrame:
-    """The failing raw rows, each with its reasons; values are read and masked for those rows alone."""
+    """The failing raw rows, each with its reasons; values are read and masked for those rows alone.
+    A repeated unique value says where it was first (``earlier``: index → text, per column)."""
     if cases.height == 0:
         return raw.clear().with_columns(pl.Series(REASONS_COLUMN, [], dtype=REASONS_DTYPE))
     parts = []
@@ -302,6 +340,13 @@ def _quarantine(
             values = keys.select(pl.concat_str(pl.all().fill_null(""), separator="|")).to_series()
         else:
             values = _shown(raw, dataset.column(str(label)), rows, mask_value)
+        if reason == Reason.duplicate_value:
+            where = rows.to_frame("index").join(
+                earlier[str(label)], on="index", how="left", maintain_order="left"
+            )
+            values = where.select(
+                pl.concat_str(pl.lit(values), pl.lit(" ("), "earlier", pl.lit(")"), ignore_nulls=True)
+            ).to_series()
         parts.append(group.with_columns(values.cast(pl.String).alias("value")))
     reasons = (
         pl.concat(parts)
@@ -320,19 +365,68 @@ def _reason_counts(ranked: dict[tuple[str, str], tuple[int, int]]) -> list[tuple
     return [(reason, column, rows) for (reason, column), (_, rows) in order]
 
 
+# For each unique column, the typed values earlier rows had: ``value`` and ``row``, the row number
+# that first had it (null: a published row).
+SeenValues = dict[str, pl.DataFrame]
+
+
+def _published_values(dataset: Dataset, published: pl.DataFrame | None) -> SeenValues:
+    seen = {}
+    for name in unique_columns(dataset):
+        dtype = typed_dtype(dataset.column(name))
+        values = pl.Series("value", [], dtype)
+        if published is not None and name in published.columns:
+            values = published.get_column(name).cast(dtype).drop_nulls().unique().alias("value")
+        seen[name] = values.to_frame().with_columns(pl.lit(None, pl.Int64).alias("row"))
+    return seen
+
+
+def _repeated_values(
+    frame: pl.DataFrame, cases: pl.DataFrame, rows: pl.Series, seen: SeenValues
+) -> tuple[dict[str, pl.DataFrame], SeenValues]:
+    """Where each repeated unique value was first (index → ``earlier`` text, per column), and the values
+    seen once this frame is added."""
+    earlier, now_seen = {}, {}
+    for name, before in seen.items():
+        values = frame.get_column(typed_name(name)).alias("value")
+        here = pl.DataFrame([values, rows.alias("row")]).with_row_index("index")
+        firsts = here.filter(pl.col("value").is_not_null() & pl.col("value").is_first_distinct())
+        repeated = cases.filter((pl.col("reason") == Reason.duplicate_value) & (pl.col("column") == name))
+        # Only the repeated values are looked up in what was seen before (many) and in this frame.
+        found = (
+            here.join(repeated.select(pl.col("index").cast(pl.UInt32)), on="index", how="semi")
+            .select("index", "value")
+            .join(before.with_columns(pl.lit(True).alias("before")), on="value", how="left")
+            .join(firsts.select("value", pl.col("row").alias("here")), on="value", how="left")
+        )
+        first = pl.when("before").then("row").otherwise("here")
+        text = pl.when(first.is_null()).then(pl.lit("already published"))
+        earlier[name] = found.select(
+            pl.col("index").cast(pl.Int64),
+            text.otherwise(pl.format("first in row {}", first)).alias("earlier"),
+        )
+        new = firsts.drop("index").join(before, on="value", how="anti")
+        now_seen[name] = pl.concat([before, new])
+    return earlier, now_seen
+
+
 def _conform_batch(
     raw: pl.DataFrame,
     dataset: Dataset,
     dictionary: Dictionary,
     published_keys: pl.DataFrame | None,
     mask_value: ValueMasker | None,
+    seen: SeenValues,
     *,
     last: bool = False,
-) -> tuple[ConformResult, dict[tuple[str, str], tuple[int, int]], pl.DataFrame]:
-    """The result, its counts as (reason, column) -> (rank of the check, rows), and the first
-    occurrence of every complete key (which later rows must not repeat; none for the ``last`` batch)."""
+) -> tuple[ConformResult, dict[tuple[str, str], tuple[int, int]], pl.DataFrame, SeenValues]:
+    """The result, its counts as (reason, column) -> (rank of the check, rows), the first occurrence of
+    every complete key (which later rows must not repeat; none for the ``last`` batch) and the unique
+    values seen so far (``seen`` and this batch's)."""
     frame = checked_frame(raw, dataset, dictionary)
-    cases = failures(frame, conformity_schema(dataset, dictionary, published_keys=published_keys))
+    seen_values = {name: values.get_column("value") for name, values in seen.items()}
+    schema = conformity_schema(dataset, dictionary, published_keys=published_keys, seen_values=seen_values)
+    cases = failures(frame, schema)
     row = pl.int_range(pl.len())
     keys = dataset.key_columns
     first_keys = pl.DataFrame()
@@ -341,6 +435,12 @@ def _conform_batch(
         first_keys = frame.select(pl.col(typed_name(k)).alias(k) for k in keys).filter(
             pl.all_horizontal(pl.col(k).is_not_null() for k in keys), ~row.is_in(duplicates.implode())
         )
+    row_numbers = (
+        raw.get_column("_row_number").cast(pl.Int64)
+        if "_row_number" in raw.columns
+        else pl.int_range(1, raw.height + 1, dtype=pl.Int64, eager=True)
+    )
+    earlier, seen = _repeated_values(frame, cases, row_numbers, seen)
     lineage = [raw.get_column(c) for c in LINEAGE if c in raw.columns]
     conformed = pl.DataFrame(
         [*(frame.get_column(typed_name(c.name)).alias(c.name) for c in dataset.columns), *lineage]
@@ -348,8 +448,9 @@ def _conform_batch(
     del frame  # the largest frame of a batch: gone before quarantine values are masked
     counted = cases.group_by("reason", "column", "rank").len().iter_rows()
     ranked = {(reason, column): (rank, rows) for reason, column, rank, rows in counted}
-    result = ConformResult(conformed, _quarantine(raw, dataset, cases, mask_value), _reason_counts(ranked))
-    return result, ranked, first_keys
+    quarantine = _quarantine(raw, dataset, cases, mask_value, earlier)
+    result = ConformResult(conformed, quarantine, _reason_counts(ranked))
+    return result, ranked, first_keys, seen
 
 
 def conform(
@@ -363,9 +464,12 @@ def conform(
     """Split a raw delivery into conformed rows and quarantined rows with reasons.
 
     A reason names the unified column (``a|b`` for a composite key) and carries the delivered value,
-    masked when the column holds personal data.
+    masked when the column holds personal data; a repeated unique value adds where it was first
+    (``SR1 (first in row 4)``, ``SR1 (already published)``). ``published_keys`` holds the key (and
+    unique) columns of published rows (:func:`~datahub.quality.schema.published_columns`).
     """
-    result, _, _ = _conform_batch(raw, dataset, dictionary, published_keys, mask_value, last=True)
+    seen = _published_values(dataset, published_keys)
+    result, *_ = _conform_batch(raw, dataset, dictionary, published_keys, mask_value, seen, last=True)
     return result
 
 
@@ -420,14 +524,15 @@ def conform_file(
     A file of at most ``whole_file_rows`` rows is conformed at once and written by polars (faster);
     larger files stream in batches so memory stays bounded (10M hotline rows peak at about 1.5 GB).
 
-    Keys seen in earlier batches count as published for later ones, so a key's first occurrence in
-    the file wins wherever the batches are cut. Each output is written under a temporary name and
-    renamed into place when the whole file is done.
+    Keys (and unique values) seen in earlier batches count as published for later ones, so a key's
+    first occurrence in the file wins wherever the batches are cut. Each output is written under a
+    temporary name and renamed into place when the whole file is done.
     """
     if batch_rows < 1:
         raise ValueError("batch_rows must be at least 1")
     keys = dataset.key_columns
     known = [typed_keys(dataset, published_keys)] if keys and published_keys is not None else []
+    seen_values = _published_values(dataset, published_keys)
     ranked: dict[tuple[str, str], tuple[int, int]] = {}
     rows_in = rows_conformed = 0
     scan = pl.scan_parquet(raw_path)
@@ -439,7 +544,9 @@ def conform_file(
     if total <= whole_file_rows:  # one batch: polars writes both files, on every core
         raw = scan.collect()
         seen = pl.concat(known, rechunk=False) if known else None
-        result, batch_ranked, _ = _conform_batch(raw, dataset, dictionary, seen, mask_value, last=True)
+        result, batch_ranked, *_ = _conform_batch(
+            raw, dataset, dictionary, seen, mask_value, seen_values, last=True
+        )
         write_parquet(result.conformed, Path(conformed_path), fast=True)
         write_parquet(result.quarantine, Path(quarantine_path), fast=True)
         return ConformStats(
@@ -457,7 +564,9 @@ def conform_file(
             seen = pl.concat(known, rechunk=False) if known else None
             raw = scan.slice(offset, batch_rows).collect()
             rows_in += raw.height
-            result, batch_ranked, first_keys = _conform_batch(raw, dataset, dictionary, seen, mask_value)
+            result, batch_ranked, first_keys, seen_values = _conform_batch(
+                raw, dataset, dictionary, seen, mask_value, seen_values
+            )
             rows_conformed += result.conformed.height
             write_conformed(result.conformed)
             write_quarantine(result.quarantine)

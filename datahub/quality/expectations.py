@@ -31,8 +31,9 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from datahub.contracts import Dataset
+from datahub.contracts.sla import sla_duration
 from datahub.quality import sql
-from datahub.quality.rules import DATAHUB_RULES, CompiledRule, RuleError, compile_rule
+from datahub.quality.rules import DATAHUB_RULES, CompiledRule, RuleError, bind_placeholders, compile_rule
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")  # no usage statistics: this machine is offline
 
@@ -47,32 +48,14 @@ TABULAR_FORMATS = ("csv", "excel", "xlsx", "parquet")
 BATCH = "{batch}"  # the delivery's conformed rows, in every query
 
 
-UNIT_HOURS = {
-    "h": 1,
-    "hr": 1,
-    "hour": 1,
-    "hours": 1,
-    "d": 24,
-    "day": 24,
-    "days": 24,
-    "w": 168,
-    "week": 168,
-    "weeks": 168,
-    "y": 8760,
-    "yr": 8760,
-    "year": 8760,
-    "years": 8760,
-}
-
-
 def latency_rule(dataset: Dataset) -> tuple[timedelta, str] | None:
-    """The SLA ``latency`` with its ``element``: how old the newest value of that column may be."""
+    """The SLA ``latency`` with its ``element``: how old the newest value of that column may be.
+
+    The loader has refused a latency that is not a duration, so every latency with an element has a rule.
+    """
     for sla in dataset.contract.slaProperties or []:
-        if sla.property == "latency" and sla.element and sla.value is not None:
-            hours = UNIT_HOURS.get((sla.unit or "d").lower())
-            if hours is None:
-                return None
-            return timedelta(hours=float(sla.value) * hours), sla.element.split(".")[-1]
+        if sla.property == "latency" and sla.element:
+            return sla_duration(sla.value, sla.unit), sla.element.split(".")[-1]
     return None
 
 
@@ -156,11 +139,7 @@ def _comparison_sql(operator: str, threshold: Any) -> str:
 
 def odcs_query(query: str, column: str | None) -> str:
     """An ODCS query with its placeholders bound: ``${object}`` the delivery, ``${property}`` the column."""
-    for placeholder in ("${object}", "{object}"):
-        query = query.replace(placeholder, BATCH)
-    for placeholder in ("${property}", "{property}"):
-        query = query.replace(placeholder, sql.name(column) if column else placeholder)
-    return query
+    return bind_placeholders(query, {"object": BATCH, **({"property": sql.name(column)} if column else {})})
 
 
 def stuck_query(column: str, group: str, order: str, min_hours: float, min_readings: int) -> str:

@@ -1,9 +1,10 @@
 """Reading quality back: a dataset's latest scores and failing rules, its history, and its quarantine.
 
 Quarantined rows can be exported for the department to fix (UTF-8 CSV with the delivered column names,
-the row's reasons and its lineage) and re-submitted: the fixed CSV is landed as a resubmission (a
-Parquet file of text columns with the delivered names, read as such whatever the contract's format) and
-goes through the whole pipeline again like any delivery.
+the row's reasons and its lineage; cells that would start a spreadsheet formula quoted, see
+:mod:`datahub.serving.neutralise`) and re-submitted: the fixed CSV, with those quotes removed, is landed
+as a resubmission (a Parquet file of text columns with the delivered names, read as such whatever the
+contract's format) and goes through the whole pipeline again like any delivery.
 """
 
 from __future__ import annotations
@@ -18,12 +19,13 @@ from sqlalchemy import select
 from datahub.contracts import Dataset
 from datahub.errors import NotFound, UnreadableDelivery
 from datahub.ingest.landing import landing_dir
-from datahub.ingest.readers import RESUBMISSION_SUFFIX
+from datahub.ingest.readers import RESUBMISSION_SUFFIX, read_text_csv
 from datahub.lake.store import write_parquet
 from datahub.metadata import Delivery, QualityRun
 from datahub.platform import Platform
 from datahub.quality.conformity import LINEAGE, REASONS_COLUMN
 from datahub.quality.scores import DIMENSION_NAMES
+from datahub.serving.neutralise import neutralise_formulas, restore_formulas
 
 PASS_RATE_TARGET = 98.7  # percent, the brief's (Guangdong's) target
 REASONS_HEADER = "问题 reasons"
@@ -77,6 +79,7 @@ def quality_report(platform: Platform, dataset: Dataset, history: int = 12) -> d
                         "failed": r.failed,
                         "observed": r.observed,
                         "sample": r.sample,
+                        "detail": r.detail,
                     }
                     for r in latest.rules
                 ],
@@ -119,7 +122,7 @@ def export_quarantine(platform: Platform, dataset: Dataset, delivery_id: str, ou
         *(c for c in ("_source_file", "_row_number") if c in rows.columns),
     )
     out.parent.mkdir(parents=True, exist_ok=True)
-    table.write_csv(out)
+    pl.DataFrame(neutralise_formulas(table.to_arrow())).write_csv(out)
     return table.height
 
 
@@ -128,8 +131,8 @@ def land_resubmission(platform: Platform, dataset: Dataset, fixed_csv: Path) -> 
     fixed_csv = Path(fixed_csv)
     if not fixed_csv.is_file():
         raise UnreadableDelivery("no such file", file=str(fixed_csv))
-    frame = pl.read_csv(fixed_csv, infer_schema=False)
-    frame = frame.drop([c for c in (REASONS_HEADER, *LINEAGE) if c in frame.columns])
+    frame = read_text_csv(fixed_csv)  # in whatever encoding the department's spreadsheet saved it
+    frame = restore_formulas(frame.drop([c for c in (REASONS_HEADER, *LINEAGE) if c in frame.columns]))
     unknown = sorted(set(frame.columns) - {c.physical_name for c in dataset.columns})
     if unknown:
         raise UnreadableDelivery(

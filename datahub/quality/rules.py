@@ -5,7 +5,8 @@
 
 - ``library``: a metric (nullValues, missingValues, invalidValues, duplicateValues, rowCount) with one
   comparison (mustBe, mustBeLessThan, mustBeBetween…);
-- ``sql``: a query returning one number, compared the same way; parsed with DuckDB's parser here;
+- ``sql``: a query returning one number, compared the same way; parsed with DuckDB's parser here,
+  after its placeholders (``SQL_PLACEHOLDERS``: ``${object}``, ``${property}``) are checked;
 - ``custom`` with ``engine: datahub``: the platform's own rules (``stuckValue``); other engines
   (great-expectations, soda…) are accepted and reported as executed elsewhere;
 - ``text``: a human-readable statement; nothing to run.
@@ -18,6 +19,7 @@ only warns. The ODCS dimension maps onto the six GB/T 36344 dimensions (``DIMENS
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,6 +56,11 @@ DATAHUB_RULES: dict[str, tuple[str, ...]] = {
 }
 # Failure counts can only be bounded from above.
 AT_MOST = ("mustBe", "mustBeLessThan", "mustBeLessOrEqualTo")
+# The placeholders a SQL rule may use, as ``${name}`` (ODCS) or ``{name}``: the delivery being checked
+# and, in a property's rules, its column. Anything else that looks like one is refused at lint.
+SQL_PLACEHOLDERS = ("object", "property")
+_DOLLAR_PLACEHOLDER = re.compile(r"\$\{([^}]*)\}")
+_BARE_PLACEHOLDER = re.compile(r"(?<!\$)\{([A-Za-z_]\w*)\}")
 
 
 class RuleError(ValueError):
@@ -97,10 +104,25 @@ def _comparison(rule: dict[str, Any]) -> tuple[str, Any]:
     return operator, value
 
 
+def bind_placeholders(query: str, values: dict[str, str]) -> str:
+    """``query`` with each placeholder of ``values`` (names from ``SQL_PLACEHOLDERS``) replaced."""
+    for name, value in values.items():
+        query = query.replace(f"${{{name}}}", value).replace(f"{{{name}}}", value)
+    return query
+
+
+def _check_placeholders(query: str, column: str | None) -> None:
+    names = _DOLLAR_PLACEHOLDER.findall(query) + _BARE_PLACEHOLDER.findall(query)
+    unknown = sorted({f"${{{name}}}" for name in names if name not in SQL_PLACEHOLDERS})
+    if unknown:
+        allowed = ", ".join(f"${{{name}}}" for name in SQL_PLACEHOLDERS)
+        raise RuleError(f"unknown placeholder {', '.join(unknown)} (allowed: {allowed})")
+    if column is None and "property" in names:
+        raise RuleError("${property} names the column of a property's rule; this rule is the table's")
+
+
 def _parse_sql(query: str) -> None:
-    # ODCS lets queries name the table and column through placeholders.
-    text = query.replace("${object}", "t").replace("${property}", "c").replace("{object}", "t")
-    text = text.replace("{property}", "c")
+    text = bind_placeholders(query, {"object": "t", "property": "c"})
     result = duckdb.execute("select json_serialize_sql(?)", [text]).fetchall()[0][0]
     parsed = json.loads(result)
     if parsed.get("error"):
@@ -161,6 +183,7 @@ def compile_rule(rule: dict[str, Any], column: str | None = None) -> CompiledRul
         query = rule.get("query")
         if not isinstance(query, str) or not query.strip():
             raise RuleError("sql rule needs a query")
+        _check_placeholders(query, column)
         _parse_sql(query)
         operator, threshold = _comparison(rule)
         return CompiledRule(**base, query=query, operator=operator, threshold=threshold)

@@ -8,6 +8,9 @@ check) are the quarantine reasons as they are:
 
 missing_required  the contract requires the column and the text is empty
 invalid_type      text present, no number, date, time or boolean typed from it
+spreadsheet_serial  a date or time column holds a spreadsheet's day number (``45579``), never guessed
+ambiguous_date    day and month before the year in an order the value does not tell (``10/11/2024``) and
+                  no declared format to settle it (:mod:`datahub.quality.temporal`)
 out_of_range      the number is outside the element's minimum/maximum, or the text outside its lengths
 invalid_format    the text fails the element's pattern or check character
 unknown_code      text present but no code, name or alias of the element's code table
@@ -15,6 +18,8 @@ unmapped_code     text present but no entry of the department's crosswalk
 duplicate_key     the typed primary key occurred earlier in the frame or is among the published keys;
                   checked on the key column, or on a ``a|b`` column of the joined key texts for a
                   composite key
+duplicate_value   the typed value of a ``unique: true`` column occurred earlier in the frame or is among
+                  the published values
 
 The typed columns carry their dtype only, so a frame typed wrongly fails the schema itself.
 """
@@ -22,28 +27,33 @@ The typed columns carry their dtype only, so a frame typed wrongly fails the sch
 from __future__ import annotations
 
 import gc
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import pandera.polars as pa
 import polars as pl
 from pandera.config import ValidationDepth, config_context
 from pandera.errors import SchemaErrors
 
-from datahub.contracts import Column, Dataset
+from datahub.contracts import Column, Dataset, Desensitise
 from datahub.dictionary import Dictionary, ElementType, Validator
 from datahub.dictionary.validators import COLUMN_VALIDATORS, VALIDATORS, is_cn_resident_id
 from datahub.quality.reasons import Reason
+from datahub.quality.temporal import unread_reasons
 
 # The reasons the schema's checks find (a reason of its own is a check's name).
 CHECKED_REASONS = (
     Reason.missing_required,
     Reason.invalid_type,
+    Reason.spreadsheet_serial,
+    Reason.ambiguous_date,
     Reason.invalid_format,
     Reason.out_of_range,
     Reason.unknown_code,
     Reason.unmapped_code,
     Reason.duplicate_key,
+    Reason.duplicate_value,
 )
+DUPLICATES = (Reason.duplicate_key, Reason.duplicate_value)  # checked last, against earlier rows
 TYPED_PREFIX = "__typed__"
 TYPED_DTYPES: dict[ElementType, pl.DataType] = {
     ElementType.string: pl.String(),
@@ -78,6 +88,22 @@ def key_label(dataset: Dataset) -> str:
 def typed_keys(dataset: Dataset, keys: pl.DataFrame) -> pl.DataFrame:
     """Key columns of published (or earlier) rows in the dtypes the schema types them to."""
     return keys.select(pl.col(k).cast(typed_dtype(dataset.column(k))) for k in dataset.key_columns)
+
+
+def unique_columns(dataset: Dataset) -> tuple[str, ...]:
+    """The columns declared ``unique: true`` but a primary key of one column (its duplicates are
+    ``duplicate_key``)."""
+    single_key = dataset.key_columns if len(dataset.key_columns) == 1 else ()
+    return tuple(c.name for c in dataset.columns if c.unique and c.name not in single_key)
+
+
+def published_columns(dataset: Dataset) -> list[str]:
+    """The columns of published rows that new rows are checked against: the key, and the unique columns
+    published as delivered (kept, or scanned free text, which only changes where it holds personal
+    data); a masked, pseudonymised, generalised or dropped value cannot be compared with a delivered one."""
+    as_delivered = (Desensitise.keep, Desensitise.scan)
+    unique = [name for name in unique_columns(dataset) if dataset.column(name).desensitise in as_delivered]
+    return list(dict.fromkeys([*dataset.key_columns, *unique]))
 
 
 def _bounds(low: float | None, high: float | None) -> str:
@@ -196,6 +222,37 @@ def _format_check(column: Column) -> pa.Check:
     return pa.Check(check, name=Reason.invalid_format.value, ignore_na=False, description=described)
 
 
+def _temporal_checks(column: Column) -> list[pa.Check]:
+    """One check per reason a date or time may not be read (:func:`unread_reasons`), each passing every
+    value but those the reason is given for."""
+    text, typed = pl.col(column.name), pl.col(typed_name(column.name))
+    what = f"text that reads as {column.type.value}"
+
+    def check_for(reason: Reason) -> Callable[[pa.PolarsData], pl.LazyFrame]:
+        def check(data: pa.PolarsData) -> pl.LazyFrame:
+            frame = data.lazyframe.select(text, (text.is_not_null() & typed.is_null()).alias("unread"))
+            values, unread = frame.collect().get_columns()
+            rows = unread.arg_true()
+            failing = rows.filter(
+                unread_reasons(values.gather(rows), declared=bool(column.formats)) == reason
+            )
+            return pl.repeat(True, values.len(), eager=True).scatter(failing, False).to_frame().lazy()
+
+        return check
+
+    reasons = {
+        Reason.invalid_type: what,
+        Reason.spreadsheet_serial: f"{what}, not a spreadsheet serial number",
+        Reason.ambiguous_date: f"{what} with day and month in an order the value tells",
+    }
+    if column.formats:
+        reasons.pop(Reason.ambiguous_date)
+    return [
+        pa.Check(check_for(reason), name=reason.value, ignore_na=False, description=description)
+        for reason, description in reasons.items()
+    ]
+
+
 def _column_checks(column: Column, dictionary: Dictionary) -> list[pa.Check]:
     text, typed = pl.col(column.name), pl.col(typed_name(column.name))
     parsed = text.is_null() | typed.is_not_null()
@@ -218,6 +275,8 @@ def _column_checks(column: Column, dictionary: Dictionary) -> list[pa.Check]:
             within = text.is_null() | ~(short | long)
             bounds = _bounds(column.min_length, column.max_length)
             checks.append(_row_check(Reason.out_of_range, within, f"a length {bounds}"))
+    elif column.type in (ElementType.date, ElementType.timestamp):
+        checks += _temporal_checks(column)
     else:
         checks.append(_row_check(Reason.invalid_type, parsed, f"text that reads as {column.type.value}"))
         if column.type in (ElementType.integer, ElementType.decimal) and (
@@ -255,11 +314,38 @@ def _duplicate_key_check(dataset: Dataset, published_keys: pl.DataFrame | None) 
     return pa.Check(check, name=Reason.duplicate_key.value, ignore_na=False, description="a new key")
 
 
+def _duplicate_value_check(column: Column, seen: pl.Series | None) -> pa.Check:
+    typed = typed_name(column.name)
+
+    def check(data: pa.PolarsData) -> pl.LazyFrame:
+        values = data.lazyframe.select(typed).collect().to_series()
+        repeated = ~values.is_first_distinct()
+        if seen is not None and seen.len():
+            # As for keys: the frame's few values are looked up a slice of the many seen at a time.
+            known = values.drop_nulls().unique().to_frame()
+            hits = pl.concat(
+                part.join(known, on=typed, how="semi")
+                for part in seen.to_frame(typed).iter_slices(_PROBE_ROWS)
+            )
+            repeated = repeated | values.is_in(hits.to_series().implode())
+        return (values.is_null() | ~repeated).to_frame().lazy()
+
+    return pa.Check(check, name=Reason.duplicate_value.value, ignore_na=False, description="a new value")
+
+
 def conformity_schema(
-    dataset: Dataset, dictionary: Dictionary, *, published_keys: pl.DataFrame | None = None
+    dataset: Dataset,
+    dictionary: Dictionary,
+    *,
+    published_keys: pl.DataFrame | None = None,
+    seen_values: Mapping[str, pl.Series] | None = None,
 ) -> pa.DataFrameSchema:
-    """The schema of ``dataset``'s checked frame; ``published_keys`` are keys a new row must not repeat."""
+    """The schema of ``dataset``'s checked frame; ``published_keys`` are keys a new row must not repeat,
+    ``seen_values`` the typed values of each unique column it must not repeat."""
     checks = {column.name: _column_checks(column, dictionary) for column in dataset.columns}
+    for name in unique_columns(dataset):
+        seen = (seen_values or {}).get(name)
+        checks[name].append(_duplicate_value_check(dataset.column(name), seen))
     if dataset.key_columns:
         checks.setdefault(key_label(dataset), []).append(_duplicate_key_check(dataset, published_keys))
     columns: dict[str, pa.Column] = {}
@@ -277,10 +363,10 @@ def conformity_schema(
 
 def failures(frame: pl.DataFrame, schema: pa.DataFrameSchema) -> pl.DataFrame:
     """Every failing (row, column, reason) of ``frame``, ordered by row and then as the checks are listed
-    (a duplicate key last). Anything else the schema finds (a missing column, a wrong type) is a bug of
+    (duplicates last). Anything else the schema finds (a missing column, a wrong type) is a bug of
     the checked frame, not of the delivery, and raises :class:`SchemaErrors`."""
     order = [(name, check.name) for name, column in schema.columns.items() for check in column.checks]
-    order.sort(key=lambda item: item[1] == Reason.duplicate_key)
+    order.sort(key=lambda item: item[1] in DUPLICATES)
     ranks = pl.DataFrame(
         {"column": [c for c, _ in order], "reason": [r for _, r in order], "rank": range(len(order))},
         schema={"column": pl.String, "reason": pl.String, "rank": pl.Int64},

@@ -27,6 +27,7 @@ from great_expectations.core.expectation_validation_result import ExpectationVal
 from great_expectations.validator.validation_statistics import calc_validation_statistics
 
 from datahub.quality import sql
+from datahub.quality.columns import differences
 from datahub.quality.expectations import Rule
 
 RESULT_FORMAT = {"result_format": "SUMMARY", "partial_unexpected_count": 20}
@@ -56,6 +57,7 @@ class RuleOutcome:
     failed: int
     observed: Any = None
     sample: list[dict[str, Any]] = field(default_factory=list)  # failing keys (and masked values)
+    detail: str | None = None  # a whole-file rule: what it saw against what it expected
 
 
 @dataclass
@@ -365,6 +367,9 @@ def validate(
                 failed=(0 if result.success else 1) if table_level else unexpected,
                 observed=_plain(body.get("observed_value")),
                 sample=failing_keys,
+                detail=_detail(kind, kw, body.get("observed_value"), received_columns)
+                if table_level
+                else None,
             )
         )
     flagged = 0
@@ -396,6 +401,27 @@ def validate(
         meta={"great_expectations_version": gx.__version__, **(meta or {})},
     )
     return Validation(suite_result.to_json_dict(), suite.to_json_dict(), outcomes, flagged)
+
+
+def _between(low: Any, high: Any) -> str:
+    if low is not None and high is not None:
+        return f"between {low:,} and {high:,}" if low != high else f"exactly {low:,}"
+    return f"at least {low:,}" if low is not None else f"at most {high:,}"
+
+
+def _detail(kind: str, kw: dict[str, Any], observed: Any, received: list[str]) -> str | None:
+    """What a whole-file rule saw against what it expected: the columns that differ and how, the rows,
+    the newest value."""
+    if kind == "expect_table_columns_to_match_ordered_list":
+        return differences(kw["column_list"], received, ordered=True).describe() or None
+    if kind == "expect_table_columns_to_match_set":
+        return differences(list(kw["column_set"]), received, ordered=False).describe() or None
+    if kind == "expect_table_row_count_to_be_between":
+        return f"{observed:,} rows; expected {_between(kw.get('min_value'), kw.get('max_value'))}"
+    if kind == "expect_column_max_to_be_between":
+        newest = f"newest {kw['column']} {observed}" if observed is not None else f"no {kw['column']} value"
+        return f"{newest}; expected no older than {kw['min_value']}"
+    return None
 
 
 def _flag_select(rule: Rule, key: str, rows: str) -> str:

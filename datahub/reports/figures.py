@@ -81,6 +81,7 @@ from sqlalchemy import func, select
 
 from datahub.citytime import city_time, recorded_time
 from datahub.contracts import Dataset, SharingClass
+from datahub.contracts.model import SHARING_CLASS_NAMES
 from datahub.errors import InputError, NotFound
 from datahub.metadata import (
     AuditRecord,
@@ -109,7 +110,6 @@ SHARING_RATE_TARGET = 85.0
 
 RED, YELLOW, NO_DATA = "red", "yellow", "no_data"
 BOARD_NAMES = {RED: "红榜", YELLOW: "黄榜", NO_DATA: "无数据"}
-SHARING_CLASS_NAMES = {"unconditional": "无条件共享", "conditional": "有条件共享", "not_shared": "不予共享"}
 EXAMPLES = 3
 """Masked examples kept per problem."""
 OVERDUE_SHARE_ALERT = 10.0

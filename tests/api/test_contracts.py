@@ -190,9 +190,9 @@ def test_a_contract_that_does_not_lint_is_refused_with_every_problem(
 
 def test_text_that_is_not_yaml_is_refused(client: httpx.Client) -> None:
     refused = register(client, "id: [unclosed")
-    assert refused.status_code == 409
-    assert error_code(refused) == "contract_refused"
-    assert refused.json()["error"]["problems"]
+    assert refused.status_code == 422
+    assert error_code(refused) == "contract_invalid"
+    assert refused.json()["error"]["path"] == "line 1"
 
 
 def test_a_department_registers_only_the_contracts_it_owns(client: httpx.Client, contract_id: str) -> None:

@@ -15,7 +15,7 @@ from tests.hotline_rows import hotline_csv, valid_row, write_hotline
 def test_gbk_csv_with_chinese_headers(tmp_path: Path, dictionary: Dictionary, catalog: Catalog) -> None:
     dataset = catalog.get("hotline_12345")
     path = write_hotline(tmp_path / "h.csv", [valid_row(dictionary, i) for i in range(3)], dataset, "gbk")
-    frame = read_delivery(path, dataset)
+    frame = read_delivery(path, dataset).frame
     assert frame.height == 3
     assert frame.columns == [c.physical_name for c in dataset.columns]
     assert frame.get_column("来电人").to_list() == ["王建国"] * 3
@@ -27,7 +27,7 @@ def test_utf8_bom_is_not_part_of_the_first_header(
     dataset = catalog.get("hotline_12345")
     path = write_hotline(tmp_path / "h.csv", [valid_row(dictionary)], dataset, "utf-8-sig")
     assert path.read_bytes().startswith(b"\xef\xbb\xbf")
-    frame = read_delivery(path, dataset)
+    frame = read_delivery(path, dataset).frame
     assert frame.columns[0] == "工单编号"
     assert frame.item(0, "来电人") == "王建国"
 
@@ -95,14 +95,14 @@ def test_ragged_record_names_its_line(tmp_path: Path, dictionary: Dictionary, ca
     assert "fields" in str(info.value)
 
 
-def test_jsonl_bad_line_is_named(tmp_path: Path, catalog: Catalog) -> None:
+def test_jsonl_bad_line_is_named_and_refused_alone(tmp_path: Path, catalog: Catalog) -> None:
     dataset = catalog.get("gov_app_reports")
     good = json.dumps({c.physical_name: "x" for c in dataset.columns}, ensure_ascii=False)
     path = tmp_path / "app.jsonl"
     path.write_text(f"{good}\n{good}\n{{not json\n", encoding="utf-8")
-    with pytest.raises(UnreadableDelivery) as info:
-        read_delivery(path, dataset)
-    assert info.value.line == 3
+    read = read_delivery(path, dataset)
+    assert [(p.row, p.reason, p.text) for p in read.problems] == [(3, "invalid_json", "{not json")]
+    assert read.accepted().height == 2
 
 
 def test_jsonl_nested_objects_are_flattened(tmp_path: Path, catalog: Catalog) -> None:
@@ -116,7 +116,7 @@ def test_jsonl_nested_objects_are_flattened(tmp_path: Path, catalog: Catalog) ->
         node[leaf] = "v"
     path = tmp_path / "app.jsonl"
     path.write_text(json.dumps(nested, ensure_ascii=False) + "\n", encoding="utf-8")
-    frame = read_delivery(path, dataset)
+    frame = read_delivery(path, dataset).frame
     assert set(frame.columns) == {c.physical_name for c in dataset.columns}
 
 

@@ -23,9 +23,11 @@ from datahub.api.models import (
     ErrorPublic,
     RegistrationPublic,
 )
+from datahub.contracts.yaml_io import MAX_YAML_BYTES
 
 YAML_TYPES = frozenset({"application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml", "text/plain"})
-MAX_CONTRACT_BYTES = 1024 * 1024
+# The most the contract reader takes: a larger body is refused unread.
+MAX_CONTRACT_BYTES = MAX_YAML_BYTES
 # What the registry names as the file in refusals of a contract sent over HTTP.
 SOURCE = "request body"
 
@@ -101,6 +103,11 @@ def list_contracts(registry: RegistryDep) -> ContractsPublic:
     responses={
         200: {"model": RegistrationPublic, "description": "This exact content is registered already."},
         409: {"model": ErrorPublic, "description": "Refused, with every reason (`contract_refused`)."},
+        422: {
+            "model": ErrorPublic,
+            "description": "Not plain, bounded YAML (`contract_invalid`, naming the line): not YAML, an "
+            "alias bomb, nesting too deep, a repeated key, a tag such as `!!python/...`.",
+        },
         413: {"model": ErrorPublic, "description": "A body over 1 MiB (`payload_too_large`)."},
         415: {"model": ErrorPublic, "description": "Another body type (`unsupported_media_type`)."},
     },
@@ -121,9 +128,11 @@ def register_contract(
 ) -> RegistrationPublic:
     """Register a new version (201), or find this content registered already (200).
 
-    Refused (409) when the contract does not lint, reuses a version number with other content, is
-    older than the latest, or breaks consumers without a new major version. A department may
-    register only contracts it owns; consumers and leaders may not register.
+    Refused (422) when the text is not plain, bounded YAML (alias bombs, deep nesting, repeated
+    keys, non-plain tags: the line is named). Refused (409) when the contract does not lint, reuses
+    a version number with other content, is older than the latest, or breaks consumers without a
+    new major version. A department may register only contracts it owns; consumers and leaders may
+    not register.
     """
     registration = registry.register(text, source=SOURCE, caller=caller)
     if registration.status != "registered":

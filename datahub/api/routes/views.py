@@ -25,6 +25,7 @@ from fastapi.responses import Response, StreamingResponse
 from datahub.api.deps import CurrentPrincipal, ServiceDep, get_principal
 from datahub.api.models import ErrorPublic, PagePublic, ViewSchemaPublic, ViewsPublic
 from datahub.errors import NotFound
+from datahub.serving.neutralise import neutralise_formulas
 
 router = APIRouter(
     tags=["views"],
@@ -170,7 +171,7 @@ def _stream(fmt: str, batches: Iterator[pa.RecordBatch]) -> Iterator[bytes]:
     try:
         for batch in batches:
             if fmt == "csv":
-                batch = _flat(batch)
+                batch = neutralise_formulas(_flat(batch))
             if fmt == "jsonl":
                 yield pl.from_arrow(batch).write_ndjson().encode("utf-8")  # type: ignore[union-attr]
                 continue

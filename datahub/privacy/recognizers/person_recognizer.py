@@ -213,5 +213,14 @@ def _overlaps(words: list[Word], start: int, end: int, tags: frozenset[str]) -> 
 
 
 def _outermost(spans: set[tuple[int, int]]) -> list[tuple[int, int]]:
-    """The spans no other contains (a cue's 张伟 inside the model's 张伟华 is one name)."""
-    return [(s, e) for s, e in spans if not any(o != (s, e) and o[0] <= s and e <= o[1] for o in spans)]
+    """The spans no other contains (a cue's 张伟 inside the model's 张伟华 is one name).
+
+    One sweep in start order, longest first: a span is inside another exactly when an earlier span
+    reaches as far as it does (linear after the sort; a long text has many candidates)."""
+    kept: list[tuple[int, int]] = []
+    reach = -1
+    for start, end in sorted(spans, key=lambda span: (span[0], -span[1])):
+        if end > reach:
+            kept.append((start, end))
+            reach = end
+    return kept
