@@ -169,6 +169,10 @@ def parse_month(text: str) -> tuple[datetime, datetime]:
     if not found:
         raise InputError(f"a month is written YYYY-MM (e.g. 2026-10), not {text!r}", path="month")
     year, month = int(found.group(1)), int(found.group(2))
+    if not 1900 < year < 9999:  # 0000-01 or 9999-12 has no month around it to compare or report
+        raise InputError(
+            f"no report for the year {year}: a month is between 1901-01 and 9998-12", path="month"
+        )
     start = datetime(year, month, 1)
     end = datetime(year + (month == 12), month % 12 + 1, 1)
     return start, end

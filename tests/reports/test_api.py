@@ -51,7 +51,15 @@ def test_other_roles_are_refused(http: tuple[httpx.Client, dict], role: str) -> 
 
 
 @pytest.mark.parametrize(
-    ("month", "status"), [("2025-01", 404), ("2026-13", 422), ("2026-1x", 422), ("October", 422)]
+    ("month", "status"),
+    [
+        ("2025-01", 404),
+        ("2026-13", 422),
+        ("2026-1x", 422),
+        ("October", 422),
+        ("0000-01", 422),
+        ("9999-12", 422),
+    ],
 )
 def test_unknown_and_malformed_months(http: tuple[httpx.Client, dict], month: str, status: int) -> None:
     client, headers = http

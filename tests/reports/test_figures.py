@@ -237,7 +237,7 @@ def test_actions_name_the_yellow_departments_and_the_late_delivery(october: Mont
         assert not any(a.startswith(f"{d.name}：本月数据合格率") for a in october.actions)
 
 
-@pytest.mark.parametrize("month", ["2026-13", "2026-1", "26-10", "", "2026-10-01"])
+@pytest.mark.parametrize("month", ["2026-13", "2026-1", "26-10", "", "2026-10-01", "0000-01", "9999-12"])
 def test_a_malformed_month_is_refused(world: ReportWorld, month: str) -> None:
     with pytest.raises(InputError):
         figures.month_figures(world.platform, month)
