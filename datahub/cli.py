@@ -24,7 +24,7 @@ from sqlalchemy.exc import OperationalError
 
 from datahub.contracts.registry import ContractRegistry
 from datahub.display import MESSAGE_LIMIT, bounded, shown
-from datahub.errors import DatahubError, DiskFull, FileUnusable, NotFound
+from datahub.errors import DatabaseUnavailable, DatahubError, DiskFull, FileUnusable, NotFound
 from datahub.metadata import DeliveryStatus, GrantStatus
 from datahub.pipeline import DeliverySummary
 from datahub.platform import Platform
@@ -183,7 +183,7 @@ def contract_lint(
         problems = lint_file(path, dictionary)
         for problem in problems:
             mark = "[yellow]![/]" if problem.severity == "warning" else "[red]✗[/]"
-            err_console.print(f"{mark} {escape(str(problem))}", highlight=False)
+            err_console.print(f"{mark} {_text(problem, MESSAGE_LIMIT)}", highlight=False, soft_wrap=True)
         if any(problem.severity == "error" for problem in problems):
             failed += 1
         else:
@@ -1289,16 +1289,19 @@ def audit_list(
     console.print(table)
 
 
-def _database_error(exc: OperationalError) -> DatahubError | None:
-    """DiskFull when the SQLite metadata database failed on a full disk (SQLite says "database or
-    disk is full", or only "disk I/O error" when it cannot even open its journal); None otherwise."""
+def _database_error(exc: OperationalError) -> DatahubError:
+    """The metadata database failed: DiskFull when it is SQLite on a full disk (SQLite says "database
+    or disk is full", or only "disk I/O error" when it cannot even open its journal), otherwise
+    DatabaseUnavailable naming the database (never its password) and the driver's reason."""
     url = make_url(Settings().database_url)
-    if url.get_backend_name() != "sqlite" or not url.database:
-        return None
-    database = Path(url.database)
-    if "full" in str(exc.orig) or shutil.disk_usage(database.parent).free < ALMOST_FULL_BYTES:
-        return DiskFull(f"no space left on device while writing {database}")
-    return None
+    if url.get_backend_name() == "sqlite" and url.database:
+        database = Path(url.database)
+        if "full" in str(exc.orig) or shutil.disk_usage(database.parent).free < ALMOST_FULL_BYTES:
+            return DiskFull(f"no space left on device while writing {database}")
+    reason = " ".join(str(exc.orig).split())
+    return DatabaseUnavailable(
+        f"the metadata database {url.render_as_string(hide_password=True)} cannot be used: {reason}"
+    )
 
 
 ALMOST_FULL_BYTES = 1 << 20  # less than this free and SQLite cannot write its pages and journal
@@ -1322,8 +1325,7 @@ def main() -> None:
         if (error := os_error(exc)) is None:
             raise
     except OperationalError as exc:
-        if (error := _database_error(exc)) is None:
-            raise
+        error = _database_error(exc)
     raise SystemExit(_fail(error).exit_code) from None
 
 

@@ -131,3 +131,10 @@ class FileUnusable(DatahubError):
     """A file or directory a command needs cannot be used: permission denied, read-only, not there."""
 
     code = "file_unusable"
+
+
+class DatabaseUnavailable(DatahubError):
+    """The metadata database cannot be reached or used (a server down, a locked or broken file)."""
+
+    code = "database_unavailable"
+    http_status = 503

@@ -15,8 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from annotated_types import Ge, Le
-from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy import make_url
+from sqlalchemy.exc import ArgumentError
 
 from datahub.display import shown
 from datahub.errors import ConfigError
@@ -74,6 +76,18 @@ class Settings(BaseSettings):
             super().__init__(**values)
         except ValidationError as exc:
             raise settings_error(exc) from None
+
+    @field_validator("metadata_url")
+    @classmethod
+    def _database_url(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                make_url(value)
+            except ArgumentError:
+                raise ValueError(
+                    "a SQLAlchemy URL such as postgresql+psycopg://user@host/db or sqlite:///path"
+                ) from None
+        return value
 
     @model_validator(mode="after")
     def _fill_defaults(self) -> Settings:
@@ -178,6 +192,8 @@ def _expected(error: Any, setting: str) -> str:
         "path_type": "a path",
         "string_type": "text",
     }
+    if kind == "value_error":
+        return str(error["ctx"]["error"])
     return words.get(kind) or str(error["msg"]).removeprefix("Input should be ")
 
 
@@ -188,8 +204,8 @@ def settings_error(exc: ValidationError) -> ConfigError:
     for error in exc.errors():
         setting = str(error["loc"][0]) if error["loc"] else ""
         field = Settings.model_fields.get(setting)
-        secret = field is not None and field.annotation is SecretStr
-        got = "a value that is not shown (a secret)" if secret else f"'{shown(error['input'])}'"
+        secret = field is not None and (field.annotation is SecretStr or setting in HOLD_SECRETS)
+        got = "a value that is not shown (it may hold a secret)" if secret else f"'{shown(error['input'])}'"
         problems.append(
             (variable(setting) if field else None, f"expected {_expected(error, setting)}, got {got}")
         )
@@ -198,6 +214,9 @@ def settings_error(exc: ValidationError) -> ConfigError:
         return ConfigError(message, path=where)
     return ConfigError("; ".join(f"{where}: {message}" if where else message for where, message in problems))
 
+
+HOLD_SECRETS = frozenset({"metadata_url"})
+"""Settings that are no SecretStr but may hold one (a database password): never repeated either."""
 
 NOT_SETTINGS = frozenset({"DATAHUB_CRASH_AT", "DATAHUB_DELAY_AT"})
 """Variables of the prefix that are not settings: the fault injection of datahub.faults."""

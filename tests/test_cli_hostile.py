@@ -373,3 +373,20 @@ def test_grant_list_escapes_a_clients_purpose(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "\x1b" not in result.output and "\u202e" not in result.output
     assert "P" * 300 not in result.output.replace("\n", "").replace("│", "").replace(" ", "")
+
+
+def test_a_malformed_database_url_is_a_config_error_that_hides_it(tmp_path: Path) -> None:
+    done = run_cli(tmp_path, "status", DATAHUB_METADATA_URL="postgres//hub:s3cret@db")
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith("error [config_error] DATAHUB_METADATA_URL: expected a SQLAlchemy")
+    assert "s3cret" not in done.stderr
+
+
+def test_an_unreachable_database_is_a_clear_error(tmp_path: Path) -> None:
+    url = "postgresql+psycopg://hub:s3cret@127.0.0.1:1/hub?connect_timeout=5"
+    done = run_cli(tmp_path, "status", DATAHUB_METADATA_URL=url)
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr and "s3cret" not in done.stderr, done.stderr
+    assert done.stderr.startswith(
+        "error [database_unavailable] the metadata database postgresql+psycopg://hub:***@127.0.0.1:1/hub"
+    ), done.stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import functools
 import re
 from collections.abc import Sequence
@@ -107,11 +108,11 @@ class PersonRecognizer(TextRecognizer):
         spans: set[tuple[int, int]] = set()
         for start, end in _model_names(folded, words):
             spans.update(self._name(folded, start, end))
-        starts = {w.start for w in words}
-        ends = {w.end for w in words}
+        ordered = [w.start for w in words]
+        starts, ends = set(ordered), {w.end for w in words}
         for start, end, score in self._cues.find(folded):
             others = NOT_NAMES if score >= self._cues.SCORE else NOT_NAMES_AFTER_WEAK_CUES
-            if start in starts and end in ends and not _overlaps(words, start, end, others):
+            if start in starts and end in ends and not _overlaps(words, ordered, start, end, others):
                 spans.update(self._name(folded, start, end))
         spans.update(self._titled_surnames(folded, words, ends))
         return [Span(start, end, self.SCORE) for start, end in sorted(_outermost(spans))]
@@ -208,8 +209,15 @@ def _model_names(text: str, words: list[Word]) -> list[tuple[int, int]]:
     return names
 
 
-def _overlaps(words: list[Word], start: int, end: int, tags: frozenset[str]) -> bool:
-    return any(w.tag in tags and w.start < end and start < w.end for w in words)
+def _overlaps(words: list[Word], starts: list[int], start: int, end: int, tags: frozenset[str]) -> bool:
+    """Whether a word of ``tags`` overlaps [start, end). ``words`` are a segmentation in text order
+    (``starts`` their starts), so only the words before ``end`` back to ``start`` are looked at."""
+    i = bisect.bisect_left(starts, end)
+    while i > 0 and words[i - 1].end > start:
+        i -= 1
+        if words[i].tag in tags:
+            return True
+    return False
 
 
 def _outermost(spans: set[tuple[int, int]]) -> list[tuple[int, int]]:
