@@ -913,33 +913,44 @@ def quarantine_list(
     dataset: Annotated[str, typer.Argument(help="A registered dataset.")],
     delivery: Annotated[str | None, typer.Option(help="Only this delivery's rows.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per row.")] = False,
+    limit: Annotated[
+        int, typer.Option(min=0, help="Rows printed in text (0: all); --json lists every one.")
+    ] = FINDINGS_SHOWN,
 ) -> None:
-    """Quarantined rows with their reasons (personal values masked)."""
-    from datahub.quality.history import quarantined_rows
+    """Quarantined rows with their reasons (personal values masked), each with its delivery's id."""
+    from datahub.quality.history import DELIVERY_COLUMN, quarantined_rows
 
     platform = Platform()
     try:
         rows = quarantined_rows(platform, platform.catalog.get(dataset), delivery and _delivery_id(delivery))
     except DatahubError as exc:
         raise _fail(exc, as_json) from None
-    for row in rows.select("_source_file", "_row_number", "_reasons").iter_rows(named=True):
-        if as_json:
+    listed = rows.select(DELIVERY_COLUMN, "_source_file", "_row_number", "_reasons")
+    if as_json:
+        for row in listed.iter_rows(named=True):
             print(json.dumps(bounded(row), ensure_ascii=False, default=str))
-        else:
-            reasons = "; ".join(
-                f"{r['reason']}:{_text(r['column'])}={_text(r['value'])}" for r in row["_reasons"]
-            )
-            console.print(
-                f"{_text(row['_source_file'])}:{row['_row_number']}  {reasons}",
-                highlight=False,
-                soft_wrap=True,
-            )
+        return
+    for row in (listed.head(limit) if limit else listed).iter_rows(named=True):
+        reasons = "; ".join(
+            f"{r['reason']}:{_text(r['column'])}={_text(r['value'])}" for r in row["_reasons"]
+        )
+        console.print(
+            f"{row[DELIVERY_COLUMN]}  {_text(row['_source_file'])}:{row['_row_number']}  {reasons}",
+            highlight=False,
+            soft_wrap=True,
+        )
+    if limit and listed.height > limit:
+        console.print(
+            f"  … and {listed.height - limit:,} more (--limit 0 or --json for all)", highlight=False
+        )
 
 
 @quarantine_app.command("export")
 def quarantine_export(
     dataset: Annotated[str, typer.Argument(help="A registered dataset.")],
-    delivery: Annotated[str, typer.Argument(help="The delivery id (see `datahub ingest --json`).")],
+    delivery: Annotated[
+        str, typer.Argument(help="The delivery id (the first column of `datahub quarantine list`).")
+    ],
     out: Annotated[Path, typer.Option(help="CSV file to write.")],
 ) -> None:
     """Write a delivery's quarantined rows, as delivered plus their reasons, to a CSV to fix."""

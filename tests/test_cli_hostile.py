@@ -166,6 +166,30 @@ def test_quarantine_list_escapes_and_shortens_values(
     assert "…(100,000 characters)" in result.output and len(result.output) < 3_000
 
 
+def test_quarantine_list_names_each_rows_delivery_and_caps_what_it_prints(
+    tmp_path: Path, dictionary: Dictionary, catalog: Catalog
+) -> None:
+    rows = [valid_row(dictionary, i) for i in range(70)]
+    for row in rows[:60]:
+        row["诉求分类"] = "无此分类"  # 60 rows quarantined, 10 published
+    file = write_hotline(tmp_path / "many.csv", rows, catalog.get("hotline_12345"), encoding="utf-8")
+    assert runner.invoke(app, ["ingest", "hotline_12345", str(file)]).exit_code == 0
+    listed = runner.invoke(app, ["quarantine", "list", "hotline_12345"])
+    assert listed.exit_code == 0, listed.output
+    lines = listed.output.splitlines()
+    assert len(lines) == 51 and lines[-1].strip() == "… and 10 more (--limit 0 or --json for all)"
+    ids = {line.split()[0] for line in lines[:-1]}
+    assert len(ids) == 1 and len(next(iter(ids))) == 32  # the delivery's id, which export takes
+    everything = runner.invoke(app, ["quarantine", "list", "hotline_12345", "--limit", "0"])
+    assert len(everything.output.splitlines()) == 60
+    as_json = runner.invoke(app, ["quarantine", "list", "hotline_12345", "--json"])
+    assert {json.loads(line)["_delivery"] for line in as_json.output.splitlines()} == ids
+    out = tmp_path / "fix.csv"
+    exported = runner.invoke(app, ["quarantine", "export", "hotline_12345", ids.pop(), "--out", str(out)])
+    assert exported.exit_code == 0, exported.output
+    assert "60 rows" in exported.output and out.is_file()
+
+
 # Settings from the environment ----------------------------------------------------------------
 
 

@@ -88,8 +88,12 @@ def quality_report(platform: Platform, dataset: Dataset, history: int = 12) -> d
         }
 
 
+DELIVERY_COLUMN = "_delivery"
+
+
 def quarantined_rows(platform: Platform, dataset: Dataset, delivery_id: str | None = None) -> pl.DataFrame:
-    """Quarantined rows of one delivery (or all) with their reasons; personal values are masked."""
+    """Quarantined rows of one delivery (or all) with their reasons and the delivery each came in
+    (``_delivery``, the id `datahub quarantine export` takes); personal values are masked."""
     files = (
         [platform.lake.layer_path("quarantine", dataset.name, delivery_id)]
         if delivery_id
@@ -100,7 +104,10 @@ def quarantined_rows(platform: Platform, dataset: Dataset, delivery_id: str | No
         raise NotFound(
             f"no quarantine for {dataset.name}" + (f" delivery {delivery_id}" if delivery_id else "")
         )
-    return pl.concat([pl.read_parquet(f) for f in files], how="vertical_relaxed")
+    return pl.concat(
+        [pl.read_parquet(f).with_columns(pl.lit(f.stem).alias(DELIVERY_COLUMN)) for f in files],
+        how="vertical_relaxed",
+    )
 
 
 def export_quarantine(platform: Platform, dataset: Dataset, delivery_id: str, out: Path) -> int:
