@@ -3,6 +3,7 @@ throwaway PostgreSQL server for the tests of the Postgres configuration."""
 
 from __future__ import annotations
 
+import errno
 import glob
 import os
 import shutil
@@ -10,6 +11,7 @@ import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -101,3 +103,28 @@ def postgres_database(postgres_server: str, request: pytest.FixtureRequest) -> s
         connection.execute(f'DROP DATABASE IF EXISTS "{name}"')
         connection.execute(f'CREATE DATABASE "{name}"')
     return postgres_server.format(db=name)
+
+
+@contextmanager
+def tmpfs(mount: Path, size: str) -> Iterator[Path]:
+    """A filesystem of ``size`` (``4m``) made for a test (tmpfs, as root), mounted at ``mount``."""
+    mount.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mount)], check=True)
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=True)
+
+
+def fill(directory: Path) -> Path:
+    """Write a file until the filesystem is full; returns it."""
+    filler = directory / "filler"
+    block = b"\0" * (1 << 16)
+    with filler.open("wb") as out:
+        try:
+            while True:
+                out.write(block)
+                out.flush()
+        except OSError as exc:
+            assert exc.errno == errno.ENOSPC
+    return filler

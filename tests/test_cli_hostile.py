@@ -3,7 +3,6 @@ full disk all get a short, clear answer — never a traceback, never a terminal 
 
 from __future__ import annotations
 
-import errno
 import json
 import os
 import subprocess
@@ -18,7 +17,7 @@ from datahub.cli import app
 from datahub.contracts import Catalog
 from datahub.dictionary import Dictionary
 from datahub.display import JSON_LIMIT, VALUE_LIMIT, shown
-from tests.conftest import ROOT
+from tests.conftest import ROOT, fill, tmpfs
 from tests.hotline_rows import valid_row, write_hotline
 
 CONTRACT = ROOT / "contracts" / "hotline_12345.odcs.yaml"
@@ -290,25 +289,9 @@ def test_an_argument_out_of_range_is_a_usage_error(args: list[str]) -> None:
 
 @pytest.fixture
 def disk(tmp_path: Path) -> Iterator[Path]:
-    """A 4 MiB filesystem of the test's own (tmpfs), mounted at ``tmp_path/disk``."""
-    mount = tmp_path / "disk"
-    mount.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount)], check=True)
-    try:
+    """A 4 MiB filesystem of the test's own, mounted at ``tmp_path/disk``."""
+    with tmpfs(tmp_path / "disk", "4m") as mount:
         yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=True)
-
-
-def _fill(directory: Path) -> None:
-    block = b"\0" * (1 << 16)
-    with (directory / "filler").open("wb") as out:
-        try:
-            while True:
-                out.write(block)
-                out.flush()
-        except OSError as exc:
-            assert exc.errno == errno.ENOSPC
 
 
 def _assert_disk_full(done: subprocess.CompletedProcess[str], path: Path) -> None:
@@ -318,7 +301,7 @@ def _assert_disk_full(done: subprocess.CompletedProcess[str], path: Path) -> Non
 
 
 def test_synth_on_a_full_disk_fails_cleanly_and_leaves_nothing(tmp_path: Path, disk: Path) -> None:
-    _fill(disk)
+    fill(disk)
     done = run_cli(tmp_path, "synth", "--out", str(disk / "synth"), "--days", "1", "--rows-per-day", "20")
     _assert_disk_full(done, disk / "synth")
     assert sorted(p.name for p in disk.iterdir()) == ["filler"]
@@ -332,7 +315,7 @@ def test_quarantine_export_on_a_full_disk_fails_cleanly_and_leaves_nothing(
     file = write_hotline(tmp_path / "hotline.csv", rows, catalog.get("hotline_12345"))
     ingested = runner.invoke(app, ["ingest", "hotline_12345", str(file), "--json"])
     delivery = json.loads(ingested.stdout)["delivery_id"]
-    _fill(disk)
+    fill(disk)
     done = run_cli(
         tmp_path, "quarantine", "export", "hotline_12345", delivery, "--out", str(disk / "fix.csv")
     )
@@ -349,7 +332,7 @@ def test_quarantine_export_on_a_full_disk_fails_cleanly_and_leaves_nothing(
 def test_the_metadata_database_on_a_full_disk_is_a_clear_error(tmp_path: Path, disk: Path) -> None:
     home = {"DATAHUB_HOME": str(disk / "home")}
     assert run_cli(tmp_path, "status", **home).returncode == 0
-    _fill(disk)
+    fill(disk)
     done = run_cli(tmp_path, "client", "create", "district-platform", "--role", "consumer", **home)
     _assert_disk_full(done, disk / "home" / "metadata.db")
 

@@ -3,8 +3,6 @@ served, and once there is room again the same command finishes the delivery."""
 
 from __future__ import annotations
 
-import errno
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +10,7 @@ import pytest
 
 from datahub import pipeline
 from datahub.platform import Platform
+from tests.conftest import fill, tmpfs
 from tests.faults.world import DATASET, assert_converged, home_settings, hotline_file, run_cli
 
 ROWS = 60
@@ -19,28 +18,9 @@ ROWS = 60
 
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """A 16 MiB filesystem made for the test (tmpfs), mounted at ``tmp_path/disk``."""
-    mount = tmp_path / "disk"
-    mount.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(mount)], check=True)
-    try:
+    """A 16 MiB filesystem made for the test, mounted at ``tmp_path/disk``."""
+    with tmpfs(tmp_path / "disk", "16m") as mount:
         yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=True)
-
-
-def _fill(directory: Path) -> Path:
-    """Write a file until the filesystem is full; returns it."""
-    filler = directory / "filler"
-    block = b"\0" * (1 << 16)
-    with filler.open("wb") as out:
-        try:
-            while True:
-                out.write(block)
-                out.flush()
-        except OSError as exc:
-            assert exc.errno == errno.ENOSPC
-    return filler
 
 
 @pytest.mark.parametrize("where", ["lake", "home"])
@@ -60,7 +40,7 @@ def test_a_full_disk_fails_cleanly_and_keeps_the_version_served(
     assert first.status == "published" and served is not None
 
     second = hotline_file(platform, tmp_path / "in" / "b.csv", ROWS + 1, ROWS)
-    filler = _fill(small_disk)
+    filler = fill(small_disk)
     failed = run_cli(home, "ingest", DATASET, str(second))
     assert failed.returncode == 2, failed.stdout + failed.stderr
     assert "Traceback" not in failed.stderr, failed.stderr
