@@ -120,11 +120,10 @@ def fill(directory: Path) -> Path:
     """Write a file until the filesystem is full; returns it."""
     filler = directory / "filler"
     block = b"\0" * (1 << 16)
-    with filler.open("wb") as out:
+    with filler.open("wb", buffering=0) as out:  # unbuffered: closing has nothing left to write
         try:
             while True:
                 out.write(block)
-                out.flush()
         except OSError as exc:
             assert exc.errno == errno.ENOSPC
     return filler

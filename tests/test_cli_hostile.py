@@ -3,6 +3,7 @@ full disk all get a short, clear answer — never a traceback, never a terminal 
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import subprocess
@@ -17,6 +18,7 @@ from datahub.cli import app
 from datahub.contracts import Catalog
 from datahub.dictionary import Dictionary
 from datahub.display import JSON_LIMIT, VALUE_LIMIT, shown
+from datahub.files import write_whole
 from tests.conftest import ROOT, fill, tmpfs
 from tests.hotline_rows import valid_row, write_hotline
 
@@ -292,6 +294,18 @@ def disk(tmp_path: Path) -> Iterator[Path]:
     """A 4 MiB filesystem of the test's own, mounted at ``tmp_path/disk``."""
     with tmpfs(tmp_path / "disk", "4m") as mount:
         yield mount
+
+
+def test_a_file_written_whole_leaves_nothing_behind_on_a_full_disk(disk: Path) -> None:
+    """The report's HTML and PDF, the lake's manifests and CURRENT are written this way."""
+    (disk / "report.pdf").write_bytes(b"the old report")
+    filler = fill(disk)
+    with pytest.raises(OSError) as raised:
+        write_whole(disk / "report.pdf", b"x" * (1 << 20))
+    assert raised.value.errno == errno.ENOSPC
+    assert sorted(p.name for p in disk.iterdir()) == ["filler", "report.pdf"]
+    filler.unlink()
+    assert (disk / "report.pdf").read_bytes() == b"the old report"
 
 
 def _assert_disk_full(done: subprocess.CompletedProcess[str], path: Path) -> None:

@@ -24,8 +24,8 @@ from sqlalchemy.exc import IntegrityError
 
 from datahub.contracts import Dataset
 from datahub.errors import UnreadableDelivery
-from datahub.files import file_sha256
-from datahub.lake.store import commit_file, sweep_temporary, temporary_name
+from datahub.files import commit_file, file_sha256, temporary_name
+from datahub.lake.store import sweep_temporary
 from datahub.metadata import Delivery, DeliveryStatus
 from datahub.platform import Platform
 

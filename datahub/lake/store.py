@@ -41,6 +41,7 @@ from pathlib import Path
 import polars as pl
 
 from datahub.faults import crash_point
+from datahub.files import commit_file, temporary_name, write_whole
 
 
 @dataclass(frozen=True)
@@ -58,38 +59,6 @@ class SnapshotManifest:
     @classmethod
     def read(cls, path: Path) -> SnapshotManifest:
         return cls(**json.loads(path.read_text(encoding="utf-8")))
-
-
-def temporary_name(path: Path) -> Path:
-    """Where a file is written before it is renamed into place: hidden, naming the writer's process."""
-    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def commit_file(tmp: Path, path: Path) -> None:
-    """Flush a fully written temporary file to disk, rename it into place and flush the directory, so
-    that after a crash ``path`` is either the old file or the whole new one."""
-    _fsync(tmp)
-    os.replace(tmp, path)
-    _fsync(path.parent)
-
-
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temporary_name(path)
-    try:
-        tmp.write_bytes(data)
-        commit_file(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def _process_alive(pid: int) -> bool:
@@ -312,7 +281,7 @@ class Lake:
             restricted_parts=restricted_parts,
         )
         body = json.dumps(asdict(manifest), ensure_ascii=False, indent=2).encode("utf-8")
-        _atomic_write_bytes(base / "versions" / f"{manifest.version}.json", body)
-        _atomic_write_bytes(base / "CURRENT", manifest.version.encode("utf-8"))
+        write_whole(base / "versions" / f"{manifest.version}.json", body)
+        write_whole(base / "CURRENT", manifest.version.encode("utf-8"))
         crash_point("published:pointer")
         return manifest

@@ -36,7 +36,8 @@ from datahub.contracts import Column, Dataset
 from datahub.dictionary import Dictionary, ElementType
 from datahub.dictionary.validators import NORMALISERS
 from datahub.faults import crash_point
-from datahub.lake.store import commit_file, layer_of, temporary_name, write_parquet
+from datahub.files import commit_file, temporary_name
+from datahub.lake.store import layer_of, write_parquet
 from datahub.quality.reasons import Reason
 from datahub.quality.schema import (
     conformity_schema,

@@ -15,7 +15,6 @@ of :data:`FONT_CANDIDATES` that exists, declared to WeasyPrint by an extra ``@fo
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -27,6 +26,7 @@ from markupsafe import Markup
 
 from datahub.citytime import city_time
 from datahub.errors import FontMissing
+from datahub.files import write_whole
 from datahub.platform import Platform
 from datahub.reports import charts
 from datahub.reports.figures import (
@@ -364,13 +364,6 @@ def render_pdf(html: str, settings: Settings) -> bytes:
     return bytes(pdf)
 
 
-def _write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-
-
 def report_name(month: str, suffix: str) -> str:
     return f"report-{month}.{suffix}"
 
@@ -390,8 +383,8 @@ def write_report(platform: Platform, month: str, out_dir: Path | None = None) ->
     pdf = render_pdf(html, platform.settings)
     at_pdf = time.perf_counter()
     html_path, pdf_path = out / report_name(month, "html"), out / report_name(month, "pdf")
-    _write(html_path, html.encode("utf-8"))
-    _write(pdf_path, pdf)
+    write_whole(html_path, html.encode("utf-8"))
+    write_whole(pdf_path, pdf)
     return ReportFiles(
         month,
         html_path,
