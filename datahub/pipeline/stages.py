@@ -597,7 +597,9 @@ def run_stage(platform: Platform, dataset: Dataset, stage: str) -> list[str]:
     """Run one stage on every delivery waiting for it (or whose claim's holder is gone); returns the
     delivery ids it handled. A delivery the stage fails on is ``failed`` (with the stage); the others
     still run, and the first failure is raised at the end."""
-    if stage == "raw":
+    if stage == "raw":  # every run starts here, the Dagster asset's as a CLI ingest's
+        platform.lake.sweep(dataset.name)  # temporary files a killed writer left behind
+        sweep_landing(platform, dataset)
         discover(platform, dataset)
     handled: list[str] = []
     failures: list[BaseException] = []
@@ -668,8 +670,6 @@ def restart(platform: Platform, delivery_id: str) -> bool:
 def process(platform: Platform, dataset: Dataset) -> list[DeliverySummary]:
     """Every stage in order for every waiting delivery; summaries of the deliveries touched."""
     preflight(platform)
-    platform.lake.sweep(dataset.name)
-    sweep_landing(platform, dataset)
     new = [d.id for d in discover(platform, dataset)]
     crash_point("registered")
     touched = list(new)

@@ -88,6 +88,17 @@ def test_a_kill_leaves_temporary_files_that_the_next_run_removes(tmp_path: Path)
     assert leftovers(platform) == []
 
 
+def test_the_raw_stage_alone_removes_what_a_kill_left(tmp_path: Path) -> None:
+    """What a Dagster run of the raw asset does (pipeline.run_stage), without a CLI ingest."""
+    home = tmp_path / "var"
+    platform = Platform(home_settings(home))
+    file = hotline_file(platform, tmp_path / "in" / "half.csv", 1, ROWS)
+    killed = run_cli(home, "ingest", DATASET, str(file), crash_at="write:conformed")
+    assert killed.returncode == -signal.SIGKILL and leftovers(platform)
+    pipeline.run_stage(platform, platform.catalog.get(DATASET), "raw")
+    assert leftovers(platform) == []
+
+
 def test_a_killed_delivery_is_listed_unfinished_then_retried(tmp_path: Path) -> None:
     home = tmp_path / "var"
     platform = Platform(home_settings(home))
