@@ -1,6 +1,7 @@
 """What one caller may read of one view: allowed or not, which columns, in which form, which rows.
 
-Sharing classes (State Council 2016 No. 51), from the view's contract:
+Sharing classes (《政务数据共享条例》, State Council Decree No. 809, in force 1 August 2025; they
+keep the three classes of the 2016 interim measures), from the view's contract:
 
 unconditional (无条件共享)  any authenticated client
 conditional (有条件共享)    stewards, admins, the owner department, and clients with an active grant

@@ -110,6 +110,11 @@ def test_the_html_loads_nothing_from_outside(report: ReportFiles) -> None:
         assert heading in html
 
 
+def test_the_sharing_classes_cite_the_2025_regulation(report: ReportFiles) -> None:
+    html = report.html.read_text(encoding="utf-8")
+    assert "按共享类别（依《政务数据共享条例》，国务院令第809号）" in html and "2016" not in html
+
+
 def test_no_cjk_font_is_a_clear_error(world: ReportWorld, tmp_path: Path) -> None:
     settings = Settings(
         home=world.platform.settings.var, report_font=tmp_path / "missing.ttc", demo_mode=True
