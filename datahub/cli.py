@@ -11,9 +11,9 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -25,10 +25,13 @@ from sqlalchemy.exc import OperationalError
 from datahub.contracts.registry import ContractRegistry
 from datahub.display import MESSAGE_LIMIT, bounded, shown
 from datahub.errors import DatabaseUnavailable, DatahubError, DiskFull, FileUnusable, NotFound
-from datahub.metadata import DeliveryStatus, GrantStatus
+from datahub.metadata import ContractVersion, CorrectionStatus, DeliveryStatus, GrantStatus
 from datahub.pipeline import DeliverySummary
 from datahub.platform import Platform
 from datahub.settings import Settings, unknown_variables
+
+if TYPE_CHECKING:
+    from datahub.status import DatasetStatus
 
 app = typer.Typer(
     help="城市数据中台 · governed data hub for one-event-one-network city management.",
@@ -142,22 +145,28 @@ def dictionary_check(
         Path | None, typer.Argument(help="Dictionary directory (default: the project's).")
     ] = None,
 ) -> None:
-    """Validate the dictionary: exit 0 when valid, 1 listing every problem (file, entry, reason)."""
-    from datahub.dictionary import check_dictionary
+    """Validate the dictionary: exit 0 when valid (warnings, such as a year missing from the holiday
+    calendar, are listed and fail nothing), 1 listing every problem (file, entry, reason)."""
+    from datahub.dictionary import calendar_warnings, check_dictionary
 
     target = path or Settings().dictionary_path
     if not target.is_dir():
         err_console.print(f"[red]✗[/] {_text(target)}: not a directory", highlight=False)
         raise typer.Exit(code=1)
     dictionary, problems = check_dictionary(target)
-    if problems or dictionary is None:
-        for problem in problems:
-            err_console.print(f"[red]✗[/] {_text(problem, MESSAGE_LIMIT)}", highlight=False)
+    if dictionary is not None:
+        problems += calendar_warnings(dictionary)
+    for problem in problems:
+        mark = "[yellow]![/]" if problem.severity == "warning" else "[red]✗[/]"
+        err_console.print(f"{mark} {_text(problem, MESSAGE_LIMIT)}", highlight=False)
+    if dictionary is None:
         err_console.print(f"{len(problems)} problem(s) in {_text(target)}", highlight=False)
         raise typer.Exit(code=1)
+    years = sorted(dictionary.calendar.years)
     console.print(
         f"[green]✓[/] {_text(target)}: {len(dictionary.elements)} data elements, "
-        f"{len(dictionary.code_tables)} code tables, {len(dictionary.crosswalks)} crosswalks",
+        f"{len(dictionary.code_tables)} code tables, {len(dictionary.crosswalks)} crosswalks, "
+        f"holiday calendar {', '.join(map(str, years)) or 'missing'}",
         highlight=False,
     )
 
@@ -248,8 +257,7 @@ def _contract_document(path: Path) -> dict[str, Any]:
 
 
 def _registry() -> ContractRegistry:
-    platform = Platform()
-    return ContractRegistry(platform.metadata, platform.dictionary)
+    return Platform().registry
 
 
 @contract_app.command("register")
@@ -281,22 +289,47 @@ def contract_register(
             f"{result.status}: {_text(result.contract_id)} {_text(result.version)}{_text(since)}",
             highlight=False,
         )
+        if result.pending:
+            console.print(
+                f"  breaking: waits for a steward's approval (`datahub contract approve "
+                f"{_text(result.contract_id)} {_text(result.version)} --effective YYYY-MM-DD`); "
+                f"in force: {_text(result.in_force_version)}",
+                highlight=False,
+                soft_wrap=True,
+            )
+        else:
+            console.print(f"  in force: {_text(result.in_force_version)}", highlight=False)
+
+
+def _pending_text(version: ContractVersion | None) -> str | None:
+    """A version to come as people read it: its number and when it takes effect (city time)."""
+    from datahub.citytime import city_time
+    from datahub.contracts.registry import effective_of
+
+    if version is None:
+        return None
+    when = effective_of(version)
+    return f"{version.version} ({f'from {city_time(when):%Y-%m-%d %H:%M}' if when else 'awaiting approval'})"
 
 
 @contract_app.command("list")
 def contract_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """The registered contracts with their latest version."""
+    """The registered contracts: the version in force, any version to come, the latest registered."""
     registry = _registry()
     rows = [
         {
-            "contract_id": r.contract_id,
-            "name": r.name,
-            "version": r.version,
-            "owner": r.owner_department,
-            "versions": len(registry.versions(r.contract_id)),
-            "registered_at": r.registered_at.isoformat(),
+            "contract_id": st.contract_id,
+            "name": latest.name,
+            "in_force": st.in_force.version if st.in_force else None,
+            "pending": _pending_text(st.pending),
+            "version": latest.version,
+            "owner": latest.owner_department,
+            "versions": len(versions),
+            "registered_at": latest.registered_at.isoformat(),
         }
-        for r in registry.latest()
+        for st in registry.standings()
+        for versions in [registry.versions(st.contract_id)]
+        for latest in [versions[-1]]
     ]
     if as_json:
         print(json.dumps(rows, ensure_ascii=False, indent=2))
@@ -305,17 +338,91 @@ def contract_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> N
     for header in (
         "契约 id",
         "名称 name",
-        "最新版本 version",
+        "生效版本 in force",
+        "待生效 pending",
+        "最新版本 latest",
         "部门 owner",
         "版本数 versions",
-        "注册时间 registered",
     ):
         table.add_column(header)
+    keys = ("contract_id", "name", "in_force", "pending", "version", "owner", "versions")
     for r in rows:
-        table.add_row(
-            *(_text(r[k]) for k in ("contract_id", "name", "version", "owner", "versions", "registered_at"))
-        )
+        table.add_row(*(_text(r[k] if r[k] is not None else "-") for k in keys))
     console.print(table)
+
+
+def _city_moment(text: str | None) -> datetime | None:
+    """``YYYY-MM-DD`` (midnight) or ``YYYY-MM-DD HH:MM``, in city time, as naive UTC."""
+    from datahub.citytime import recorded_time
+    from datahub.errors import InputError
+
+    if text is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise InputError(f"not a date: {text!r} (YYYY-MM-DD or 'YYYY-MM-DD HH:MM', city time)") from None
+    if moment.tzinfo is not None:
+        return moment.astimezone(UTC).replace(tzinfo=None)
+    return recorded_time(moment)
+
+
+def _decide_version(
+    contract_id: str, version: str, approve: bool, when: str | None, text: str | None
+) -> None:
+    from datahub.citytime import city_time
+    from datahub.contracts.registry import Caller, effective_of
+
+    service = _sharing()
+    steward = _console_steward()
+    caller = Caller(name=steward.name, role=steward.role.value)
+    registry = service.platform.registry
+    try:
+        if approve:
+            row = registry.approve(
+                contract_id, version, caller=caller, effective_at=_city_moment(when), note=text
+            )
+        else:
+            row = registry.reject(contract_id, version, caller=caller, reason=text or "")
+        service.record_contract(
+            steward,
+            "contract.approve" if approve else "contract.reject",
+            {"contract_id": contract_id, "version": version, "effective_at": str(effective_of(row))},
+        )
+    except DatahubError as exc:
+        raise _fail(exc) from None
+    finally:
+        service.close()
+    effective = effective_of(row)
+    console.print(
+        f"{_text(contract_id)} {_text(version)}: {row.state}"
+        + (f", in force from {city_time(effective):%Y-%m-%d %H:%M} (city time)" if effective else ""),
+        highlight=False,
+    )
+
+
+@contract_app.command("approve")
+def contract_approve(
+    contract_id: Annotated[str, typer.Argument(help="The contract's id.")],
+    version: Annotated[str, typer.Argument(help="The pending (breaking) version.")],
+    effective: Annotated[
+        str | None,
+        typer.Option(help="When it takes effect: YYYY-MM-DD or 'YYYY-MM-DD HH:MM', city time (default now)."),
+    ] = None,
+    note: Annotated[str | None, typer.Option(help="A note kept with the decision.")] = None,
+) -> None:
+    """Approve a breaking version (stewards): it takes effect on its date; until then consumers are told."""
+    _decide_version(contract_id, version, True, effective, note)
+
+
+@contract_app.command("reject")
+def contract_reject(
+    contract_id: Annotated[str, typer.Argument(help="The contract's id.")],
+    version: Annotated[str, typer.Argument(help="The pending (breaking) version.")],
+    reason: Annotated[str, typer.Option(help="Why; the department sees it.")],
+) -> None:
+    """Reject a breaking version (stewards): it never takes effect."""
+    _decide_version(contract_id, version, False, None, reason)
 
 
 @contract_app.command("show")
@@ -507,6 +614,10 @@ def _print_delivery(summary: DeliverySummary) -> None:
         f"对账 reconciled {'✓' if summary.reconciled else '✗'}; version {summary.snapshot_version}",
         highlight=False,
     )
+    if summary.corrects:
+        console.print(
+            f"  整改 a fix of delivery {summary.corrects}: its rows count for that delivery", highlight=False
+        )
     if summary.rows_withheld:
         console.print(
             f"  暂扣 withheld for k-anonymity: {summary.rows_withheld:,} rows (in quarantine)"
@@ -540,6 +651,18 @@ def _status_unfinished(counts: dict[str, int]) -> str:
     return f"{sum(counts.values())} ({', '.join(f'{k} {n}' for k, n in sorted(counts.items()))})"
 
 
+def _status_pending(s: DatasetStatus) -> str:
+    """A dataset's version to come, beside the one in force (city time)."""
+    from datahub.citytime import city_time
+
+    if s.pending_effective_at is None:
+        when = "awaiting a steward's approval (待审批)"
+    else:
+        at = city_time(datetime.fromisoformat(s.pending_effective_at))
+        when = f"approved, in force from {at:%Y-%m-%d %H:%M} city time (将于该时生效)"
+    return f"{_text(s.contract_version or '-')} in force; {_text(s.pending_version or '-')} {when}"
+
+
 @app.command()
 def status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Per dataset: current published version, last delivery's rows, unfinished deliveries, and whether
@@ -555,6 +678,7 @@ def status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
         "数据集",
         "名称",
         "部门",
+        "契约版本 contract",
         "当前版本",
         "当前行数",
         "最近交付",
@@ -570,6 +694,8 @@ def status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
             s.dataset,
             _text(s.title),
             s.owner_department or "-",
+            _text(s.contract_version or "-")
+            + (f" → {_text(s.pending_version)}" if s.pending_version else ""),
             s.current_version or "-",
             str(s.rows_current),
             _text(s.last_delivery or "-"),
@@ -580,6 +706,11 @@ def status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
             "✓" if s.all_reconciled else "✗",
         )
     console.print(table)
+    coming = [s for s in statuses if s.pending_version]
+    if coming:
+        console.print(f"{len(coming)} contract versions to come (datahub contract list):", highlight=False)
+        for s in coming:
+            console.print(f"  {s.dataset}: {_status_pending(s)}", highlight=False)
     unfinished = [(s.dataset, d) for s in statuses for d in s.unfinished_deliveries]
     if unfinished:
         console.print(
@@ -953,25 +1084,85 @@ def quarantine_export(
     ],
     out: Annotated[Path, typer.Option(help="CSV file to write.")],
 ) -> None:
-    """Write a delivery's quarantined rows, as delivered plus their reasons, to a CSV to fix."""
-    from datahub.quality.history import export_quarantine
+    """Write a delivery's quarantined rows, as delivered plus their reasons and their delivery's id, to
+    a CSV to fix; the export (values unmasked) is recorded in the audit log under your user name."""
+    from datahub.quality.history import audit_quarantine_export, export_quarantine
 
     platform = Platform()
     try:
+        found = platform.catalog.get(dataset)
+        delivery_id = _delivery_id(delivery)
         with _written_whole(out) as partial:
-            n = export_quarantine(platform, platform.catalog.get(dataset), _delivery_id(delivery), partial)
+            n = export_quarantine(platform, found, delivery_id, partial)
+            audit_quarantine_export(platform, found, delivery_id, n, _os_user())
     except DatahubError as exc:
         raise _fail(exc) from None
     console.print(f"{n:,} rows → {_text(out)}", highlight=False)
+
+
+def _os_user() -> str:
+    """Who runs the command, as the audit log records a command-line user."""
+    import getpass
+
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (OSError, KeyError):  # no login name and no passwd entry (a bare container)
+        return f"cli:uid {os.getuid()}"
+
+
+@quarantine_app.command("deliveries")
+def quarantine_deliveries(
+    dataset: Annotated[str, typer.Argument(help="A registered dataset.")],
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per delivery.")] = False,
+) -> None:
+    """Deliveries that quarantined rows, newest first: id (what export takes), file, rows quarantined,
+    fixed by resubmissions, still waiting, and the fixes (resubmissions) linked to each."""
+    from datahub.quality.resubmissions import dataset_fixes
+
+    platform = Platform()
+    try:
+        rows = dataset_fixes(platform, platform.catalog.get(dataset))
+    except DatahubError as exc:
+        raise _fail(exc, as_json) from None
+    if as_json:
+        for row in rows:
+            print(json.dumps(bounded(asdict(row)), ensure_ascii=False, default=str))
+        return
+    table = Table(box=None)
+    for header in ("id", "文件 file", "交付 delivered", "隔离 quarantined", "已整改 fixed", "待整改 waiting"):
+        table.add_column(header)
+    for row in rows:
+        table.add_row(
+            row.delivery_id,
+            _text(row.source_file),
+            f"{row.delivered_at:%Y-%m-%d %H:%M}",
+            f"{row.rows_quarantined:,}",
+            f"{row.rows_fixed:,}",
+            f"{row.rows_waiting:,}",
+        )
+        for fix in row.fixes:
+            table.add_row(f"  ↳ fix {fix}", "", "", "", "", "")
+    console.print(table)
+    console.print(
+        f"{len(rows)} deliveries with quarantined rows, {sum(r.rows_waiting for r in rows):,} rows waiting; "
+        "rows still waiting are in the quarantine of the delivery or of its last fix "
+        "(`datahub quarantine export DATASET ID`)",
+        highlight=False,
+    )
 
 
 @quarantine_app.command("resubmit")
 def quarantine_resubmit(
     dataset: Annotated[str, typer.Argument(help="A registered dataset.")],
     fixed: Annotated[Path, typer.Argument(help="The exported CSV after fixing.")],
+    fixes: Annotated[
+        str | None,
+        typer.Option(help="The delivery the rows fix, for a file without the export's _delivery column."),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
-    """Land fixed rows as a new delivery and run the pipeline on them."""
+    """Land fixed rows as a fix of the delivery they came from (the export's _delivery column, or
+    --fixes) and run the pipeline on them: they count for that delivery, never as a new one."""
     from datahub.pipeline import ingest_file
     from datahub.pipeline.stages import preflight
     from datahub.quality.history import land_resubmission
@@ -979,7 +1170,7 @@ def quarantine_resubmit(
     platform = Platform()
     try:
         preflight(platform)  # a settings error before anything lands
-        landed = land_resubmission(platform, platform.catalog.get(dataset), fixed)
+        landed = land_resubmission(platform, platform.catalog.get(dataset), fixed, fixes)
         summary = ingest_file(platform, dataset, landed)
     except DatahubError as exc:
         raise _fail(exc, as_json) from None
@@ -1078,7 +1269,8 @@ client_app = typer.Typer(
 )
 app.add_typer(client_app, name="client")
 grant_app = typer.Typer(
-    help="Sharing grants (共享授权): list, approve, refuse, revoke.", no_args_is_help=True
+    help="Sharing grants (共享授权): list, approve, refuse, revoke; standing grants (回流) to areas.",
+    no_args_is_help=True,
 )
 app.add_typer(grant_app, name="grant")
 audit_app = typer.Typer(help="The tamper-evident audit log (审计日志).", no_args_is_help=True)
@@ -1177,26 +1369,55 @@ def grant_list(
     status: Annotated[
         str | None, typer.Option(callback=_one_of(GrantStatus), help="The grant's status.")
     ] = None,
+    standing: Annotated[bool, typer.Option("--standing", help="Only the standing grants (回流).")] = False,
+    overdue: Annotated[
+        bool, typer.Option("--overdue", help="Only requests waiting past their due time or answered late.")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Every grant, newest first."""
+    """Every grant, newest first, with the day its answer is due (city time) and whether it is overdue;
+    then the standing grants (回流)."""
+    from datahub.access.grants import answer_state, last_answer_day
+
     service = _sharing()
     try:
-        grants = service.grants.find(_console_steward(), status=status)
+        grants = [] if standing else service.grants.find(_console_steward(), status=status)
+        standings = service.return_flow.find()
     finally:
         service.close()
+    if overdue:
+        grants = [g for g in grants if g["overdue"]]
     if as_json:
-        print(json.dumps(bounded(grants), ensure_ascii=False))
+        print(json.dumps(bounded(standings if standing else grants), ensure_ascii=False))
+        return
+    if standings:
+        _standing_table(standings)
+    if standing:
         return
     table = Table(title="grants")
-    for header in ("id", "client", "view", "status", "active", "purpose", "columns", "row filter", "expires"):
+    headers = (
+        "id",
+        "client",
+        "view",
+        "status",
+        "due by",
+        "overdue",
+        "active",
+        "purpose",
+        "columns",
+        "row filter",
+    )
+    for header in (*headers, "expires"):
         table.add_column(header)
     for g in grants:
+        due = g["due_at"]
         table.add_row(
             str(g["grant_id"]),
             _text(g["client_id"]),
             _text(g["view"]),
             str(g["status"]),
+            str(last_answer_day(datetime.fromisoformat(due.removesuffix("Z")))) if due else "-",
+            f"[red]{answer_state(g)}[/]" if g["overdue"] else "",
             str(g["active"]),
             _text(g["purpose"]),
             _text(", ".join(g["columns"] or ["(all)"]), MESSAGE_LIMIT),
@@ -1204,6 +1425,92 @@ def grant_list(
             _text(g["expires_at"]),
         )
     console.print(table)
+
+
+def _standing_table(standings: list[dict[str, Any]]) -> None:
+    table = Table(title="standing grants (回流)")
+    for header in ("id", "client", "area", "purpose", "created", "by", "active"):
+        table.add_column(header)
+    for g in standings:
+        table.add_row(
+            str(g["standing_grant_id"]),
+            _text(g["client_id"]),
+            _text(f"{g['area_level']} {g['area_code']}"),
+            _text(g["purpose"]),
+            _text(g["created_at"]),
+            _text(g["created_by"]),
+            str(g["active"]) if g["active"] else f"revoked {g['revoked_at']}",
+        )
+    console.print(table)
+
+
+@grant_app.command("return-flow")
+def grant_return_flow(
+    district: Annotated[str | None, typer.Option(help="The district's code (code table district).")] = None,
+    street: Annotated[str | None, typer.Option(help="The street's code (code table street).")] = None,
+    client: Annotated[
+        str | None, typer.Option(help="The area platform's client name (default LEVEL-platform-CODE).")
+    ] = None,
+    purpose: Annotated[str | None, typer.Option(help="Recorded with every read it allows.")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """回流: a standing grant giving a district's (or street's) platform its own area's rows of every
+    conditional dataset and view that carries the area, datasets added later included. Makes the
+    platform's client (role consumer, its key printed once) unless it exists."""
+    from datahub.errors import InputError
+
+    service = _sharing()
+    steward = _console_steward()
+    try:
+        if (district is None) == (street is None):
+            raise InputError("give exactly one of --district CODE and --street CODE")
+        level, code = ("district", district) if district is not None else ("street", street)
+        made = service.return_flow.open(
+            level,
+            str(code),
+            clients=service.clients,
+            created_by=steward.name,
+            client_name=client,
+            purpose=purpose,
+        )
+        service.record_standing(steward, "grant.return_flow", made.standing)
+    except DatahubError as exc:
+        raise _fail(exc, as_json) from None
+    finally:
+        service.close()
+    out = made.standing
+    if as_json:
+        key = {"api_key": made.client.api_key} if made.client else {}
+        print(json.dumps({**out, **key}, ensure_ascii=False))
+        return
+    console.print(
+        f"standing grant {out['standing_grant_id']}: {out['area_level']} {out['area_code']} "
+        f"for client {_text(out['client_id'])}",
+        highlight=False,
+    )
+    if made.client is not None:
+        console.print(
+            f"client [bold]{_text(made.client.name)}[/] (consumer) id {made.client.client_id}",
+            highlight=False,
+        )
+        console.print(
+            f"API key (shown once, keep it safe): {made.client.api_key}", highlight=False, soft_wrap=True
+        )
+
+
+@grant_app.command("revoke-standing")
+def grant_revoke_standing(standing_id: Annotated[int, typer.Argument()]) -> None:
+    """Revoke a standing grant (回流); it stops counting on the next request."""
+    service = _sharing()
+    steward = _console_steward()
+    try:
+        out = service.return_flow.revoke(standing_id, steward.name)
+        service.record_standing(steward, "grant.return_flow.revoke", out)
+    except DatahubError as exc:
+        raise _fail(exc) from None
+    finally:
+        service.close()
+    console.print(f"standing grant {standing_id}: revoked")
 
 
 def _decide(action: str, grant_id: int, note: str | None) -> None:
@@ -1244,6 +1551,150 @@ def grant_refuse(
 def grant_revoke(grant_id: Annotated[int, typer.Argument()]) -> None:
     """Revoke a grant; it stops counting on the next request."""
     _decide("revoke", grant_id, None)
+
+
+correction_app = typer.Typer(
+    help="Correction requests (校核纠错): list the inbox, show, accept, reject, link the correcting "
+    "delivery.",
+    no_args_is_help=True,
+)
+app.add_typer(correction_app, name="correction")
+
+
+def _corrections() -> Any:
+    from datahub.access.corrections import Corrections
+
+    return Corrections(_sharing())
+
+
+def _print_correction(c: dict[str, Any]) -> None:
+    overdue = " [bold red]overdue[/]" if c["overdue"] else ""
+    console.print(
+        f"correction {c['correction_id']}: [bold]{c['status']}[/]{overdue} · due {c['due_at']} · "
+        f"answered by department {_text(c['owner_department'])}",
+        highlight=False,
+    )
+    keys = "; ".join(", ".join(f"{k}={v}" for k, v in key.items()) for key in c["keys"])
+    for name, value in (
+        ("view", c["view"]),
+        ("rows", keys),
+        ("field", c["field"]),
+        ("problem", c["problem"]),
+        ("evidence", c["evidence"]),
+        ("from", f"{c['client_name']} ({c['client_id']}) at {c['requested_at']}"),
+        ("source dataset", c["source_dataset"]),
+        ("answered", f"{c['answered_at']} by {c['answered_by']}" if c["answered_at"] else None),
+        ("answer", c["answer"]),
+        ("delivery", c["delivery_id"]),
+    ):
+        if value:
+            console.print(f"  {name}: {_text(value, MESSAGE_LIMIT)}", highlight=False, soft_wrap=True)
+
+
+@correction_app.command("list")
+def correction_list(
+    status: Annotated[
+        str | None, typer.Option(callback=_one_of(CorrectionStatus), help="The request's status.")
+    ] = None,
+    department: Annotated[str | None, typer.Option(help="The answering department's code.")] = None,
+    overdue: Annotated[bool, typer.Option("--overdue", help="Only open past due, or answered late.")] = False,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Correction requests, newest first (a department's inbox with --department CODE --status open)."""
+    corrections = _corrections()
+    try:
+        found = corrections.find(
+            _console_steward(), status=status, department=department, overdue=True if overdue else None
+        )
+    finally:
+        corrections.service.close()
+    if as_json:
+        print(json.dumps(bounded(found), ensure_ascii=False))
+        return
+    table = Table(title="correction requests")
+    headers = ("id", "view", "field", "rows", "department", "status", "due", "overdue", "from", "problem")
+    for header in headers:
+        table.add_column(header)
+    for c in found:
+        table.add_row(
+            str(c["correction_id"]),
+            _text(c["view"]),
+            _text(c["field"]),
+            str(len(c["keys"])),
+            _text(c["owner_department"]),
+            str(c["status"]),
+            _text(c["due_at"]),
+            "yes" if c["overdue"] else "",
+            _text(c["client_name"]),
+            _text(c["problem"], MESSAGE_LIMIT),
+        )
+    console.print(table)
+
+
+@correction_app.command("show")
+def correction_show(
+    correction_id: Annotated[int, typer.Argument()],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """One request with its answer."""
+    corrections = _corrections()
+    try:
+        found = corrections.get(correction_id, _console_steward())
+    except DatahubError as exc:
+        raise _fail(exc, as_json) from None
+    finally:
+        corrections.service.close()
+    if as_json:
+        print(json.dumps(bounded(found), ensure_ascii=False))
+        return
+    _print_correction(found)
+
+
+def _answer_correction(step: str, correction_id: int, text: str | None, delivery: str | None) -> None:
+    corrections = _corrections()
+    steward = _console_steward()
+    try:
+        if step == "accept":
+            found = corrections.accept(correction_id, steward, text, delivery)
+        elif step == "reject":
+            found = corrections.reject(correction_id, steward, text)
+        else:
+            found = corrections.corrected(correction_id, steward, delivery or "")
+    except DatahubError as exc:
+        raise _fail(exc) from None
+    finally:
+        corrections.service.close()
+    _print_correction(found)
+
+
+@correction_app.command("accept")
+def correction_accept(
+    correction_id: Annotated[int, typer.Argument()],
+    note: Annotated[str | None, typer.Option(help="A note for the requester.")] = None,
+    delivery: Annotated[
+        str | None, typer.Option(help="The published delivery that already corrects it.")
+    ] = None,
+) -> None:
+    """The data is wrong: accept (and, with --delivery, mark it corrected)."""
+    _answer_correction("accept", correction_id, note, delivery)
+
+
+@correction_app.command("reject")
+def correction_reject(
+    correction_id: Annotated[int, typer.Argument()],
+    reason: Annotated[str, typer.Option(help="What the check found: why the data is right.")],
+) -> None:
+    """The data is right: reject, with the reason."""
+    _answer_correction("reject", correction_id, reason, None)
+
+
+@correction_app.command("corrected")
+def correction_corrected(
+    correction_id: Annotated[int, typer.Argument()],
+    delivery: Annotated[str, typer.Option(help="The published delivery that corrected it.")],
+) -> None:
+    """Link an accepted request to the delivery that corrected the data."""
+    _answer_correction("corrected", correction_id, None, delivery)
 
 
 @audit_app.command("verify")

@@ -16,6 +16,7 @@ from datahub.citytime import CITY_ZONE
 from datahub.metadata import Delivery
 from datahub.pipeline import land_file
 from datahub.platform import Platform
+from datahub.quality import resubmissions
 from datahub.settings import Settings
 
 Progress = Callable[[str, int, int], None]
@@ -75,7 +76,11 @@ def summarise(platform: Platform) -> list[dict[str, Any]]:
     rows = []
     with platform.metadata.session() as s:
         for dataset in platform.catalog:
-            deliveries = s.scalars(select(Delivery).where(Delivery.dataset == dataset.name)).all()
+            every = s.scalars(select(Delivery).where(Delivery.dataset == dataset.name)).all()
+            # A resubmission is no delivery of its own: its fixed rows count for the one it fixes.
+            deliveries = [d for d in every if d.corrects is None]
+            fixes = resubmissions.fixes_of(s, [d.id for d in deliveries])
+            fixed = sum(resubmissions.rows_fixed(d.rows_quarantined, fixes.get(d.id)) for d in deliveries)
             reasons: Counter[str] = Counter()
             failed: Counter[str] = Counter()
             runs = [d.quality for d in deliveries if d.quality is not None]
@@ -92,11 +97,21 @@ def summarise(platform: Platform) -> list[dict[str, Any]]:
                     "dataset": dataset.name,
                     "deliveries": len(deliveries),
                     "rows_in": sum(d.rows_in or 0 for d in deliveries),
-                    "rows_published": sum(d.rows_published or 0 for d in deliveries),
-                    "rows_quarantined": sum(d.rows_quarantined or 0 for d in deliveries),
-                    "reconciled": all(d.reconciled for d in deliveries),
+                    "rows_published": sum(d.rows_published or 0 for d in deliveries) + fixed,
+                    "rows_quarantined": sum(d.rows_quarantined or 0 for d in deliveries) - fixed,
+                    "reconciled": all(d.reconciled for d in every),
                     "top_reasons": "\n".join(f"{k} {v:,}" for k, v in reasons.most_common(3)) or "-",
-                    "pass_rate": round(100 * sum(run.rows_passed for run in runs) / rows_in, 2)
+                    "pass_rate": round(
+                        100
+                        * sum(
+                            resubmissions.rows_passed(
+                                run.rows_in, run.rows_passed, fixes.get(run.delivery_id)
+                            )
+                            for run in runs
+                        )
+                        / rows_in,
+                        2,
+                    )
                     if rows_in
                     else None,
                     "failed_rules": "\n".join(f"{k} ×{v}" for k, v in failed.items()) or "-",
@@ -106,12 +121,10 @@ def summarise(platform: Platform) -> list[dict[str, Any]]:
 
 
 def register_contracts(platform: Platform) -> None:
-    """Every contract in contracts/ into the registry (unchanged ones stay as they are)."""
-    from datahub.contracts.registry import ContractRegistry
-
-    registry = ContractRegistry(platform.metadata, platform.dictionary)
-    for dataset in platform.catalog:
-        registry.register(dataset.path.read_text(encoding="utf-8"), source=str(dataset.path))
+    """Every contract in contracts/ into the registry (unchanged ones stay as they are): the seed of
+    what runs."""
+    platform.registry.seed(platform.settings.contracts_path)
+    platform.forget_catalog()
 
 
 def run_demo(

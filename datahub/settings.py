@@ -45,7 +45,9 @@ class Settings(BaseSettings):
     )
     home: Path | None = Field(None, description="Where all state lives; defaults to ROOT/var.")
     contracts_dir: Path | None = Field(
-        None, description="Data contracts (ODCS v3); defaults to ROOT/contracts."
+        None,
+        description="Data contracts (ODCS v3) that seed the contract registry, the one source of what "
+        "runs; defaults to ROOT/contracts.",
     )
     dictionary_dir: Path | None = Field(
         None, description="Unified data dictionary; defaults to ROOT/dictionary."
@@ -61,6 +63,15 @@ class Settings(BaseSettings):
         description="Server processes of `datahub serve` (set by --workers): each process allows a client "
         "its share of the client's rate limit, so together they never allow more.",
     )
+    dagster_url: str = Field(
+        "http://127.0.0.1:3000",
+        description="The Dagster webserver the `contract_registry` sensor asks to reload the code location "
+        "when the registry changes (what `dagster dev` serves by default).",
+    )
+    dagster_location: str = Field(
+        "pipelines.definitions",
+        description="The code location's name, when the sensor cannot tell (`dagster dev -m` names it so).",
+    )
     report_font: Path | None = Field(
         None,
         description="A CJK font file (TTF/TTC) embedded in report PDFs; default: the first of "
@@ -68,6 +79,20 @@ class Settings(BaseSettings):
     )
     reports_start: str = Field(
         "2026-01", description="First month (YYYY-MM) of the monthly report's Dagster partitions."
+    )
+    grant_answer_days: int = Field(
+        5,
+        ge=0,
+        le=60,
+        description="Working days (dictionary/calendar.yaml) a steward has to answer a grant request: it is "
+        "due at the end of that working day after the day it was made (《政务数据共享条例》).",
+    )
+    correction_answer_days: int = Field(
+        5,
+        ge=0,
+        le=60,
+        description="Working days (dictionary/calendar.yaml) the owner department has to answer a 校核纠错 "
+        "correction request, counted like grant_answer_days.",
     )
 
     def __init__(self, **values: Any) -> None:
@@ -108,6 +133,10 @@ class Settings(BaseSettings):
     @property
     def landing_dir(self) -> Path:
         return self.var / "landing"
+
+    def landing_zone(self, department: str | None, dataset: str) -> Path:
+        """Where a department delivers a dataset's files."""
+        return self.landing_dir / (department or "external") / dataset
 
     @property
     def lake_dir(self) -> Path:

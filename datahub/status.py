@@ -17,9 +17,11 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, not_, or_, select
 
+from datahub.contracts.registry import Standing, effective_of
 from datahub.metadata import Delivery, DeliveryStatus, Snapshot
 from datahub.pipeline import quality_summary
 from datahub.platform import Platform
+from datahub.quality import resubmissions
 
 FINISHED = tuple(sorted(DeliveryStatus.FINAL))
 """Statuses of a finished delivery (``DeliveryStatus.FINAL``), for SQL ``IN``."""
@@ -54,6 +56,12 @@ class DatasetStatus:
     title: str
     owner_department: str | None
     sharing_class: str
+    # The contract version in force, and the next one to come: awaiting a steward's approval
+    # (``pending_state`` "awaiting_approval") or approved for a later date ("scheduled", naive UTC).
+    contract_version: str | None = None
+    pending_version: str | None = None
+    pending_state: str | None = None
+    pending_effective_at: str | None = None
     current_version: str | None = None
     published_at: str | None = None
     rows_current: int = 0
@@ -65,6 +73,7 @@ class DatasetStatus:
     last_rows_published: int | None = None
     last_rows_quarantined: int | None = None
     last_reconciled: bool | None = None
+    last_rows_fixed: int | None = None  # of its quarantined rows, fixed by resubmissions
     # False when any delivery is unfinished or finished without its rows reconciling.
     all_reconciled: bool = True
     # Files of every delivery that does not count as reconciled (unfinished ones included).
@@ -73,7 +82,8 @@ class DatasetStatus:
     # {delivery_id, source_file, status, error}, oldest delivered first.
     unfinished: int = 0
     unfinished_deliveries: list[dict[str, str | None]] = field(default_factory=list)
-    # The last checked delivery's quality: pass rate, overall score and the rules that failed.
+    # The last checked delivery's quality: pass rate (its fixed rows counted), overall score and the
+    # rules that failed. Resubmissions (fixes of quarantined rows) are no deliveries of their own.
     quality: dict[str, Any] | None = None
 
     @property
@@ -93,11 +103,13 @@ class DatasetStatus:
 
 def dataset_status(platform: Platform) -> list[DatasetStatus]:
     out = []
+    standings = {st.contract_id: st for st in platform.registry.standings()}
     with platform.metadata.session() as s:
         for dataset in platform.catalog:
             status = DatasetStatus(
                 dataset.name, dataset.title, dataset.owner_department, dataset.sharing_class.value
             )
+            _contract_versions(status, standings.get(str(dataset.contract.id)), dataset.version)
             snap = s.scalars(
                 select(Snapshot).where(Snapshot.dataset == dataset.name, Snapshot.is_current)
             ).first()
@@ -106,12 +118,20 @@ def dataset_status(platform: Platform) -> list[DatasetStatus]:
                 status.published_at = snap.created_at.isoformat(timespec="seconds")
                 status.rows_current = snap.rows
             status.deliveries = (
-                s.scalar(select(func.count()).select_from(Delivery).where(Delivery.dataset == dataset.name))
+                s.scalar(
+                    select(func.count())
+                    .select_from(Delivery)
+                    .where(Delivery.dataset == dataset.name, resubmissions.is_original())
+                )
                 or 0
             )
             last = s.scalars(
                 select(Delivery)
-                .where(Delivery.dataset == dataset.name, Delivery.status.in_(PROCESSED))
+                .where(
+                    Delivery.dataset == dataset.name,
+                    Delivery.status.in_(PROCESSED),
+                    resubmissions.is_original(),
+                )
                 .order_by(Delivery.finished_at.desc())
             ).first()
             if last is not None:
@@ -121,7 +141,16 @@ def dataset_status(platform: Platform) -> list[DatasetStatus]:
                 status.last_rows_published = last.rows_published
                 status.last_rows_quarantined = last.rows_quarantined
                 status.last_reconciled = last.reconciled
-                status.quality = quality_summary(last.quality) if last.quality else None
+                fixes = resubmissions.fixes_of(s, [last.id]).get(last.id)
+                status.last_rows_fixed = resubmissions.rows_fixed(last.rows_quarantined, fixes)
+                run = last.quality
+                status.quality = (
+                    resubmissions.with_fixes(
+                        quality_summary(run), run.rows_in, run.rows_passed, last.rows_quarantined, fixes
+                    )
+                    if run
+                    else None
+                )
             bad = s.execute(
                 select(Delivery.id, Delivery.source_file, Delivery.status, Delivery.error)
                 .where(Delivery.dataset == dataset.name, unreconciled_clause())
@@ -142,6 +171,16 @@ def dataset_status(platform: Platform) -> list[DatasetStatus]:
             status.all_reconciled = not bad
             out.append(status)
     return out
+
+
+def _contract_versions(status: DatasetStatus, st: Standing | None, loaded: str) -> None:
+    status.contract_version = st.in_force.version if st and st.in_force else loaded
+    coming = st.pending if st else None
+    if coming is not None:
+        effective = effective_of(coming)
+        status.pending_version = coming.version
+        status.pending_state = "awaiting_approval" if effective is None else "scheduled"
+        status.pending_effective_at = effective.isoformat(timespec="seconds") if effective else None
 
 
 def write_status_report(platform: Platform, statuses: list[DatasetStatus]) -> Path:

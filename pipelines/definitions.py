@@ -1,6 +1,8 @@
-"""Wires the code location: every contract becomes a group of assets, a job and a landing sensor; the
-event views (`views` group, `event_views` job, hourly schedule) are built from the published datasets;
-the monthly report (`reports` group, `monthly_report` job, monthly schedule) is drawn from all of it."""
+"""Wires the code location from the contract registry: every contract version in force becomes a
+group of assets, a job and a landing sensor, and the `contract_registry` sensor reloads the location when
+the registry changes; the event views (`views` group, `event_views` job, hourly schedule) are built from
+the published datasets; the monthly report (`reports` group, `monthly_report` job, monthly schedule) is
+drawn from all of it."""
 
 from dagster import (
     AssetSelection,
@@ -23,6 +25,7 @@ from datahub.contracts import Dataset
 from datahub.platform import Platform
 from datahub.settings import Settings
 from pipelines.assets import STATUS_KEY, dataset_assets, status_asset
+from pipelines.registry import registry_sensor
 from pipelines.reports import REPORTS_GROUP, monthly_report_asset
 from pipelines.resources import PlatformResource
 from pipelines.views import VIEWS_GROUP, views_asset
@@ -56,7 +59,8 @@ def _landing_sensor(dataset: Dataset) -> SensorDefinition:
 
 def build_definitions(settings: Settings | None = None) -> Definitions:
     platform = Platform(settings)
-    datasets = list(platform.catalog)
+    datasets = list(platform.catalog)  # the versions in force in the registry
+    built = platform.registry.in_force_keys()
     assets = [a for d in datasets for a in dataset_assets(d)]
     assets.append(status_asset(datasets))
     assets.append(views_asset(datasets))
@@ -69,7 +73,7 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
     return Definitions(
         assets=assets,
         jobs=jobs,
-        sensors=[_landing_sensor(d) for d in datasets],
+        sensors=[*(_landing_sensor(d) for d in datasets), registry_sensor(built)],
         schedules=[
             ScheduleDefinition(
                 name="governance_daily_schedule",

@@ -4,6 +4,11 @@ requested ──approve──▶ approved ──revoke──▶ revoked
     └──────refuse───▶ refused        (an approved grant past ``expires_at`` no longer counts)
 
 Expiry and revocation are read on every request (nothing is cached), so they take effect on the next one.
+
+A request is to be answered within ``settings.grant_answer_days`` working days (《政务数据共享条例》): it is
+due (``due_at``) at the end of that working day after the day it was made, counted on the dictionary's
+working-day calendar; it is overdue while it waits past then, and stays marked overdue when it was
+answered late.
 """
 
 from __future__ import annotations
@@ -13,14 +18,16 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import bindparam, select
 
 from datahub.access.clients import Principal, Role
+from datahub.citytime import city_time
 from datahub.contracts import Dataset, SharingClass
+from datahub.dictionary import WorkCalendar
 from datahub.errors import Conflict, Forbidden, InputError, NotFound
 from datahub.metadata import Grant, GrantStatus, MetadataStore
 
@@ -34,6 +41,27 @@ def now_utc() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
+def replace_signal(signal: Path | None) -> None:
+    """After a commit: replace the signal file, so every process drops its cached grants."""
+    if signal is None:
+        return
+    signal.parent.mkdir(parents=True, exist_ok=True)
+    tmp = signal.with_name(f".{signal.name}.{os.getpid()}.{threading.get_ident()}")
+    tmp.write_text(str(time.time_ns()), encoding="utf-8")
+    os.replace(tmp, signal)
+
+
+def signal_stamp(signal: Path | None) -> tuple[int, int] | None:
+    """What identifies the signal file's last replacement (None without a signal file)."""
+    if signal is None:
+        return None
+    try:
+        stat = os.stat(signal)
+    except FileNotFoundError:
+        return (0, 0)
+    return (stat.st_ino, stat.st_mtime_ns)
+
+
 @dataclass(frozen=True)
 class GrantRequest:
     view: str
@@ -44,11 +72,34 @@ class GrantRequest:
     expires_at: datetime | None = None
 
 
+def overdue(g: Grant, now: datetime) -> bool:
+    """Still waiting for an answer past ``due_at``, or answered (approved or refused) after it. A request
+    withdrawn by its client, or made before deadlines were kept, is never overdue."""
+    if g.due_at is None:
+        return False
+    if g.decided_at is not None:
+        return g.decided_at > g.due_at
+    return g.status == GrantStatus.requested and now > g.due_at
+
+
+def last_answer_day(due_at: datetime) -> date:
+    """The city day by whose end a request is due (``due_at`` is 24:00 city time that day)."""
+    return (city_time(due_at) - timedelta(microseconds=1)).date()
+
+
+def answer_state(grant: dict[str, Any]) -> str:
+    """In words, from a grant_dict: ``overdue`` (waiting past due), ``answered late`` or ``""``."""
+    if not grant["overdue"]:
+        return ""
+    return "overdue" if grant["status"] == GrantStatus.requested else "answered late"
+
+
 def grant_dict(g: Grant) -> dict[str, Any]:
     def iso(value: datetime | None) -> str | None:
         return value.isoformat() + "Z" if value else None
 
-    expired = g.expires_at is not None and g.expires_at <= now_utc()
+    now = now_utc()
+    expired = g.expires_at is not None and g.expires_at <= now
     return {
         "grant_id": g.id,
         "client_id": g.client_id,
@@ -61,6 +112,8 @@ def grant_dict(g: Grant) -> dict[str, Any]:
         "status": g.status,
         "active": g.status == GrantStatus.approved and not expired,
         "requested_at": iso(g.requested_at),
+        "due_at": iso(g.due_at),
+        "overdue": overdue(g, now),
         "decided_at": iso(g.decided_at),
         "decided_by": g.decided_by,
         "decision_note": g.decision_note,
@@ -81,10 +134,15 @@ class Grants:
         views: Callable[[], dict[str, Dataset]],
         check_filter: Callable[[Dataset, str], None],
         signal: Path | None = None,
+        calendar: WorkCalendar | None = None,
+        answer_days: int = 5,
     ) -> None:
         """``signal``: a file every decision replaces (the API and the CLI share it), so active grants can
-        be cached until it changes; without one, every ``active`` call reads the database."""
+        be cached until it changes; without one, every ``active`` call reads the database. A request is
+        due ``answer_days`` working days of ``calendar`` (default: weekends only) after its day."""
         self.store = store
+        self.calendar = calendar or WorkCalendar()
+        self.answer_days = answer_days
         self.views = views
         self.check_filter = check_filter
         self.signal = signal
@@ -92,22 +150,10 @@ class Grants:
         self._lock = threading.Lock()
 
     def _changed(self) -> None:
-        """After a commit: replace the signal file, so every process drops its cached grants."""
-        if self.signal is None:
-            return
-        self.signal.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.signal.with_name(f".{self.signal.name}.{os.getpid()}.{threading.get_ident()}")
-        tmp.write_text(str(time.time_ns()), encoding="utf-8")
-        os.replace(tmp, self.signal)
+        replace_signal(self.signal)
 
     def _stamp(self) -> tuple[int, int] | None:
-        if self.signal is None:
-            return None
-        try:
-            stat = os.stat(self.signal)
-        except FileNotFoundError:
-            return (0, 0)
-        return (stat.st_ino, stat.st_mtime_ns)
+        return signal_stamp(self.signal)
 
     def request(self, caller: Principal, ask: GrantRequest) -> dict[str, Any]:
         if caller.role not in REQUESTERS:
@@ -138,6 +184,7 @@ class Grants:
             raise InputError("expires_at is in the past", path="expires_at")
         if ask.legal_basis is not None and not ask.legal_basis.strip():
             raise InputError("legal_basis, when given, must say something", path="legal_basis")
+        requested_at = now_utc()
         with self.store.session() as s:
             grant = Grant(
                 client_id=caller.client_id,
@@ -148,7 +195,8 @@ class Grants:
                 legal_basis=ask.legal_basis.strip() if ask.legal_basis else None,
                 expires_at=ask.expires_at,
                 status=GrantStatus.requested,
-                requested_at=now_utc(),
+                requested_at=requested_at,
+                due_at=self.calendar.due(requested_at, self.answer_days),
             )
             s.add(grant)
             s.flush()

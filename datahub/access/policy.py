@@ -12,13 +12,19 @@ pseudonymised, generalised or scanned, per the contract). A column is released r
 restricted store beside the snapshot, only when an active grant names it and states a legal basis. A
 grant that lists columns limits the caller to those columns; a grant's row filter is added to every
 query the caller makes. With several active grants the caller gets their union (columns, rows).
+
+A standing grant (回流, datahub.access.return_flow) counts on a conditional view as one more grant: every
+column, no legal basis, its area's row filter. It adds nothing to an unconditional view (already read
+whole) and nothing to a not_shared one (never returned).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from datahub.access.clients import Principal, Role
+from datahub.access.return_flow import StandingAccess
 from datahub.contracts import Dataset, Desensitise, SharingClass
 from datahub.dictionary import PersonalClass
 from datahub.metadata import Grant
@@ -41,6 +47,7 @@ class Access:
     grants: tuple[int, ...] = ()  # the grants this access rests on
     purpose: str | None = None
     masking: dict[str, str] = field(default_factory=dict)  # column -> how it is served to this caller
+    standing: tuple[int, ...] = ()  # the standing grants (回流) this access rests on
 
 
 def _masking(view: Dataset, columns: tuple[str, ...], raw: frozenset[str]) -> dict[str, str]:
@@ -73,8 +80,11 @@ def _full(view: Dataset, reason: str, grants: list[Grant]) -> Access:
     return Access(view.name, True, reason, columns, raw, None, ids, purpose, _masking(view, columns, raw))
 
 
-def decide(caller: Principal, view: Dataset, grants: list[Grant]) -> Access:
-    """``grants``: the caller's active grants on this view."""
+def decide(
+    caller: Principal, view: Dataset, grants: list[Grant], standing: Sequence[StandingAccess] = ()
+) -> Access:
+    """``grants``: the caller's active grants on this view; ``standing``: its standing grants that cover
+    the view."""
     owner = caller.role is Role.department and caller.department == view.owner_department
     if caller.role in PRIVILEGED:
         return _full(view, f"role {caller.role}", grants)
@@ -84,7 +94,9 @@ def decide(caller: Principal, view: Dataset, grants: list[Grant]) -> Access:
         return Access(
             view.name, False, "not shared (不予共享): only its owner department and stewards read it"
         )
-    if not grants:
+    if view.sharing_class is SharingClass.unconditional:
+        standing = ()
+    if not grants and not standing:
         if view.sharing_class is SharingClass.unconditional:
             return _full(view, "unconditional (无条件共享)", [])
         return Access(view.name, False, "conditional (有条件共享): an approved grant is needed")
@@ -97,22 +109,30 @@ def decide(caller: Principal, view: Dataset, grants: list[Grant]) -> Access:
         wanted |= granted
         raw |= _raw(view, grant)
         filters.append(grant.row_filter)
+    for area in standing:
+        wanted |= set(names)
+        filters.append(area.row_filter)
     if view.sharing_class is SharingClass.unconditional:
         wanted = set(names)  # a grant on an unconditional view only adds raw columns
         filters.append(None)
     columns = tuple(n for n in names if n in wanted)
     row_filter = None if any(f is None for f in filters) else " or ".join(f"({f})" for f in filters)
     ids = tuple(g.id for g in grants)
-    purpose = "; ".join(dict.fromkeys(g.purpose for g in grants))
+    standing_ids = tuple(a.id for a in standing)
+    purpose = "; ".join(dict.fromkeys([*(g.purpose for g in grants), *(a.purpose for a in standing)]))
     frozen_raw = frozenset(raw & set(columns))
+    reasons = [f"grant {', '.join(map(str, ids))}"] if ids else []
+    if standing_ids:
+        reasons.append(f"standing grant (回流) {', '.join(map(str, standing_ids))}")
     return Access(
         view.name,
         True,
-        f"grant {', '.join(map(str, ids))}",
+        "; ".join(reasons),
         columns,
         frozen_raw,
         row_filter,
         ids,
         purpose,
         _masking(view, columns, frozen_raw),
+        standing_ids,
     )

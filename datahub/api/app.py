@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import datahub
 from datahub.api.deps import RateLimiter
@@ -13,10 +14,12 @@ from datahub.api.errors import add_error_handlers
 from datahub.api.routes import api_router, open311
 from datahub.dashboard import DASHBOARD_PATH, create_dashboard
 from datahub.platform import Platform
+from datahub.serving.notices import PENDING_HEADER
 from datahub.serving.service import Service
 from datahub.settings import Settings
 
 API_PREFIX = "/api/v1"
+VIEWS_PATH = f"{API_PREFIX}/views/"
 OPEN311_PREFIX = "/open311/v2"
 
 DESCRIPTION = """\
@@ -51,6 +54,34 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         platform.metadata.dispose()
 
 
+class PendingVersion:
+    """Every successful read of a dataset or view with a contract change to come carries
+    ``X-Datahub-Pending-Version`` (docs/api.md). Plain ASGI: streamed exports pass through untouched."""
+
+    def __init__(self, app: ASGIApp, service: Service) -> None:
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "") if scope["type"] == "http" else ""
+        if not path.startswith(VIEWS_PATH):
+            await self.app(scope, receive, send)
+            return
+        name = path[len(VIEWS_PATH) :].split("/", 1)[0]
+
+        async def sending(message: Message) -> None:
+            if message["type"] == "http.response.start" and message["status"] < 400:
+                pending = self.service.pending_header(name)
+                if pending:
+                    message["headers"] = [
+                        *message.get("headers", []),
+                        (PENDING_HEADER.lower().encode(), pending.encode("ascii", "replace")),
+                    ]
+            await send(message)
+
+        await self.app(scope, receive, sending)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(
         title="城市数据中台 API",
@@ -68,6 +99,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.rate_limiter = RateLimiter(platform.settings.api_workers)
     add_error_handlers(app)
     app.include_router(api_router, prefix=API_PREFIX)
+    app.add_middleware(PendingVersion, service=service)
+
     app.include_router(open311.router, prefix=OPEN311_PREFIX)
     app.mount(DASHBOARD_PATH, create_dashboard(service))
     return app

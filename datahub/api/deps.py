@@ -44,7 +44,7 @@ ServiceDep = Annotated[Service, Depends(get_service)]
 
 
 async def get_registry(platform: PlatformDep) -> ContractRegistry:
-    return ContractRegistry(platform.metadata, platform.dictionary)
+    return platform.registry
 
 
 RegistryDep = Annotated[ContractRegistry, Depends(get_registry)]

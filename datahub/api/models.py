@@ -10,7 +10,7 @@ from typing import Any, Literal, Self
 from pydantic import BaseModel, Field
 
 from datahub.contracts.diff import ContractDiff
-from datahub.contracts.registry import Registration
+from datahub.contracts.registry import Registration, effective_of, standing, state_of
 from datahub.contracts.yaml_io import load_yaml_text
 from datahub.metadata import ContractVersion
 
@@ -92,6 +92,13 @@ class ContractVersionPublic(BaseModel):
     sha256: str
     registered_at: datetime
     registered_by: str | None
+    state: Literal["pending", "approved", "rejected", "superseded"]
+    breaking: bool | None = Field(description="Breaking against the approved version before it.")
+    effective_at: datetime | None = Field(description="When it takes (or took) effect; null unless approved.")
+    decided_by: str | None = Field(
+        description="Who approved or rejected it; `rule: not breaking` for one approved by rule."
+    )
+    decision_note: str | None
     changes: ChangeSummaryPublic | None = Field(
         description="Against the previous version; null for the first."
     )
@@ -103,6 +110,11 @@ class ContractVersionPublic(BaseModel):
             sha256=row.sha256,
             registered_at=_utc(row.registered_at),
             registered_by=row.registered_by,
+            state=state_of(row),
+            breaking=row.breaking,
+            effective_at=_utc(effective) if (effective := effective_of(row)) else None,
+            decided_by=row.decided_by,
+            decision_note=row.decision_note,
             changes=ChangeSummaryPublic.from_stored(row.changes),
         )
 
@@ -127,11 +139,18 @@ class ContractVersionDetailPublic(ContractVersionPublic):
 
 
 class ContractSummaryPublic(BaseModel):
-    """A registered contract by its latest version."""
+    """A registered contract by its latest version, with the version in force and any to come."""
 
     contract_id: str
     name: str | None
-    version: str
+    version: str = Field(description="The latest registered version.")
+    in_force_version: str | None = Field(description="The version that runs now.")
+    pending_version: str | None = Field(
+        description="A version still to come: waiting for approval, or approved for a later date."
+    )
+    pending_effective_at: datetime | None = Field(
+        description="When the pending version takes effect, if set."
+    )
     owner_department: str | None
     versions: int = Field(description="How many versions are registered.")
     registered_at: datetime = Field(description="When the latest version was registered.")
@@ -139,10 +158,16 @@ class ContractSummaryPublic(BaseModel):
     @classmethod
     def from_rows(cls, rows: list[ContractVersion]) -> Self:
         latest = rows[-1]
+        now = standing(latest.contract_id, rows)
+        upcoming = now.pending
+        when = effective_of(upcoming) if upcoming is not None else None
         return cls(
             contract_id=latest.contract_id,
             name=latest.name,
             version=latest.version,
+            in_force_version=now.in_force.version if now.in_force else None,
+            pending_version=upcoming.version if upcoming else None,
+            pending_effective_at=_utc(when) if when else None,
             owner_department=latest.owner_department,
             versions=len(rows),
             registered_at=_utc(latest.registered_at),
@@ -161,26 +186,50 @@ class ContractPublic(BaseModel):
     name: str | None
     owner_department: str | None
     latest_version: str
+    in_force_version: str | None = Field(description="The version that runs now.")
+    pending_version: str | None = Field(description="A version still to come, if any.")
     versions: list[ContractVersionPublic]
     document: dict[str, Any] = Field(description="The latest version parsed; dates stay strings.")
 
     @classmethod
     def from_rows(cls, rows: list[ContractVersion]) -> Self:
         latest = rows[-1]
+        now = standing(latest.contract_id, rows)
         return cls(
             contract_id=latest.contract_id,
             name=latest.name,
             owner_department=latest.owner_department,
             latest_version=latest.version,
+            in_force_version=now.in_force.version if now.in_force else None,
+            pending_version=now.pending.version if now.pending else None,
             versions=[ContractVersionPublic.from_row(row) for row in rows],
             document=load_yaml_text(latest.content),
         )
+
+
+class VersionDecision(BaseModel):
+    """A steward's decision on a pending (breaking) version."""
+
+    effective_at: datetime | None = Field(
+        None, description="When it takes effect (ISO 8601; without a zone, city time); now when left out."
+    )
+    note: str | None = Field(None, max_length=2000)
+
+
+class VersionRejection(BaseModel):
+    reason: str = Field(min_length=1, max_length=2000, description="Why; the department sees it.")
 
 
 class RegistrationPublic(BaseModel):
     contract_id: str
     version: str
     status: Literal["registered", "unchanged"]
+    state: Literal["pending", "approved", "rejected", "superseded"] = Field(
+        description="approved: in force from effective_at (at once when not breaking); pending: a breaking "
+        "version waiting for a steward's approval (202)."
+    )
+    effective_at: datetime | None = Field(description="When it takes effect; null while pending.")
+    in_force_version: str | None = Field(description="The version that runs now.")
     previous_version: str | None
     diff: DiffPublic | None = Field(description="Against the previous version; null for a first version.")
 
@@ -190,6 +239,19 @@ class RegistrationPublic(BaseModel):
 
 
 # --- views -----------------------------------------------------------------------------------------
+
+
+class PendingVersionPublic(BaseModel):
+    """The next contract version to come for a dataset or view (the full notice: ``/api/v1/notices``)."""
+
+    contract_id: str
+    version: str = Field(examples=["2.0.0"])
+    in_force_version: str | None
+    state: Literal["awaiting_approval", "scheduled"] = Field(
+        description="awaiting_approval: a breaking version a steward has not decided on yet; scheduled: "
+        "approved, in force from effective_at."
+    )
+    effective_at: datetime | None = Field(description="When it takes effect (UTC); null while awaiting.")
 
 
 class ViewSummaryPublic(BaseModel):
@@ -203,8 +265,17 @@ class ViewSummaryPublic(BaseModel):
     )
     reason: str
     grants: list[int]
+    standing_grants: list[int] = Field(
+        default_factory=list, description="Your standing grants (回流) that cover it: your area's rows."
+    )
     version: str | None = Field(description="The current published version (none before the first).")
     rows: int | None = Field(description="Rows of the current version, when you may read it.")
+    contract_version: str = Field(description="The contract version in force: what is served.")
+    pending_version: PendingVersionPublic | None = Field(
+        None,
+        description="The contract version to come that changes it (for a view, of a source dataset: the "
+        "soonest); null when none.",
+    )
 
 
 class ViewsPublic(BaseModel):
@@ -235,7 +306,15 @@ class ViewSchemaPublic(BaseModel):
     key: list[str]
     row_filter: str | None = Field(description="Your grants' row filter, applied to every read.")
     grants: list[int]
+    standing_grants: list[int] = Field(
+        default_factory=list, description="Your standing grants (回流) that cover it: your area's rows."
+    )
     columns: list[ViewColumnPublic]
+    pending_version: PendingVersionPublic | None = Field(
+        None,
+        description="The contract version to come that changes it (for a view, of a source dataset: the "
+        "soonest); null when none.",
+    )
 
 
 class PagePublic(BaseModel):
@@ -285,6 +364,14 @@ class GrantPublic(BaseModel):
     status: Literal["requested", "approved", "refused", "revoked"]
     active: bool
     requested_at: str | None
+    due_at: str | None = Field(
+        description="When the answer is due: the end (24:00 city time) of the grant_answer_days-th working "
+        "day after the request's day, on the dictionary's holiday calendar; null for requests made before "
+        "deadlines were kept."
+    )
+    overdue: bool = Field(
+        description="Still requested past due_at, or approved or refused after it (answered late)."
+    )
     decided_at: str | None
     decided_by: str | None
     decision_note: str | None
@@ -302,4 +389,65 @@ class GrantsPublic(BaseModel):
 
 class AuditPublic(BaseModel):
     data: list[dict[str, Any]]
+    count: int
+
+
+# --- corrections (校核纠错) ------------------------------------------------------------------------
+
+
+class CorrectionCreate(BaseModel):
+    view: str = Field(min_length=1, max_length=100, examples=["hotline_12345"])
+    keys: list[str | int | dict[str, str | int]] = Field(
+        min_length=1,
+        max_length=100,
+        description="The rows' primary-key values: a value each for a one-column key, else an object "
+        "naming every key column.",
+        examples=[["WO202610010001"]],
+    )
+    field: str = Field(min_length=1, max_length=100, examples=["district_code"])
+    problem: str = Field(min_length=1, max_length=2000, examples=["所属区与地址不符：地址在江汉区"])
+    evidence: str | None = Field(None, max_length=4000, examples=["现场核实照片编号 JH-1021"])
+
+
+class CorrectionAccept(BaseModel):
+    note: str | None = Field(None, max_length=2000, examples=["属实，已通知业务科室更正"])
+    delivery: str | None = Field(
+        None, max_length=64, description="The delivery that already corrects it: the request is corrected."
+    )
+
+
+class CorrectionReject(BaseModel):
+    reason: str = Field(min_length=1, max_length=2000, examples=["经核实，该工单地址与所属区一致"])
+
+
+class CorrectionLink(BaseModel):
+    delivery: str = Field(
+        min_length=1, max_length=64, description="The published delivery that corrected it."
+    )
+
+
+class CorrectionPublic(BaseModel):
+    correction_id: int
+    view: str
+    keys: list[dict[str, Any]]
+    field: str
+    problem: str
+    evidence: str | None
+    client_id: str
+    client_name: str
+    owner_department: str | None = Field(description="The department that answers.")
+    source_dataset: str | None = Field(description="The dataset the rows come from, when known.")
+    status: Literal["open", "accepted", "rejected", "corrected"]
+    requested_at: str
+    due_at: str = Field(description="The answer is due by then (working days from the settings).")
+    overdue: bool = Field(description="Still open past due_at, or answered after it.")
+    answered_at: str | None
+    answered_by: str | None
+    answer: str | None = Field(description="The reason of a rejection, or a note on acceptance.")
+    delivery_id: str | None = Field(description="The delivery that corrected the data.")
+    corrected_at: str | None
+
+
+class CorrectionsPublic(BaseModel):
+    data: list[CorrectionPublic]
     count: int

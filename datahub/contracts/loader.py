@@ -23,7 +23,7 @@ from datahub.contracts.model import (
     parse_code,
 )
 from datahub.contracts.sla import DURATION_PROPERTIES, sla_duration
-from datahub.contracts.yaml_io import load_yaml
+from datahub.contracts.yaml_io import load_yaml, load_yaml_text
 from datahub.dictionary import Dictionary, ElementType, PersonalClass
 from datahub.errors import ContractError, NotFound
 
@@ -172,9 +172,24 @@ def _ignored_columns(value: Any, columns: tuple[Column, ...], file: str, where: 
 
 def load_contract(path: Path, dictionary: Dictionary) -> list[Dataset]:
     """One Dataset per schema object of the contract at ``path``."""
-    file = str(path)
     try:
         raw = load_yaml(path)
+    except ContractError:
+        raise
+    except Exception as exc:
+        raise ContractError(f"cannot be read: {exc}", file=str(path)) from exc
+    return contract_datasets(raw, Path(path), dictionary)
+
+
+def load_contract_text(text: str, source: str, dictionary: Dictionary) -> list[Dataset]:
+    """One Dataset per schema object of a contract's YAML ``text`` (as registered); ``source`` names it."""
+    return contract_datasets(load_yaml_text(text, source=source), Path(source), dictionary)
+
+
+def contract_datasets(raw: Any, path: Path, dictionary: Dictionary) -> list[Dataset]:
+    """One Dataset per schema object of a contract read as plain data (``path`` names it)."""
+    file = str(path)
+    try:
         contract = OpenDataContractStandard.model_validate(raw)
     except ValidationError as exc:
         err = exc.errors()[0]
@@ -249,15 +264,27 @@ class Catalog:
 
     @classmethod
     def load(cls, contracts_dir: Path, dictionary: Dictionary) -> Catalog:
+        """The contracts of a directory as they are (``datahub check`` and tests; what runs is
+        ``Catalog.registered``)."""
         datasets: list[Dataset] = []
         for path in sorted(Path(contracts_dir).glob(CONTRACT_GLOB)):
             datasets.extend(load_contract(path, dictionary))
+        return cls._checked(datasets, str(contracts_dir))
+
+    @classmethod
+    def registered(cls, versions: list[tuple[str, str]], dictionary: Dictionary) -> Catalog:
+        """The datasets of registered contract texts, each given as (source name, YAML text)."""
+        datasets: list[Dataset] = []
+        for source, text in versions:
+            datasets.extend(_registered_datasets(source, text, dictionary))
+        return cls._checked(datasets, "the contract registry")
+
+    @classmethod
+    def _checked(cls, datasets: list[Dataset], where: str) -> Catalog:
         names = [d.name for d in datasets]
         dupes = {n for n in names if names.count(n) > 1}
         if dupes:
-            raise ContractError(
-                f"dataset declared twice: {', '.join(sorted(dupes))}", file=str(contracts_dir)
-            )
+            raise ContractError(f"dataset declared twice: {', '.join(sorted(dupes))}", file=where)
         return cls(datasets)
 
     def __iter__(self) -> Iterator[Dataset]:
@@ -275,4 +302,23 @@ class Catalog:
             return self._datasets[name]
         except KeyError:
             known = ", ".join(self._datasets) or "none"
-            raise NotFound(f"unknown dataset '{name}' (known: {known})") from None
+            raise NotFound(
+                f"unknown dataset '{name}' (known: {known}); a dataset runs once its contract is "
+                "registered: `datahub contract register FILE` or POST /api/v1/contracts"
+            ) from None
+
+
+_READ: dict[tuple[str, str], tuple[Dictionary, tuple[Dataset, ...]]] = {}
+
+
+def _registered_datasets(source: str, text: str, dictionary: Dictionary) -> tuple[Dataset, ...]:
+    """A registered text's datasets, read once per process and dictionary (a registered version never
+    changes)."""
+    known = _READ.get((source, text))
+    if known is not None and known[0] is dictionary:
+        return known[1]
+    if len(_READ) > 256:
+        _READ.clear()
+    datasets = tuple(load_contract_text(text, source, dictionary))
+    _READ[(source, text)] = (dictionary, datasets)
+    return datasets

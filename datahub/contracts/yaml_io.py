@@ -12,6 +12,8 @@ caller names) with the file and line.
 
 from __future__ import annotations
 
+import copy
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -125,13 +127,20 @@ def _too_large(size: int, source: str | None, error: type[DatahubError]) -> Data
     )
 
 
+@lru_cache(maxsize=32)
+def _parsed(text: str) -> Any:
+    """Parsing is pure Python and the same contract texts are read again and again (registry, catalog,
+    lint, diff): each text is parsed once, and every caller gets its own copy."""
+    return yaml.load(text, Loader=_BoundedLoader)
+
+
 def load_yaml_text(text: str, *, source: str | None = None, error: type[DatahubError] = ContractError) -> Any:
     """The plain data in ``text``; ``source`` names it in refusals."""
     size = len(text.encode("utf-8"))
     if size > MAX_YAML_BYTES:
         raise _too_large(size, source, error)
     try:
-        return yaml.load(text, Loader=_BoundedLoader)
+        return copy.deepcopy(_parsed(text))
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"line {mark.line + 1}" if mark is not None else None

@@ -27,10 +27,12 @@ from markupsafe import Markup
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from datahub.access import Principal
+from datahub.access.corrections import Corrections
 from datahub.audit import AuditEntry
 from datahub.contracts import Dataset
 from datahub.contracts.registry import ContractRegistry
-from datahub.dashboard import labels, pages, summaries
+from datahub.dashboard import corrections as correction_pages
+from datahub.dashboard import labels, pages, summaries, versions
 from datahub.dashboard.access import (
     decides_grants,
     department_scope,
@@ -46,7 +48,7 @@ from datahub.dashboard.session import (
     Session,
     Sessions,
 )
-from datahub.errors import Conflict, DatahubError, Forbidden, NotFound
+from datahub.errors import Conflict, DatahubError, Forbidden, InputError, NotFound
 from datahub.platform import Platform
 from datahub.quality.history import PASS_RATE_TARGET, export_quarantine
 from datahub.quality.scores import DIMENSION_NAMES
@@ -80,6 +82,7 @@ ERROR_TITLES = {
 DatasetName = Annotated[str, PathParam(pattern=r"^[A-Za-z][A-Za-z0-9_]{0,99}$")]
 DeliveryId = Annotated[str, PathParam(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 GrantId = Annotated[int, PathParam(ge=1, le=2**62)]
+ContractVersionNumber = Annotated[str, PathParam(pattern=r"^[0-9A-Za-z][0-9A-Za-z.+-]{0,39}$")]
 MonthQuery = Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}$")]
 
 
@@ -145,7 +148,7 @@ def _nav(principal: Principal) -> list[tuple[str, str]]:
     items = [("", "总览")]
     if opens_datasets(principal):
         items.append(("/datasets", "数据集"))
-    items += [("/sharing", "共享"), ("/kpis", "事件指标")]
+    items += [("/sharing", "共享"), ("/corrections", "校核纠错"), ("/kpis", "事件指标")]
     return items
 
 
@@ -347,9 +350,8 @@ def logout(request: Request, viewer: ViewerDep, _form: CheckedForm) -> Response:
 
 
 @router.get("/")
-def overview(
-    request: Request, viewer: ViewerDep, platform: PlatformDep, month: MonthQuery = None
-) -> Response:
+def overview(request: Request, viewer: ViewerDep, service: ServiceDep, month: MonthQuery = None) -> Response:
+    platform = service.platform
     chosen = summaries.choose_month(platform, month)
     scope = department_scope(viewer.principal)
     page = summaries.overview_page(platform, request.app.state.months, chosen, scope)
@@ -363,6 +365,7 @@ def overview(
         dimension_names=DIMENSION_NAMES,
         titles={d.name: d.title for d in platform.catalog},
         dimension_rows=summaries.dimension_rows(page["departments"]) if page["figures"] else [],
+        contract_notices=versions.notice_rows(service, viewer.principal),
         **page,
     )
 
@@ -382,7 +385,53 @@ def dataset(request: Request, name: DatasetName, viewer: ViewerDep, platform: Pl
     found = _dataset(platform, viewer, name)
     registry = ContractRegistry(platform.metadata, platform.dictionary)
     page = pages.dataset_page(platform, registry, found)
-    return render(request, "dataset.html", viewer=viewer, active="/datasets", **page)
+    query = request.query_params
+    return render(
+        request,
+        "dataset.html",
+        viewer=viewer,
+        active="/datasets",
+        decides_versions=versions.decides_versions(viewer.principal),
+        version_notice=versions.done_notice(query.get("done"), query.get("version"), registry, found),
+        **page,
+    )
+
+
+def _decide_version(
+    request: Request, viewer: Viewer, service: Service, name: str, version: str, form: dict[str, str]
+) -> Response:
+    """Approve or reject a breaking contract version through the same registry calls as
+    ``POST /api/v1/contracts/{id}/versions/{v}/approve|reject``, recorded in the audit log."""
+    found = _dataset(service.platform, viewer, name)
+    approve = request.url.path.endswith("/approve")
+    versions.decide(service, viewer.principal, found, version, approve, form)
+    done = "approved" if approve else "rejected"
+    target = f"{_base(request)}/datasets/{name}?done={done}&version={quote(version)}#contract"
+    return RedirectResponse(target, status_code=303)
+
+
+@router.post("/datasets/{name}/versions/{version}/approve")
+def approve_version(
+    request: Request,
+    name: DatasetName,
+    version: ContractVersionNumber,
+    viewer: ViewerDep,
+    service: ServiceDep,
+    form: CheckedForm,
+) -> Response:
+    return _decide_version(request, viewer, service, name, version, form)
+
+
+@router.post("/datasets/{name}/versions/{version}/reject")
+def reject_version(
+    request: Request,
+    name: DatasetName,
+    version: ContractVersionNumber,
+    viewer: ViewerDep,
+    service: ServiceDep,
+    form: CheckedForm,
+) -> Response:
+    return _decide_version(request, viewer, service, name, version, form)
 
 
 @router.get("/datasets/{name}/quarantine/{delivery_id}.csv")
@@ -410,7 +459,7 @@ def quarantine_csv(
             view=found.name,
             rows=rows,
             purpose="质量整改：下载隔离数据",
-            detail={"delivery_id": delivery_id},
+            detail={"delivery_id": delivery_id, "unmasked": True, "channel": "dashboard"},
         ),
         wait=True,  # recorded before the rows leave
     )
@@ -442,6 +491,7 @@ def sharing(request: Request, viewer: ViewerDep, service: ServiceDep) -> Respons
         viewer=viewer,
         active="/sharing",
         decides=decides_grants(principal),
+        contract_notices=versions.notice_rows(service, principal),
         reads=reads,
         notice=notice,
         month=month,
@@ -487,6 +537,71 @@ def refuse_grant(
     request: Request, grant_id: GrantId, viewer: ViewerDep, service: ServiceDep, form: CheckedForm
 ) -> Response:
     return _decide(request, viewer, service, grant_id, form)
+
+
+@router.get("/corrections")
+def corrections(request: Request, viewer: ViewerDep, service: ServiceDep) -> Response:
+    page = correction_pages.corrections_page(service, viewer.principal)
+    done = request.query_params.get("done")
+    number = request.query_params.get("correction", "")
+    notice = None
+    if done in CORRECTION_DONE and number.isdigit():
+        notice = f"校核纠错申请 #{number} {CORRECTION_DONE[done]}，并已写入审计日志。"
+    return render(request, "corrections.html", viewer=viewer, active="/corrections", notice=notice, **page)
+
+
+CorrectionId = Annotated[int, PathParam(ge=1, le=2**62)]
+CORRECTION_DONE = {"accepted": "已受理", "rejected": "已驳回", "corrected": "已关联更正交付，办结"}
+
+
+def _answer_correction(
+    request: Request, viewer: Viewer, service: Service, correction_id: int, form: dict[str, str]
+) -> Response:
+    """Accept, reject or link through the same library calls as ``POST /api/v1/corrections/{id}/…``
+    (each writes its audit record)."""
+    step = request.url.path.rsplit("/", 1)[-1]
+    answers = Corrections(service)
+    note = form.get("note", "").strip()[:NOTE_MAX] or None
+    delivery = form.get("delivery", "").strip() or None
+    try:
+        if step == "accept":
+            done = answers.accept(correction_id, viewer.principal, note, delivery)
+        elif step == "reject":
+            reason = form.get("reason", "").strip()[:NOTE_MAX]
+            if not reason:
+                raise InputError("驳回校核纠错申请须填写理由（核实的情况）。", path="reason")
+            done = answers.reject(correction_id, viewer.principal, reason)
+        else:
+            if delivery is None:
+                raise InputError("请选择更正数据的交付批次。", path="delivery")
+            done = answers.corrected(correction_id, viewer.principal, delivery)
+    except Conflict:
+        raise Conflict(f"校核纠错申请 #{correction_id} 已被处理过。") from None
+    except NotFound:
+        raise NotFound(f"没有编号为 {correction_id} 的校核纠错申请。") from None
+    target = f"{_base(request)}/corrections?done={done['status']}&correction={correction_id}"
+    return RedirectResponse(target, status_code=303)
+
+
+@router.post("/corrections/{correction_id}/accept")
+def accept_correction(
+    request: Request, correction_id: CorrectionId, viewer: ViewerDep, service: ServiceDep, form: CheckedForm
+) -> Response:
+    return _answer_correction(request, viewer, service, correction_id, form)
+
+
+@router.post("/corrections/{correction_id}/reject")
+def reject_correction(
+    request: Request, correction_id: CorrectionId, viewer: ViewerDep, service: ServiceDep, form: CheckedForm
+) -> Response:
+    return _answer_correction(request, viewer, service, correction_id, form)
+
+
+@router.post("/corrections/{correction_id}/corrected")
+def link_correction(
+    request: Request, correction_id: CorrectionId, viewer: ViewerDep, service: ServiceDep, form: CheckedForm
+) -> Response:
+    return _answer_correction(request, viewer, service, correction_id, form)
 
 
 @router.get("/kpis")

@@ -14,13 +14,14 @@ from typing import Any
 
 from datahub.access import Role
 from datahub.contracts import sla
-from datahub.metadata import GrantStatus
+from datahub.metadata import CorrectionStatus, GrantStatus
 from datahub.quality.reasons import REASON_NAMES
 from datahub.reports import figures
 
 __all__ = [
     "AUDIT_ACTION_NAMES",
     "CHANGE_KIND_NAMES",
+    "CORRECTION_STATUS_NAMES",
     "DELIVERY_STATUS_NAMES",
     "GRANT_STATUS_NAMES",
     "REASON_NAMES",
@@ -53,6 +54,13 @@ GRANT_STATUS_NAMES = {
     GrantStatus.revoked: "已撤销",
 }
 
+CORRECTION_STATUS_NAMES = {
+    CorrectionStatus.open: "待答复",
+    CorrectionStatus.accepted: "已受理，待更正",
+    CorrectionStatus.rejected: "已驳回",
+    CorrectionStatus.corrected: "已更正",
+}
+
 SLA_PROPERTY_NAMES = {
     "frequency": "交付频率",
     "latency": "时效（数据最大滞后）",
@@ -77,6 +85,10 @@ AUDIT_ACTION_NAMES = {
     "grant.refuse": "拒绝授权",
     "grant.revoke": "撤销授权",
     "quarantine.export": "下载隔离数据",
+    "correction.request": "提出校核纠错",
+    "correction.accept": "受理校核纠错",
+    "correction.reject": "驳回校核纠错",
+    "correction.corrected": "完成数据更正",
 }
 
 # Contract changes (datahub.contracts.diff.RULES), as a steward reads them in a version's history.

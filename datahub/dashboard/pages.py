@@ -16,12 +16,12 @@ import polars as pl
 from sqlalchemy import select
 
 from datahub.access import Principal
-from datahub.access.grants import grant_dict
+from datahub.access.grants import grant_dict, last_answer_day
 from datahub.access.policy import personal
 from datahub.citytime import city_time
 from datahub.contracts import Column, Dataset, Desensitise
-from datahub.contracts.registry import ContractRegistry
-from datahub.dashboard import labels
+from datahub.contracts.registry import ContractRegistry, now_utc, standing
+from datahub.dashboard import labels, versions
 from datahub.dashboard.access import department_scope, may_open_dataset
 from datahub.dictionary import PersonalClass
 from datahub.dictionary.loader import DEPARTMENT_TABLE
@@ -382,13 +382,21 @@ def _contract(registry: ContractRegistry, dataset: Dataset) -> dict[str, Any]:
     try:
         rows = registry.versions(contract_id)
     except NotFound:
-        return {"id": contract_id, "loaded": dataset.version, "versions": []}
-    versions = []
+        return {
+            "id": contract_id,
+            "loaded": dataset.version,
+            "versions": [],
+            **versions.standing_summary(None),
+        }
+    now = now_utc()
+    st = standing(contract_id, rows, now)
+    shown = []
     for row in reversed(rows):  # newest first
         recorded: dict[str, Any] = dict(row.changes or {})
         changes: list[dict[str, Any]] = list(recorded.get("changes") or [])
-        versions.append(
+        shown.append(
             {
+                **versions.version_state(row, st, now),
                 "version": row.version,
                 "registered_at": row.registered_at,
                 "registered_by": row.registered_by,
@@ -405,7 +413,12 @@ def _contract(registry: ContractRegistry, dataset: Dataset) -> dict[str, Any]:
                 ],
             }
         )
-    return {"id": contract_id, "loaded": dataset.version, "versions": versions}
+    return {
+        "id": contract_id,
+        "loaded": dataset.version,
+        "versions": shown,
+        **versions.standing_summary(st),
+    }
 
 
 def _delivery_dates(platform: Platform, ids: list[str]) -> dict[str, datetime]:
@@ -501,6 +514,9 @@ def _grant_rows(platform: Platform, service: Service, grants: list[dict[str, Any
                 "view_title": view.title if view else g["view"],
                 "owner": department_name(platform, view.owner_department if view else None),
                 "status_name": labels.label(labels.GRANT_STATUS_NAMES, str(g["status"])),
+                "due_day": last_answer_day(datetime.fromisoformat(str(g["due_at"]).removesuffix("Z")))
+                if g["due_at"]
+                else None,
                 "columns_text": "、".join(column_title(view, c) for c in g["columns"])
                 if view and g["columns"]
                 else "全部字段",
@@ -520,8 +536,10 @@ def sharing_page(platform: Platform, service: Service, principal: Principal) -> 
     counts = dict.fromkeys(labels.GRANT_STATUS_NAMES, 0)
     for g in grants:
         counts[str(g["status"])] = counts.get(str(g["status"]), 0) + 1
+    pending = [g for g in grants if g["status"] == GrantStatus.requested]
     return {
-        "pending": [g for g in grants if g["status"] == GrantStatus.requested],
+        "pending": pending,
+        "overdue": [g for g in pending if g["overdue"]],  # waiting past their answer deadline
         "decided": [g for g in grants if g["status"] != GrantStatus.requested][:20],
         "counts": counts,
     }

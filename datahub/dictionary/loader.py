@@ -5,6 +5,7 @@ Layout of a dictionary directory::
     elements.yaml        data elements
     code_tables.yaml     index of code tables, each a CSV: code,name_zh,name_en[,parent][,attributes...]
     crosswalks.yaml      index of crosswalks, each a CSV: local_code,unified_code[,local_name]
+    calendar.yaml        public holidays and exchanged working days, per year (datahub.dictionary.calendar)
 
 Every problem is reported with the file, the entry and the reason; loading collects all of them
 before it fails, so a steward fixes a broken dictionary in one pass.
@@ -14,11 +15,14 @@ from __future__ import annotations
 
 import csv
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from datahub.citytime import city_time
+from datahub.dictionary.calendar import CalendarYear, WorkCalendar
 from datahub.dictionary.models import (
     Code,
     CodeTable,
@@ -51,10 +55,16 @@ class _Collector:
         self.root = root
         self.problems: list[Problem] = []
 
-    def add(self, file: Path | str, entry: str, reason: str) -> None:
+    def add(
+        self, file: Path | str, entry: str, reason: str, severity: Literal["error", "warning"] = "error"
+    ) -> None:
         path = Path(file)
         name = str(path.relative_to(self.root)) if path.is_relative_to(self.root) else str(file)
-        self.problems.append(Problem(name, entry, reason))
+        self.problems.append(Problem(name, entry, reason, severity))
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "error"]
 
 
 def _read_yaml_list(path: Path, key: str, out: _Collector) -> list[dict[str, Any]]:
@@ -151,6 +161,64 @@ def _load_crosswalk(root: Path, spec: CrosswalkSpec, out: _Collector) -> Crosswa
     return Crosswalk(spec, mapping)
 
 
+CALENDAR_FILE = "calendar.yaml"
+
+
+def _load_calendar(root: Path, out: _Collector) -> WorkCalendar:
+    """calendar.yaml checked as a whole: exchanged working days are weekend days and no day off, no day
+    is listed twice, every date lies in its year (or the December before, as a New Year holiday may)."""
+    path = root / CALENDAR_FILE
+    if not path.is_file():
+        out.add(path.name, "-", "file is missing: answer deadlines count weekends only", "warning")
+        return WorkCalendar()
+    years: list[CalendarYear] = []
+    for i, entry in enumerate(_read_yaml_list(path, "years", out)):
+        label = f"years[{i}] {entry.get('year', '?')}"
+        try:
+            years.append(CalendarYear.model_validate(entry))
+        except ValidationError as exc:
+            for err in exc.errors():
+                loc = ".".join(str(p) for p in err["loc"]) or "-"
+                out.add(path, f"{label}.{loc}", err["msg"])
+    seen_years: set[int] = set()
+    seen_days: dict[date, str] = {}
+    for y in years:
+        if y.year in seen_years:
+            out.add(path, f"year {y.year}", "duplicate year")
+        seen_years.add(y.year)
+        for h in y.holidays:
+            label = f"year {y.year} {h.name}"
+            for d in (*h.days_off(), *h.work):
+                if not (d.year == y.year or (d.year == y.year - 1 and d.month == 12)):
+                    out.add(path, label, f"{d} is not in {y.year}")
+                if d in seen_days:
+                    out.add(path, label, f"{d} is listed twice (also under {seen_days[d]})")
+                seen_days[d] = label
+            for d in h.work:
+                if d.weekday() < 5:
+                    out.add(
+                        path, label, f"{d} is a {d:%A}: a day worked in exchange (调休上班) is a weekend day"
+                    )
+    return WorkCalendar.from_years(years)
+
+
+def calendar_warnings(d: Dictionary, today: date | None = None) -> list[Problem]:
+    """A warning for the current and the next year (city time) when the calendar does not list them:
+    their deadlines count weekends only until a steward adds the year's notice."""
+    year = (today or city_time(datetime.now(UTC)).date()).year
+    return [
+        Problem(
+            CALENDAR_FILE,
+            f"year {y}",
+            f"{y} is not listed: answer deadlines in {y} count weekends only; add the State Council General "
+            f"Office's notice on {y}'s holidays (国务院办公厅关于{y}年部分节假日安排的通知)",
+            "warning",
+        )
+        for y in (year, year + 1)
+        if not d.calendar.covers(y)
+    ]
+
+
 def _cross_check(d: Dictionary, root: Path, out: _Collector) -> None:
     tables = d.code_tables
     for el in d.elements.values():
@@ -200,7 +268,8 @@ def _cross_check(d: Dictionary, root: Path, out: _Collector) -> None:
 
 
 def check_dictionary(path: Path) -> tuple[Dictionary | None, list[Problem]]:
-    """Load and validate; returns the dictionary (None when unusable) and every problem found."""
+    """Load and validate; returns the dictionary (None when an error makes it unusable) and every
+    problem found, warnings included."""
     root = Path(path).resolve()
     out = _Collector(root)
     if not root.is_dir():
@@ -216,16 +285,17 @@ def check_dictionary(path: Path) -> tuple[Dictionary | None, list[Problem]]:
     walk_specs = index(CrosswalkSpec, "crosswalks")
     tables = {k: _load_code_table(root, s, out) for k, s in table_specs.items()}
     walks = {k: _load_crosswalk(root, s, out) for k, s in walk_specs.items()}
-    d = Dictionary(elements, tables, walks)
+    d = Dictionary(elements, tables, walks, _load_calendar(root, out))
     _cross_check(d, root, out)
-    return (None if out.problems else d), out.problems
+    return (None if out.errors else d), out.problems
 
 
 def load_dictionary(path: Path) -> Dictionary:
     """Load the dictionary or raise DictionaryError listing every problem."""
     d, problems = check_dictionary(path)
     if d is None:
-        first = problems[0]
-        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        errors = [p for p in problems if p.severity == "error"]
+        first = errors[0]
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
         raise DictionaryError(f"{first.reason}{more}", file=first.file, path=first.entry)
     return d

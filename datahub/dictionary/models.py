@@ -8,6 +8,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from datahub.dictionary.calendar import WorkCalendar
+
 
 class PersonalClass(StrEnum):
     """Personal-data class of a data element (GB/T 37964 terms)."""
@@ -142,6 +144,7 @@ class Dictionary:
     elements: dict[str, DataElement]
     code_tables: dict[str, CodeTable]
     crosswalks: dict[str, Crosswalk]
+    calendar: WorkCalendar = field(default_factory=WorkCalendar)  # calendar.yaml: working days
 
     def element(self, element_id: str) -> DataElement:
         return self.elements[element_id]

@@ -35,7 +35,7 @@ def _now() -> datetime:
 
 
 def landing_dir(platform: Platform, dataset: Dataset) -> Path:
-    return platform.settings.landing_dir / (dataset.owner_department or "external") / dataset.name
+    return platform.settings.landing_zone(dataset.owner_department, dataset.name)
 
 
 LINK_REFUSED = "a symbolic link: the landing zone takes files, never links (not followed)"

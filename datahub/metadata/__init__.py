@@ -5,6 +5,8 @@ from datahub.metadata.models import (
     AuditRecord,
     Client,
     ContractVersion,
+    CorrectionRequest,
+    CorrectionStatus,
     DashboardSession,
     Delivery,
     DeliveryStatus,
@@ -15,6 +17,8 @@ from datahub.metadata.models import (
     QuarantineReason,
     RuleResult,
     Snapshot,
+    StandingGrant,
+    VersionState,
 )
 from datahub.metadata.store import MetadataStore
 
@@ -22,6 +26,8 @@ __all__ = [
     "AuditRecord",
     "Client",
     "ContractVersion",
+    "CorrectionRequest",
+    "CorrectionStatus",
     "DashboardSession",
     "Delivery",
     "DeliveryStatus",
@@ -33,4 +39,6 @@ __all__ = [
     "QuarantineReason",
     "RuleResult",
     "Snapshot",
+    "StandingGrant",
+    "VersionState",
 ]

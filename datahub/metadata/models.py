@@ -88,6 +88,9 @@ class Delivery(Base):
     lease_until: Mapped[datetime | None] = mapped_column(DateTime)
     attempts: Mapped[int | None] = mapped_column(Integer)  # claims taken, takeovers and retries included
     failed_stage: Mapped[str | None] = mapped_column(String(20))  # where a `failed` delivery stopped
+    # A resubmission of quarantined rows: the delivery whose rows it fixes (never itself a fix). Its
+    # rows count for that delivery, and it is no delivery of its own (datahub/quality/resubmissions.py).
+    corrects: Mapped[str | None] = mapped_column(String(64), index=True)
 
     reasons: Mapped[list[QuarantineReason]] = relationship(
         back_populates="delivery", cascade="all, delete-orphan", order_by="QuarantineReason.rows.desc()"
@@ -193,6 +196,15 @@ class Snapshot(Base):
     is_current: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
+class VersionState:
+    """Where a registered contract version stands."""
+
+    pending = "pending"  # a breaking version waiting for a steward's approval
+    approved = "approved"  # in force from effective_at (at once for a non-breaking version)
+    rejected = "rejected"  # a steward refused it: it never takes effect
+    superseded = "superseded"  # a newer version was registered before this one took effect
+
+
 class ContractVersion(Base):
     """One registered version of a data contract, kept verbatim."""
 
@@ -209,6 +221,15 @@ class ContractVersion(Base):
     registered_at: Mapped[datetime] = mapped_column(DateTime)
     registered_by: Mapped[str | None] = mapped_column(String(100))
     changes: Mapped[dict[str, object] | None] = mapped_column(JSON)
+    # Whether it takes effect (datahub/contracts/registry.py): a non-breaking version is approved by
+    # rule and in force from ``effective_at``; a breaking one waits (``pending``) for a steward. A row
+    # from before states were kept (NULL) counts as approved from ``registered_at``.
+    state: Mapped[str | None] = mapped_column(String(20))
+    breaking: Mapped[bool | None] = mapped_column(Boolean)
+    effective_at: Mapped[datetime | None] = mapped_column(DateTime)
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime)
+    decided_by: Mapped[str | None] = mapped_column(String(100))
+    decision_note: Mapped[str | None] = mapped_column(Text)
 
 
 class Client(Base):
@@ -278,6 +299,9 @@ class Grant(Base):
     decision_note: Mapped[str | None] = mapped_column(Text)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
     revoked_by: Mapped[str | None] = mapped_column(String(100))
+    # The answer is due by then (working days from settings.grant_answer_days); None for a request made
+    # before deadlines were kept.
+    due_at: Mapped[datetime | None] = mapped_column(DateTime)
 
 
 class AuditRecord(Base):
@@ -303,3 +327,60 @@ class AuditRecord(Base):
     detail: Mapped[dict[str, object] | None] = mapped_column(JSON)  # grant id, snapshot version, status …
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class StandingGrant(Base):
+    """回流: a district's (or street's) platform's standing right to its own area's rows.
+
+    Not tied to a view: at every request it acts as an approved grant on each served dataset and view
+    that has a column of the area's dictionary element (``district_code``, ``street_code``), with the
+    row filter ``<that column> = '<area_code>'`` (datahub/access/return_flow.py). A dataset added later
+    is covered without any action. It states no legal basis, so personal columns stay masked."""
+
+    __tablename__ = "standing_grants"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    client_id: Mapped[str] = mapped_column(ForeignKey("clients.id"), index=True)
+    area_level: Mapped[str] = mapped_column(String(10))  # district | street
+    area_code: Mapped[str] = mapped_column(String(20))
+    purpose: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
+    revoked_by: Mapped[str | None] = mapped_column(String(100))
+
+
+class CorrectionStatus:
+    """Where a correction request (校核纠错) stands (datahub/access/corrections.py)."""
+
+    open = "open"  # waiting for the owner department's answer
+    accepted = "accepted"  # the department agrees the data is wrong; its correcting delivery is to come
+    rejected = "rejected"  # the department checked and found the data right (``answer`` says why)
+    corrected = "corrected"  # accepted, and the delivery that corrected it is linked (``delivery_id``)
+
+
+class CorrectionRequest(Base):
+    """校核纠错 (《政务数据共享条例》): a consumer reports wrong data in rows it read from a view; the
+    department owning those rows answers by ``due_at`` (working days from the settings), accepting
+    (then correcting through a delivery, linked here) or rejecting with a reason."""
+
+    __tablename__ = "correction_requests"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    view: Mapped[str] = mapped_column(String(100), index=True)
+    keys: Mapped[list[dict[str, object]]] = mapped_column(JSON)  # each row's primary-key values
+    field: Mapped[str] = mapped_column(String(100))
+    problem: Mapped[str] = mapped_column(Text)
+    evidence: Mapped[str | None] = mapped_column(Text)
+    client_id: Mapped[str] = mapped_column(ForeignKey("clients.id"), index=True)
+    client_name: Mapped[str] = mapped_column(String(100))
+    owner_department: Mapped[str | None] = mapped_column(String(20), index=True)
+    source_dataset: Mapped[str | None] = mapped_column(String(100))  # the dataset the rows come from
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    requested_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    due_at: Mapped[datetime] = mapped_column(DateTime)
+    answered_at: Mapped[datetime | None] = mapped_column(DateTime)
+    answered_by: Mapped[str | None] = mapped_column(String(100))
+    answer: Mapped[str | None] = mapped_column(Text)  # the reason of a rejection, a note on acceptance
+    delivery_id: Mapped[str | None] = mapped_column(String(64))  # the delivery that corrected it
+    corrected_at: Mapped[datetime | None] = mapped_column(DateTime)

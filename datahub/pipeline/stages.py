@@ -86,6 +86,7 @@ class DeliverySummary:
     timings: dict[str, float] = field(default_factory=dict)
     # True when this run did no work on the file: an earlier run (or another process) had finished it.
     earlier: bool = False
+    corrects: str | None = None  # a resubmission: the delivery whose quarantined rows it fixes
 
     @classmethod
     def of(cls, d: Delivery) -> DeliverySummary:
@@ -106,6 +107,7 @@ class DeliverySummary:
             reasons=[{"reason": r.reason, "column": r.column, "rows": r.rows} for r in d.reasons],
             quality=quality_summary(d.quality) if d.quality else None,
             timings=dict(d.timings or {}),
+            corrects=d.corrects,
         )
 
 

@@ -16,6 +16,7 @@ from typing import Any
 import polars as pl
 from sqlalchemy import select
 
+from datahub.audit import AuditEntry, open_audit_log
 from datahub.contracts import Dataset
 from datahub.errors import NotFound, UnreadableDelivery
 from datahub.ingest.landing import landing_dir
@@ -24,6 +25,7 @@ from datahub.lake.store import write_parquet
 from datahub.metadata import Delivery, QualityRun
 from datahub.platform import Platform
 from datahub.quality.conformity import LINEAGE, REASONS_COLUMN
+from datahub.quality.resubmissions import Fixes, fixes_of, is_original, link_fix, original_of, with_fixes
 from datahub.quality.scores import DIMENSION_NAMES
 from datahub.serving.neutralise import neutralise_formulas, restore_formulas
 
@@ -31,8 +33,8 @@ PASS_RATE_TARGET = 98.7  # percent, the brief's (Guangdong's) target
 REASONS_HEADER = "问题 reasons"
 
 
-def _run_view(run: QualityRun) -> dict[str, Any]:
-    return {
+def _run_view(run: QualityRun, fixes: Fixes | None) -> dict[str, Any]:
+    view = {
         "delivery_id": run.delivery_id,
         "source_file": run.delivery.source_file,
         "validated_at": run.validated_at.isoformat(timespec="seconds"),
@@ -44,28 +46,31 @@ def _run_view(run: QualityRun) -> dict[str, Any]:
         "overall_score": run.overall_score,
         "scores": {s.dimension: s.score for s in run.scores},
     }
+    return with_fixes(view, run.rows_in, run.rows_passed, run.delivery.rows_quarantined, fixes)
 
 
 def quality_report(platform: Platform, dataset: Dataset, history: int = 12) -> dict[str, Any]:
-    """The latest run in full (every rule) and the runs before it (scores only), newest first."""
+    """The latest run in full (every rule) and the runs before it (scores only), newest first; runs of
+    resubmissions are not listed, their fixed rows count in the pass rate of the delivery they fix."""
     with platform.metadata.session() as s:
         runs = s.scalars(
             select(QualityRun)
             .join(Delivery, Delivery.id == QualityRun.delivery_id)
-            .where(QualityRun.dataset == dataset.name)
+            .where(QualityRun.dataset == dataset.name, is_original())
             .order_by(Delivery.delivered_at.desc(), QualityRun.id.desc())
             .limit(history)
         ).all()
         if not runs:
             raise NotFound(f"no quality run for {dataset.name} yet")
         latest = runs[0]
+        fixes = fixes_of(s, [run.delivery_id for run in runs])
         return {
             "dataset": dataset.name,
             "title": dataset.title,
             "pass_rate_target": PASS_RATE_TARGET,
             "dimension_names": DIMENSION_NAMES,
             "latest": {
-                **_run_view(latest),
+                **_run_view(latest, fixes.get(latest.delivery_id)),
                 "result_path": latest.result_path,
                 "rules": [
                     {
@@ -84,7 +89,7 @@ def quality_report(platform: Platform, dataset: Dataset, history: int = 12) -> d
                     for r in latest.rules
                 ],
             },
-            "history": [_run_view(run) for run in runs],
+            "history": [_run_view(run, fixes.get(run.delivery_id)) for run in runs],
         }
 
 
@@ -127,28 +132,71 @@ def export_quarantine(platform: Platform, dataset: Dataset, delivery_id: str, ou
         *physical,
         reasons.list.join("; ").alias(REASONS_HEADER),
         *(c for c in ("_source_file", "_row_number") if c in rows.columns),
+        DELIVERY_COLUMN,  # what the resubmission fixes (datahub.quality.resubmissions)
     )
     out.parent.mkdir(parents=True, exist_ok=True)
     pl.DataFrame(neutralise_formulas(table.to_arrow())).write_csv(out)
     return table.height
 
 
-def land_resubmission(platform: Platform, dataset: Dataset, fixed_csv: Path) -> Path:
-    """Land a fixed export as a new delivery of the dataset; returns the landed file."""
+EXPORT_ACTION = "quarantine.export"
+"""The audit log's action for a download of quarantined rows (the dashboard's and the CLI's)."""
+
+
+def audit_quarantine_export(
+    platform: Platform, dataset: Dataset, delivery_id: str, rows: int, user: str
+) -> None:
+    """Record a command-line export of a delivery's quarantined rows (values as delivered, unmasked) in
+    the tamper-evident audit log: who (the operating-system user), what and how many rows. Committed
+    when this returns, so the file is written only once the export is on record."""
+    entry = AuditEntry(
+        action=EXPORT_ACTION,
+        client_name=user[:100],
+        role="cli",
+        view=dataset.name,
+        rows=rows,
+        purpose="质量整改：导出隔离数据",
+        detail={"delivery_id": delivery_id, "unmasked": True, "channel": "cli"},
+    )
+    with open_audit_log(platform) as log:
+        log.append([entry])
+
+
+def _fixed_deliveries(frame: pl.DataFrame, fixes: str | None) -> dict[str, int | None]:
+    """Each delivery id the fixed rows name (``_delivery``) → the first line naming it; ``fixes`` (the
+    command line's) for rows that name none."""
+    named: dict[str, int | None] = {fixes: None} if fixes else {}
+    if DELIVERY_COLUMN not in frame.columns:
+        return named
+    for line, value in enumerate(frame.get_column(DELIVERY_COLUMN).to_list(), start=2):
+        value = (value or "").strip()
+        if value:
+            named.setdefault(value, line)
+    return named
+
+
+def land_resubmission(
+    platform: Platform, dataset: Dataset, fixed_csv: Path, fixes: str | None = None
+) -> Path:
+    """Land a fixed export as a resubmission linked to the delivery it fixes (the ``_delivery`` of its
+    rows, or ``fixes``; see :mod:`datahub.quality.resubmissions`); returns the landed file."""
     fixed_csv = Path(fixed_csv)
     if not fixed_csv.is_file():
         raise UnreadableDelivery("no such file", file=str(fixed_csv))
     frame = read_text_csv(fixed_csv)  # in whatever encoding the department's spreadsheet saved it
-    frame = restore_formulas(frame.drop([c for c in (REASONS_HEADER, *LINEAGE) if c in frame.columns]))
+    original = original_of(platform, dataset, _fixed_deliveries(frame, fixes), str(fixed_csv))
+    dropped = (REASONS_HEADER, DELIVERY_COLUMN, *LINEAGE)
+    frame = restore_formulas(frame.drop([c for c in dropped if c in frame.columns]))
     unknown = sorted(set(frame.columns) - {c.physical_name for c in dataset.columns})
     if unknown:
         raise UnreadableDelivery(
             f"columns not in the contract: {', '.join(unknown)}", file=str(fixed_csv), line=1
         )
     target = landing_dir(platform, dataset) / f"{fixed_csv.stem}{RESUBMISSION_SUFFIX}"
-    if target.exists():  # the same fix landed before is that delivery again; another fix is a new file
-        if pl.read_parquet(target).equals(frame):
-            return target
+    if target.exists() and not pl.read_parquet(target).equals(frame):  # another fix is a new file
         digest = hashlib.sha256(fixed_csv.read_bytes()).hexdigest()[:8]
         target = target.with_name(f"{fixed_csv.stem}.{digest}{RESUBMISSION_SUFFIX}")
-    return write_parquet(frame, target)
+    if not target.exists():  # the same fix landed before is that delivery again
+        write_parquet(frame, target)
+    link_fix(platform, dataset, target, original)
+    return target

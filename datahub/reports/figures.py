@@ -22,6 +22,10 @@ dataset's):
   rejected or withheld; duplicates process nothing and are left out); blocked 阻断 = those a blocking
   rule (or the leak scan) held back; rejected 拒收 = files unreadable as the dataset; withheld 全部暂扣 =
   those whose every row was withheld for k-anonymity;
+- a resubmission of quarantined rows (``Delivery.corrects``) is no delivery and in no figure of its own:
+  the rows it published count for the delivery it fixes (:mod:`datahub.quality.resubmissions`), and
+  per department :class:`~datahub.quality.resubmissions.DepartmentFixes` gives rows fixed, waiting and
+  the time to fix (``MonthFigures.resubmissions``);
 - unfinished 未完成 = deliveries of the month not finished: waiting for a stage, claimed by one (or left
   claimed by a process that died) or failed. They are not reconciled: the month's deliveries reconcile
   (行数核对) only when none is unfinished and every finished one has rows in = published + quarantined
@@ -79,6 +83,7 @@ from typing import Any
 import polars as pl
 from sqlalchemy import func, select
 
+from datahub.access.corrections import CorrectionFigures, correction_figures
 from datahub.citytime import city_time, recorded_time
 from datahub.contracts import Dataset, SharingClass
 from datahub.contracts.model import SHARING_CLASS_NAMES
@@ -86,6 +91,7 @@ from datahub.errors import InputError, NotFound
 from datahub.metadata import (
     AuditRecord,
     ContractVersion,
+    CorrectionRequest,
     Delivery,
     DeliveryStatus,
     Grant,
@@ -97,10 +103,13 @@ from datahub.metadata import (
     Snapshot,
 )
 from datahub.platform import Platform
+from datahub.quality import resubmissions
 from datahub.quality.expectations import SuiteContext, build_suite, latency_rule
 from datahub.quality.history import PASS_RATE_TARGET
 from datahub.quality.reasons import REASON_DIMENSIONS, REASON_NAMES, Reason
+from datahub.quality.resubmissions import DepartmentFixes
 from datahub.quality.scores import DIMENSION_NAMES, DIMENSIONS
+from datahub.reports.grant_deadlines import GrantDeadlines, deadline_figures
 from datahub.serving.service import DATA_READS
 from datahub.views.codes import LEVELS, ViewCodes
 from datahub.views.kpis import NEEDED, REPEAT_DAYS, event_measures, kpi_aggregates, with_rates
@@ -203,7 +212,9 @@ def months(platform: Platform) -> list[str]:
     """Months (``YYYY-MM``) with at least one quality run, by delivery time, oldest first."""
     with platform.metadata.session() as s:
         times = s.execute(
-            select(Delivery.delivered_at).join(QualityRun, QualityRun.delivery_id == Delivery.id)
+            select(Delivery.delivered_at)
+            .join(QualityRun, QualityRun.delivery_id == Delivery.id)
+            .where(resubmissions.is_original())
         ).scalars()
         return sorted({month_of(city_time(t)) for t in times})
 
@@ -472,6 +483,11 @@ class MonthFigures:
     actions: tuple[str, ...]  # 下月整改重点, Chinese sentences
     dimension_names: dict[str, str] = field(default_factory=lambda: dict(DIMENSION_NAMES))
     unfinished: tuple[UnfinishedDelivery, ...] = ()  # the month's deliveries not finished, oldest first
+    grant_deadlines: GrantDeadlines | None = None  # grant requests answered on time, late, overdue
+    # Per department, the month's deliveries' quarantined rows fixed, waiting, and the time to fix.
+    resubmissions: tuple[DepartmentFixes, ...] = ()
+    # 校核纠错: the month's correction requests per answering department (datahub.access.corrections).
+    corrections: CorrectionFigures | None = None
 
     @property
     def pass_rate_change(self) -> float | None:
@@ -658,8 +674,9 @@ def _runs(platform: Platform, ctx: _Context, before: datetime) -> list[_Run]:
                 QualityRun.contract_version,
             )
             .join(Delivery, Delivery.id == QualityRun.delivery_id)
-            .where(Delivery.delivered_at < before)
+            .where(Delivery.delivered_at < before, resubmissions.is_original())
         ).all()
+        fixes = resubmissions.fixes_of(s)  # fixed rows count for the delivery they fix
     return [
         _Run(
             id=r.id,
@@ -668,7 +685,7 @@ def _runs(platform: Platform, ctx: _Context, before: datetime) -> list[_Run]:
             month=month_of(city_time(r.delivered_at)),
             delivered_at=r.delivered_at,
             rows_in=r.rows_in,
-            rows_passed=r.rows_passed,
+            rows_passed=resubmissions.rows_passed(r.rows_in, r.rows_passed, fixes.get(r.delivery_id)),
             overall=r.overall_score,
             blocked=r.blocked,
             department=ctx.owner(r.dataset, r.contract_version),
@@ -711,6 +728,7 @@ def _delivery_counts(platform: Platform, ctx: _Context, start: datetime, end: da
                 Delivery.delivered_at >= start,
                 Delivery.delivered_at < end,
                 Delivery.status != DeliveryStatus.duplicate,
+                resubmissions.is_original(),
             )
             .group_by(Delivery.dataset, Delivery.contract_version, Delivery.status, Delivery.reconciled)
         ).all()
@@ -754,6 +772,7 @@ def _unfinished(
                 Delivery.delivered_at >= start,
                 Delivery.delivered_at < end,
                 Delivery.status.not_in(sorted(DeliveryStatus.FINAL)),
+                resubmissions.is_original(),
             )
             .order_by(Delivery.delivered_at, Delivery.source_file)
         ).all()
@@ -826,7 +845,12 @@ def _rule_problems(platform: Platform, ctx: _Context, start: datetime, end: date
             )
             .join(QualityRun, QualityRun.id == RuleResult.run_id)
             .join(Delivery, Delivery.id == QualityRun.delivery_id)
-            .where(Delivery.delivered_at >= start, Delivery.delivered_at < end, RuleResult.success.is_(False))
+            .where(
+                Delivery.delivered_at >= start,
+                Delivery.delivered_at < end,
+                RuleResult.success.is_(False),
+                resubmissions.is_original(),
+            )
             .order_by(Delivery.delivered_at, RuleResult.id)
         ).all()
     grouped: dict[tuple[str, str], list[Any]] = defaultdict(list)
@@ -912,6 +936,7 @@ def _conformity_problems(
                 Delivery.delivered_at >= start,
                 Delivery.delivered_at < end,
                 QuarantineReason.reason != Reason.blocked_by_rule.value,
+                resubmissions.is_original(),
             )
         ).all()
     grouped: dict[tuple[str, str, str], list[Any]] = defaultdict(list)
@@ -973,6 +998,7 @@ def _late(platform: Platform, ctx: _Context, start: datetime, end: datetime) -> 
                 Delivery.delivered_at < end,
                 RuleResult.success.is_(False),
                 RuleResult.check == "stale_delivery",
+                resubmissions.is_original(),
             )
             .order_by(Delivery.delivered_at)
         ).all()
@@ -1472,6 +1498,9 @@ def month_figures(platform: Platform, month: str, *, with_events: bool = True) -
         events=events,
         actions=tuple(actions),
         unfinished=tuple(unfinished),
+        grant_deadlines=deadline_figures(platform, start, end),
+        corrections=correction_figures(platform, start, end),
+        resubmissions=resubmissions.month_fixes(platform, start, end, ctx.owner, ctx.department_name),
     )
 
 
@@ -1522,6 +1551,17 @@ def fingerprint(platform: Platform, month: str) -> str:
             ).one(),
             s.execute(select(func.count(), func.max(Snapshot.created_at)).select_from(Snapshot)).one(),
             s.execute(select(func.count()).select_from(ContractVersion)).one(),
+            s.execute(
+                select(
+                    func.count(),
+                    func.max(CorrectionRequest.requested_at),
+                    func.max(CorrectionRequest.answered_at),
+                ).where(CorrectionRequest.requested_at < end)
+            ).one(),
+            # Fixes delivered later still change the month of the delivery they fix.
+            s.execute(
+                select(func.count(), func.max(Delivery.finished_at)).where(Delivery.corrects.is_not(None))
+            ).one(),
         ]
     manifest = platform.lake.current_manifest("events_unified")
     text = repr([month, [tuple(p) for p in parts], manifest.version if manifest else None])

@@ -12,22 +12,26 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import polars as pl
 
 from datahub.access import Access, Clients, Grants, Principal, decide
+from datahub.access.return_flow import ReturnFlow
 from datahub.audit import AuditEntry, AuditWriter, open_audit_log
 from datahub.contracts import Dataset
 from datahub.errors import DatahubError, Forbidden, NotFound
-from datahub.platform import Platform
+from datahub.platform import CATALOG_RECHECK_SECONDS, Platform
 from datahub.serving import query
 from datahub.serving.catalog import Served, get_served, logical_types, served
+from datahub.serving.notices import Notice, for_reader, upcoming
 from datahub.serving.snapshots import Snapshots, Version, iso_times
 from datahub.settings import derive_key
 
@@ -74,6 +78,8 @@ class Service:
         self.snapshots = Snapshots(platform.lake)
         self.clients = Clients(platform.metadata, platform.dictionary)
         self._catalog: dict[str, Served] | None = None
+        self._catalog_of: object = None
+        self._upcoming: tuple[float, list[Notice]] | None = None
         self._decisions: dict[tuple[object, ...], Access] = {}
         self._catalog_lock = threading.Lock()
         self.grants = Grants(
@@ -81,6 +87,11 @@ class Service:
             self._contracts,
             self.check_filter,
             signal=platform.settings.var / "grants.changed",
+            calendar=platform.dictionary.calendar,
+            answer_days=platform.settings.grant_answer_days,
+        )
+        self.return_flow = ReturnFlow(
+            platform.metadata, platform.dictionary, signal=platform.settings.var / "grants.changed"
         )
         self.audit = open_audit_log(platform)
         # Reads wait for the commit of their record (group commit: concurrent reads share a batch).
@@ -98,10 +109,57 @@ class Service:
 
     @property
     def catalog(self) -> dict[str, Served]:
+        """What is served: the datasets of the contract versions in force (``Platform.catalog`` reads
+        the registry again at most once a second, so a dataset registered elsewhere is served without a
+        restart) and the views."""
+        datasets = self.platform.catalog
         with self._catalog_lock:
-            if self._catalog is None:
+            if self._catalog is None or self._catalog_of is not datasets:
                 self._catalog = served(self.platform)
+                self._catalog_of = datasets
+                self._decisions.clear()
             return self._catalog
+
+    # ----------------------------------------------------------------------------------- notices
+
+    def upcoming(self) -> list[Notice]:
+        """Contract versions still to come, read from the registry at most once a second."""
+        now = time.monotonic()
+        with self._catalog_lock:
+            if self._upcoming is not None and now - self._upcoming[0] < CATALOG_RECHECK_SECONDS:
+                return self._upcoming[1]
+        notices = upcoming(self.platform.registry)
+        with self._catalog_lock:
+            self._upcoming = (now, notices)
+        return notices
+
+    def notices(self, principal: Principal) -> list[Notice]:
+        """The notices ``principal`` is told (``datahub.serving.notices``)."""
+        granted = {g.view for g in self.grants.active(principal.client_id)}
+        return for_reader(self.upcoming(), principal, granted)
+
+    def pending_header(self, name: str) -> str | None:
+        """The ``X-Datahub-Pending-Version`` value for a read of ``name`` while a change to it is to come."""
+        found = [n.header() for n in self.upcoming() if name in n.affects]
+        return ", ".join(found) or None
+
+    def pending_version(self, name: str) -> dict[str, Any] | None:
+        """The contract version to come that changes ``name`` (for a view, the soonest of its sources';
+        one awaiting approval comes after every scheduled one), as ``PendingVersionPublic``."""
+        found = sorted(
+            (n for n in self.upcoming() if name in n.affects),
+            key=lambda n: (n.effective_at is None, n.effective_at or datetime.min, n.contract_id),
+        )
+        if not found:
+            return None
+        n = found[0]
+        return {
+            "contract_id": n.contract_id,
+            "version": n.version,
+            "in_force_version": n.in_force_version,
+            "state": n.state,
+            "effective_at": n.effective_at.replace(tzinfo=UTC) if n.effective_at else None,
+        }
 
     def _contracts(self) -> dict[str, Dataset]:
         return {name: s.contract for name, s in self.catalog.items()}
@@ -115,11 +173,13 @@ class Service:
         grants (an approved grant's terms never change; revocation and expiry change the set)."""
         served_view = get_served(self.catalog, name)
         grants = self.grants.active(principal.client_id, name)
-        holder = principal.client_id if grants else None
-        key = (principal.role, principal.department, holder, name, tuple(g.id for g in grants))
+        standing = self.return_flow.on_view(principal.client_id, served_view.contract)
+        holder = principal.client_id if grants or standing else None
+        ids = (tuple(g.id for g in grants), tuple(a.id for a in standing))
+        key = (principal.role, principal.department, holder, name, ids)
         decision = self._decisions.get(key)
         if decision is None:
-            decision = decide(principal, served_view.contract, grants)
+            decision = decide(principal, served_view.contract, grants, standing)
             if len(self._decisions) > 10_000:
                 self._decisions.clear()
             self._decisions[key] = decision
@@ -150,12 +210,15 @@ class Service:
                     "owner_department": s.contract.owner_department,
                     "sharing_class": s.contract.sharing_class.value,
                     "access": "granted"
-                    if decision.grants
+                    if decision.grants or decision.standing
                     else ("allowed" if decision.allowed else "needs_grant"),
                     "reason": decision.reason,
                     "grants": list(decision.grants),
+                    "standing_grants": list(decision.standing),
                     "version": current,
                     "rows": rows if decision.allowed else None,
+                    "contract_version": s.contract.version,
+                    "pending_version": self.pending_version(name),
                 }
             )
         return out
@@ -189,7 +252,9 @@ class Service:
             "key": list(view.key_columns),
             "row_filter": decision.row_filter,
             "grants": list(decision.grants),
+            "standing_grants": list(decision.standing),
             "columns": columns,
+            "pending_version": self.pending_version(name),
         }
 
     # ------------------------------------------------------------------------------------- reads
@@ -381,6 +446,8 @@ class Service:
     @staticmethod
     def _detail(version: Version, decision: Access, **more: Any) -> dict[str, Any]:
         detail: dict[str, Any] = {"version": version.version, "grants": list(decision.grants)}
+        if decision.standing:
+            detail["standing_grants"] = list(decision.standing)
         if decision.raw:
             detail["raw_columns"] = sorted(decision.raw)
         if decision.row_filter:
@@ -465,6 +532,11 @@ class Service:
 
     # ------------------------------------------------------------------------------------- audit
 
+    def record_contract(self, principal: Principal, action: str, detail: dict[str, Any]) -> None:
+        """A contract version's registration or a steward's decision on it, in the audit log
+        (committed when this returns)."""
+        self.audit_writer.record(self._entry(principal, action, None, detail=detail), wait=True)
+
     def record_grant(self, principal: Principal, action: str, grant: dict[str, Any]) -> None:
         """A grant's request or decision, in the audit log beside the reads it allows (committed when
         this returns)."""
@@ -479,6 +551,22 @@ class Service:
                 "grant_id": grant["grant_id"],
                 "status": grant["status"],
                 "client_id": grant["client_id"],
+            },
+        )
+        self.audit_writer.record(entry, wait=True)
+
+    def record_standing(self, principal: Principal, action: str, standing: dict[str, Any]) -> None:
+        """A standing grant's creation or revocation, in the audit log (committed when this returns)."""
+        entry = self._entry(
+            principal,
+            action,
+            None,
+            purpose=str(standing["purpose"]),
+            detail={
+                "standing_grant_id": standing["standing_grant_id"],
+                "client_id": standing["client_id"],
+                "area_level": standing["area_level"],
+                "area_code": standing["area_code"],
             },
         )
         self.audit_writer.record(entry, wait=True)

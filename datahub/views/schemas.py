@@ -93,6 +93,20 @@ SOURCE_SCHEMAS: dict[str, dict[str, pl.DataType]] = {
     },
 }
 SOURCE_DATASETS = tuple(SOURCE_SCHEMAS)
+_EVENT_SOURCES = (
+    "hotline_12345",
+    "gov_app_reports",
+    "citymgmt_cases",
+    "police_110_transfers",
+    "iot_sensor_readings",
+)
+VIEW_SOURCES: dict[str, tuple[str, ...]] = {
+    "sensor_alerts": ("iot_sensor_readings",),
+    "events_unified": _EVENT_SOURCES,
+    "event_kpis_daily": _EVENT_SOURCES,
+    "resources_available": ("emergency_resources",),
+}
+"""The datasets each view is built from (``build.build_frames``): a change to one reaches these views."""
 
 # ---------------------------------------------------------------- views (as published)
 SENSOR_ALERTS: dict[str, pl.DataType] = {

@@ -49,6 +49,7 @@ def hotline(contract_id: str, version: str = "1.0.0", edit: str | None = None) -
     """The hotline contract under another id, at ``version``, with one edit."""
     doc = yaml.safe_load(HOTLINE)
     doc["id"], doc["version"] = contract_id, version
+    doc["schema"][0]["name"] = "hotline_" + contract_id.rsplit(":", 1)[-1]  # a dataset has one contract
     props = doc["schema"][0]["properties"]
     if edit == "describe":
         doc["description"]["usage"] = "更新了用途说明。"
@@ -116,22 +117,33 @@ def test_every_role_reads(client: httpx.Client, role: str) -> None:
 # --- registration ------------------------------------------------------------------------------------
 
 
-def test_register_the_hotline_contract_then_again_unchanged(client: httpx.Client) -> None:
-    first = register(client, HOTLINE)
+def test_the_seeded_hotline_contract_is_unchanged_and_a_new_one_registers_in_force(
+    client: httpx.Client, contract_id: str
+) -> None:
+    seeded = register(client, HOTLINE)  # contracts/ seeded the registry: it is what runs
+    assert seeded.status_code == 200, seeded.text
+    assert seeded.json()["status"] == "unchanged"
+    assert seeded.json()["state"] == "approved" and seeded.json()["in_force_version"] == "1.0.0"
+    text = hotline(contract_id)
+    first = register(client, text)
     assert first.status_code == 201, first.text
-    assert first.json() == {
-        "contract_id": HOTLINE_ID,
+    body = first.json()
+    assert body.pop("effective_at") is not None
+    assert body == {
+        "contract_id": contract_id,
         "version": "1.0.0",
         "status": "registered",
+        "state": "approved",
+        "in_force_version": "1.0.0",
         "previous_version": None,
         "diff": None,
     }
-    again = register(client, HOTLINE)
+    again = register(client, text)
     assert again.status_code == 200
     assert again.json()["status"] == "unchanged"
-    shown = client.get(f"{CONTRACTS}/{HOTLINE_ID}/versions/1.0.0", headers=steward())
+    shown = client.get(f"{CONTRACTS}/{contract_id}/versions/1.0.0", headers=steward())
     assert shown.status_code == 200
-    assert shown.json()["content"] == HOTLINE
+    assert shown.json()["content"] == text
     assert shown.json()["registered_by"] == "data-office"
 
 
@@ -161,7 +173,8 @@ def test_breaking_change_without_a_new_major_version_is_refused(
     assert error["code"] == "contract_refused"
     assert "new major version" in error["message"]
     assert any("is_resolved" in p for p in error["problems"])
-    assert register(client, hotline(contract_id, "2.0.0", "drop_column")).status_code == 201
+    waiting = register(client, hotline(contract_id, "2.0.0", "drop_column"))
+    assert waiting.status_code == 202 and waiting.json()["state"] == "pending", waiting.text
 
 
 def test_same_version_with_other_content_is_refused(client: httpx.Client, contract_id: str) -> None:
@@ -257,6 +270,9 @@ def test_list_shows_the_latest_version_of_each_contract(client: httpx.Client, co
         "contract_id": contract_id,
         "name": "12345热线工单",
         "version": "1.1.0",
+        "in_force_version": "1.1.0",  # not breaking: in force at once
+        "pending_version": None,
+        "pending_effective_at": None,
         "owner_department": "OC",
         "versions": 2,
         "registered_at": None,

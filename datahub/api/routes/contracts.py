@@ -4,13 +4,22 @@ Contract ids are URNs with colons (``urn:datahub:contract:hotline_12345``); a pa
 as they are. An id containing ``/`` cannot be addressed here.
 """
 
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import pydantic
 from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 
-from datahub.api.deps import ContractRegistrar, RegistryDep, get_caller
+from datahub.api.deps import (
+    ContractRegistrar,
+    CurrentCaller,
+    CurrentPrincipal,
+    PlatformDep,
+    RegistryDep,
+    ServiceDep,
+    get_caller,
+)
 from datahub.api.errors import InvalidRequest, PayloadTooLarge, UnsupportedMediaType
 from datahub.api.models import (
     ContractCreate,
@@ -19,10 +28,15 @@ from datahub.api.models import (
     ContractsPublic,
     ContractSummaryPublic,
     ContractVersionDetailPublic,
+    ContractVersionPublic,
     DiffPublic,
     ErrorPublic,
     RegistrationPublic,
+    VersionDecision,
+    VersionRejection,
 )
+from datahub.citytime import recorded_time
+from datahub.contracts.registry import Registration
 from datahub.contracts.yaml_io import MAX_YAML_BYTES
 
 YAML_TYPES = frozenset({"application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml", "text/plain"})
@@ -124,9 +138,17 @@ def list_contracts(registry: RegistryDep) -> ContractsPublic:
     },
 )
 def register_contract(
-    caller: ContractRegistrar, registry: RegistryDep, text: ContractText, response: Response
+    caller: ContractRegistrar,
+    principal: CurrentPrincipal,
+    registry: RegistryDep,
+    platform: PlatformDep,
+    service: ServiceDep,
+    text: ContractText,
+    response: Response,
 ) -> RegistrationPublic:
-    """Register a new version (201), or find this content registered already (200).
+    """Register a new version (201), or find this content registered already (200). A new dataset is
+    onboarded at once (landing zone, pipeline, API view). A breaking version is accepted (202) as
+    ``pending``: it waits for a steward's approval and an effective date.
 
     Refused (422) when the text is not plain, bounded YAML (alias bombs, deep nesting, repeated
     keys, non-plain tags: the line is named). Refused (409) when the contract does not lint, reuses
@@ -137,7 +159,90 @@ def register_contract(
     registration = registry.register(text, source=SOURCE, caller=caller)
     if registration.status != "registered":
         response.status_code = status.HTTP_200_OK
+    else:
+        platform.forget_catalog()  # served from the next request on
+        if registration.pending:
+            response.status_code = status.HTTP_202_ACCEPTED
+        service.record_contract(principal, "contract.register", registration_detail(registration))
     return RegistrationPublic.from_registration(registration)
+
+
+def registration_detail(registration: Registration) -> dict[str, Any]:
+    return {
+        "contract_id": registration.contract_id,
+        "version": registration.version,
+        "state": registration.state,
+        "effective_at": registration.effective_at.isoformat() if registration.effective_at else None,
+    }
+
+
+def _city_utc(moment: datetime | None) -> datetime | None:
+    """A time given with a zone, or in city time without one, as naive UTC (how the registry keeps it)."""
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        return recorded_time(moment)
+    return moment.astimezone(UTC).replace(tzinfo=None)
+
+
+@router.post(
+    "/{contract_id}/versions/{version}/approve",
+    responses={
+        **_NOT_FOUND,
+        403: {"model": ErrorPublic, "description": "Only stewards and admins decide (`forbidden`)."},
+        409: {"model": ErrorPublic, "description": "The version is not waiting for a decision (`conflict`)."},
+        422: {"model": ErrorPublic, "description": "An effective date in the past (`invalid_input`)."},
+    },
+)
+def approve_version(
+    contract_id: ContractId,
+    version: Version,
+    decision: VersionDecision,
+    caller: CurrentCaller,
+    principal: CurrentPrincipal,
+    registry: RegistryDep,
+    platform: PlatformDep,
+    service: ServiceDep,
+) -> ContractVersionPublic:
+    """Approve a breaking version: it takes effect at ``effective_at`` (now when left out). Consumers
+    holding grants on what it feeds see a notice until then (``GET /api/v1/notices``)."""
+    row = registry.approve(
+        contract_id, version, caller=caller, effective_at=_city_utc(decision.effective_at), note=decision.note
+    )
+    platform.forget_catalog()
+    service.record_contract(
+        principal,
+        "contract.approve",
+        {"contract_id": contract_id, "version": version, "effective_at": str(row.effective_at)},
+    )
+    return ContractVersionPublic.from_row(row)
+
+
+@router.post(
+    "/{contract_id}/versions/{version}/reject",
+    responses={
+        **_NOT_FOUND,
+        403: {"model": ErrorPublic, "description": "Only stewards and admins decide (`forbidden`)."},
+        409: {"model": ErrorPublic, "description": "The version is not waiting for a decision (`conflict`)."},
+    },
+)
+def reject_version(
+    contract_id: ContractId,
+    version: Version,
+    rejection: VersionRejection,
+    caller: CurrentCaller,
+    principal: CurrentPrincipal,
+    registry: RegistryDep,
+    service: ServiceDep,
+) -> ContractVersionPublic:
+    """Reject a breaking version: it never takes effect; the department registers another."""
+    row = registry.reject(contract_id, version, caller=caller, reason=rejection.reason)
+    service.record_contract(
+        principal,
+        "contract.reject",
+        {"contract_id": contract_id, "version": version, "reason": rejection.reason},
+    )
+    return ContractVersionPublic.from_row(row)
 
 
 @router.get("/{contract_id}", responses=_NOT_FOUND)
