@@ -880,7 +880,10 @@ def demo(
         f"'{base}/api/v1/views/events_unified/rows?limit=5'\n"
         f"  Dashboard:   {base}/dashboard  (sign in with the steward key)\n"
         + "".join(f"  Report:      {pdf} and .html  (月通报)\n" for pdf in reports)
-        + "  Contracts:   .venv/bin/datahub contract list\n"
+        + "  Contracts:   .venv/bin/datahub contract list   (construction_hotline_12319 was registered over "
+        "HTTP\n               while the API ran; its breaking 2.0.0 awaits a steward: .venv/bin/datahub "
+        "contract approve\n               urn:datahub:contract:construction_hotline_12319 2.0.0 --effective "
+        "YYYY-MM-DD)\n"
         f"  Published:   {settings.lake_dir / 'published'}/<dataset>/CURRENT\n"
         f"  Quarantine:  {settings.lake_dir / 'quarantine'}/<dataset>/\n"
     )

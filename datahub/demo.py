@@ -3,10 +3,18 @@ the event-ready views (docs/views.md) and the monthly report of each completed m
 
 from __future__ import annotations
 
+import json
 import os
+import socket
+import subprocess
+import sys
+import threading
+import time as time_module
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date, datetime, time, timedelta
+from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -127,6 +135,119 @@ def register_contracts(platform: Platform) -> None:
     platform.forget_catalog()
 
 
+ONBOARDING_DIR = ("examples", "onboarding")
+ONBOARDED = "construction_hotline_12319"
+ONBOARDED_ROWS = 1200
+
+
+@contextmanager
+def api_server(settings: Settings) -> Iterator[str]:
+    """The sharing API under uvicorn on a free loopback port, in a thread, for the block: its URL."""
+    import uvicorn
+
+    from datahub.api import create_app
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time_module.monotonic() + 60
+    while not server.started:
+        if not thread.is_alive() or time_module.monotonic() > deadline:
+            sock.close()
+            raise RuntimeError("the demo's API server did not start")
+        time_module.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=60)
+        sock.close()
+
+
+def _onboarded_file(platform: Platform, out: Path, start: date) -> Path:
+    """A 12319 delivery: synthetic hotline work orders with the columns its contract declares."""
+    from dataclasses import replace
+
+    from datahub.synth.generator import hotline_table
+    from datahub.synth.writers import write_table
+
+    dataset = platform.catalog.get(ONBOARDED)
+    table, last = hotline_table(ONBOARDED_ROWS, start, platform.dictionary, platform.catalog, seed=12319)
+    wanted = {c.name for c in dataset.columns}
+    write_table(
+        replace(table, dataset=dataset, cols={k: v for k, v in table.cols.items() if k in wanted}), out, last
+    )
+    return out
+
+
+def onboard_over_http(settings: Settings, start: date) -> dict[str, Any]:
+    """What a department does to onboard a dataset while the platform runs, end to end: with the API
+    already serving, 住房和城乡建设局 registers the 12319 contract over HTTP; `datahub ingest` (a process
+    of its own) runs its pipeline; the running server serves it; then the department registers a
+    breaking 2.0.0, which waits for a steward's approval (left pending for the steward to decide)."""
+    import httpx
+
+    from datahub.access import Clients
+
+    platform = Platform(settings)
+    contracts = settings.root.joinpath(*ONBOARDING_DIR)
+    clients = Clients(platform.metadata, platform.dictionary)
+    department = {
+        "Authorization": f"Bearer {clients.create('demo-hc-department', 'department', 'HC').api_key}"
+    }
+    reader = {"Authorization": f"Bearer {clients.create('demo-onboarding-check', 'steward').api_key}"}
+    yaml_type = {"Content-Type": "application/yaml"}
+    with api_server(settings) as url, httpx.Client(base_url=url, timeout=120) as http:
+        made = http.post(
+            "/api/v1/contracts",
+            content=(contracts / f"{ONBOARDED}.odcs.yaml").read_bytes(),
+            headers={**department, **yaml_type},
+        )
+        if made.status_code != 201:
+            raise RuntimeError(f"registering {ONBOARDED} over HTTP: {made.status_code} {made.text}")
+        platform.forget_catalog()
+        delivered = _onboarded_file(platform, settings.synth_dir / f"{ONBOARDED}.csv", start)
+        ingested = subprocess.run(
+            [sys.executable, "-m", "datahub.cli", "ingest", ONBOARDED, str(delivered), "--json"],
+            env={**os.environ, "DATAHUB_HOME": str(settings.var), "DATAHUB_DEMO_MODE": "true"},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if ingested.returncode != 0:
+            raise RuntimeError(f"datahub ingest {ONBOARDED}: {ingested.stdout}{ingested.stderr}")
+        summary = json.loads(ingested.stdout)
+        for _ in range(50):  # the server reads the registry again at most once a second
+            if http.get(f"/api/v1/views/{ONBOARDED}", headers=reader).status_code == 200:
+                break
+            time_module.sleep(0.1)
+        served, params = 0, {"limit": 1000}
+        while True:  # every published row, page by page, from the server that was running all along
+            page = http.get(f"/api/v1/views/{ONBOARDED}/rows", params=params, headers=reader).json()
+            served += len(page["data"])
+            if not page["next_cursor"]:
+                break
+            params = {"limit": 1000, "cursor": page["next_cursor"]}
+        pending = http.post(
+            "/api/v1/contracts",
+            content=(contracts / f"{ONBOARDED}.v2.odcs.yaml").read_bytes(),
+            headers={**department, **yaml_type},
+        )
+        if pending.status_code != 202:
+            raise RuntimeError(f"registering {ONBOARDED} 2.0.0: {pending.status_code} {pending.text}")
+    platform.metadata.dispose()
+    return {
+        "dataset": ONBOARDED,
+        "registered": "1.0.0",
+        "rows_published": summary["rows_published"],
+        "rows_served": served,
+        "pending": "2.0.0",
+    }
+
+
 def run_demo(
     settings: Settings,
     *,
@@ -151,6 +272,12 @@ def run_demo(
         if progress:
             progress("交付落地 landing", i + 1, len(result.files))
     run_pipelines(settings, progress)
+    if progress:
+        progress("上线新数据集 onboarding over HTTP", 0, 1)
+    onboard_over_http(settings, start)
+    platform.forget_catalog()
+    if progress:
+        progress("上线新数据集 onboarding over HTTP", 1, 1)
     return summarise(platform) + summarise_views(platform)
 
 

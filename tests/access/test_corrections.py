@@ -381,6 +381,8 @@ def test_the_console_lists_answers_and_refuses(
     listed = runner.invoke(app, ["correction", "list", "--department", "EE", "--status", "open", "--json"])
     assert listed.exit_code == 0, listed.output
     assert number in [c["correction_id"] for c in json.loads(listed.stdout)]
+    table = runner.invoke(app, ["correction", "list", "--overdue"])
+    assert table.exit_code == 0 and "correction requests" in table.stdout
     shown = runner.invoke(app, ["correction", "show", str(number)])
     assert shown.exit_code == 0 and "控制台" in shown.stdout and "open" in shown.stdout
     assert runner.invoke(app, ["correction", "list", "--status", "closed"]).exit_code == 2

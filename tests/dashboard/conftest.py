@@ -19,7 +19,6 @@ import pytest
 from playwright.sync_api import Browser, Page, Playwright, Response, Route, sync_playwright
 
 from datahub.access import GrantRequest, Principal
-from datahub.contracts.registry import ContractRegistry
 from datahub.serving.service import Service
 from tests.api.world import World, build_world
 
@@ -63,9 +62,7 @@ def _principal(world: World, name: str) -> Principal:
 def dashboard(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DashboardWorld]:
     with build_world(tmp_path_factory.mktemp("dashboard")) as world:
         service: Service = world.server.app.state.service
-        registry = ContractRegistry(world.platform.metadata, world.platform.dictionary)
-        for dataset in world.platform.catalog:
-            registry.register(dataset.path.read_text(encoding="utf-8"), source=str(dataset.path))
+        assert world.platform.registry.in_force()  # contracts/ seeded the registry on first use
         consumer = _principal(world, "consumer")
         grants = []
         for view, purpose in (("hotline_12345", "区级平台研判噪音投诉"), ("gov_app_reports", "应急指挥调度")):

@@ -12,13 +12,13 @@ import re
 import statistics
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import httpx
 import polars as pl
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 from typer.testing import CliRunner
 
 from datahub import pipeline
@@ -27,6 +27,7 @@ from datahub.audit import open_audit_log
 from datahub.citytime import city_time
 from datahub.cli import app
 from datahub.demo import summarise
+from datahub.metadata import Delivery
 from datahub.platform import Platform
 from datahub.quality.history import DELIVERY_COLUMN, quality_report
 from datahub.reports.figures import month_figures, month_of
@@ -136,11 +137,9 @@ def test_a_fix_raises_the_departments_pass_rate_and_counts_for_the_delivery_it_f
     assert record["detail"] == {"delivery_id": bad.delivery_id, "unmasked": True, "channel": "cli"}
 
     # The department takes two days over it: what happened so far happened that long ago.
-    with platform.metadata.engine.begin() as conn:
-        conn.execute(
-            text("UPDATE deliveries SET finished_at = datetime(finished_at, :back)"),
-            {"back": f"-{HOURS_LATER} hours"},
-        )
+    with platform.metadata.session() as s:
+        for delivery in s.scalars(select(Delivery)):
+            delivery.finished_at -= timedelta(hours=HOURS_LATER)  # type: ignore[operator]
     _fix(export, FIXED)
     fix = json.loads(_cli(platform, "quarantine", "resubmit", HOTLINE, str(export), "--json"))
     assert fix["corrects"] == bad.delivery_id
