@@ -864,9 +864,11 @@ def demo(
         except DatahubError as exc:
             raise _fail(exc) from None
     _print_summary_table(rows, "演示结果 demo summary (per dataset, all deliveries)")
+    from datahub.access.corrections import seed_correction
     from datahub.demo import seed_sharing
 
     steward, consumer = seed_sharing(Platform(settings))
+    correction = seed_correction(Platform(settings))
     reports = sorted(settings.reports_dir.glob("report-*.pdf"))
     base = f"http://{settings.api_host}:{settings.api_port}"
     console.print(
@@ -875,7 +877,9 @@ def demo(
         "  Status:      .venv/bin/datahub status\n"
         f"  API:         DATAHUB_DEMO_MODE=true .venv/bin/datahub serve, then {base}/docs\n"
         f"               steward key   {steward}\n"
-        f"               consumer key  {consumer}   (demo-ops-centre: one grant waits for approval)\n"
+        f"               consumer key  {consumer}   (demo-ops-centre: one grant waits for approval;\n"
+        f"               its correction request #{correction} waits in 生态环境局's inbox: .venv/bin/datahub "
+        "correction list)\n"
         f"               curl -H 'Authorization: Bearer {steward}' "
         f"'{base}/api/v1/views/events_unified/rows?limit=5'\n"
         f"  Dashboard:   {base}/dashboard  (sign in with the steward key)\n"

@@ -35,7 +35,7 @@ from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.orm import Session
 
 from datahub.contracts import Dataset
-from datahub.errors import InputError, NotFound
+from datahub.errors import InputError
 from datahub.ingest.landing import discover, recorded
 from datahub.metadata import Delivery, DeliveryStatus, QualityRun
 from datahub.platform import Platform
@@ -333,16 +333,3 @@ def month_fixes(
             )
         )
     return tuple(sorted(out, key=lambda c: (-c.rows_waiting, -c.rows_quarantined, c.code or "")))
-
-
-def find_delivery(platform: Platform, dataset: Dataset, delivery_id: str) -> Delivery:
-    """A delivery of ``dataset`` (NotFound otherwise, naming the dataset it belongs to if another)."""
-    with platform.metadata.session() as s:
-        found = s.get(Delivery, delivery_id)
-    if found is None:
-        raise NotFound(
-            f"no delivery {delivery_id}; `datahub quarantine deliveries {dataset.name}` lists them"
-        )
-    if found.dataset != dataset.name:
-        raise NotFound(f"delivery {delivery_id} is a delivery of {found.dataset}, not of {dataset.name}")
-    return found
