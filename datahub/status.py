@@ -1,4 +1,5 @@
-"""Where every dataset stands: current published version, last delivery, reconciliation, freshness.
+"""Where every dataset stands: the contract version in force and any to come, current published
+version, last delivery, reconciliation, freshness.
 
 A delivery is *reconciled* only when it is finished (its status is in ``DeliveryStatus.FINAL``) and its
 rows reconcile (``Delivery.reconciled``: rows in = rows published + rows quarantined); a duplicate

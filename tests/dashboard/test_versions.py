@@ -79,7 +79,9 @@ def _sign_in(city: VersionCity, who: str) -> tuple[httpx.Client, str]:
     form = http.get("/dashboard/login")
     token = re.search(r'name="login_token" value="([^"]+)"', form.text)
     assert token, form.text[:500]
-    signed = http.post("/dashboard/login", data={"login_token": token.group(1), "api_key": city.world.keys[who]})
+    signed = http.post(
+        "/dashboard/login", data={"login_token": token.group(1), "api_key": city.world.keys[who]}
+    )
     assert signed.status_code == 303, signed.text[:500]
     page = http.get("/dashboard/")
     csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
