@@ -30,6 +30,7 @@ from packaging.version import InvalidVersion, Version
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from datahub.citytime import city_time
 from datahub.contracts.diff import ContractDiff, diff_contracts, required_bump
 from datahub.contracts.lint import lint_document
 from datahub.contracts.loader import CONTRACT_GLOB
@@ -369,9 +370,10 @@ class ContractRegistry:
         row = self.get(contract_id, version)
         state = state_of(row)
         if state != VersionState.pending:
+            effective = effective_of(row)
             raise Conflict(
                 f"version {version} of '{contract_id}' is {state}, not waiting for a decision"
-                + (f" (in force from {effective_of(row):%Y-%m-%d %H:%M} UTC)" if effective_of(row) else "")
+                + (f" (in force from {city_time(effective):%Y-%m-%d %H:%M} city time)" if effective else "")
             )
         return row
 
@@ -391,7 +393,8 @@ class ContractRegistry:
         when = effective_at or now
         if when < now.replace(second=0, microsecond=0):
             raise InputError(
-                f"the effective date {when:%Y-%m-%d %H:%M} UTC is in the past", path="effective_at"
+                f"the effective date {city_time(when):%Y-%m-%d %H:%M} (city time) is in the past",
+                path="effective_at",
             )
         with self.metadata.session() as s:
             stored = s.get_one(ContractVersion, row.id)
