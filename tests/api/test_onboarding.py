@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -53,11 +54,11 @@ def cli(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def eventually(ask: callable, seconds: float = 10) -> httpx.Response:  # type: ignore[valid-type]
+def eventually(ask: Callable[[], httpx.Response], seconds: float = 10) -> httpx.Response:
     """The registry is read again at most once a second: ask until the answer is a success."""
     deadline = time.monotonic() + seconds
     while True:
-        answer: httpx.Response = ask()
+        answer = ask()
         if answer.status_code < 400 or time.monotonic() > deadline:
             return answer
         time.sleep(0.2)
