@@ -138,3 +138,10 @@ class DatabaseUnavailable(DatahubError):
 
     code = "database_unavailable"
     http_status = 503
+
+
+class StorageUnavailable(DatahubError):
+    """The lake's object storage cannot be reached or used (endpoint down, keys refused, no bucket)."""
+
+    code = "storage_unavailable"
+    http_status = 503

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from functools import cached_property
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from annotated_types import Ge, Le
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
@@ -95,6 +96,24 @@ class Settings(BaseSettings):
         "correction request, counted like grant_answer_days.",
     )
 
+    lake_warehouse: str | None = Field(
+        None,
+        description="Where the lake's Iceberg warehouse lives: a local path (or file:// URL), or an S3 URL "
+        "s3://BUCKET/PATH on S3-compatible object storage (then s3_endpoint, s3_access_key and "
+        "s3_secret_key are required). The working layers (raw, conformed, quarantine) live beside it, in "
+        "its parent. Defaults to HOME/lake/warehouse.",
+    )
+    s3_endpoint: str | None = Field(
+        None,
+        description="URL of the S3-compatible object storage holding an s3:// lake_warehouse, such as "
+        "http://127.0.0.1:8333 (SeaweedFS) or https://s3.us-east-1.amazonaws.com.",
+    )
+    s3_access_key: SecretStr | None = Field(None, description="Access key id for s3_endpoint.")
+    s3_secret_key: SecretStr | None = Field(None, description="Secret access key for s3_endpoint.")
+    s3_region: str = Field(
+        "us-east-1", description="Region for s3_endpoint (signed into every request; any for SeaweedFS)."
+    )
+
     def __init__(self, **values: Any) -> None:
         """ConfigError naming each variable that cannot be used, what it should be and what it is."""
         try:
@@ -114,6 +133,35 @@ class Settings(BaseSettings):
                 ) from None
         return value
 
+    @field_validator("lake_warehouse")
+    @classmethod
+    def _warehouse_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        url = urlsplit(value)
+        if url.scheme == "s3":
+            if not url.netloc or url.path.strip("/") == "":
+                raise ValueError("an S3 URL with a bucket and a path, such as s3://city-lake/warehouse")
+            return f"s3://{url.netloc}/{url.path.strip('/')}"
+        if url.scheme not in ("", "file") or (url.scheme == "file" and url.netloc):
+            raise ValueError("a local path, a file:///PATH URL or an s3://BUCKET/PATH URL")
+        return value
+
+    @field_validator("s3_endpoint")
+    @classmethod
+    def _endpoint_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        expected = "an http:// or https:// URL of a host (and port), such as http://127.0.0.1:8333"
+        url = urlsplit(value)
+        try:
+            url.port  # noqa: B018 (raises on a port that is no number)
+        except ValueError:
+            raise ValueError(expected) from None
+        if url.scheme not in ("http", "https") or not url.hostname or url.path.strip("/"):
+            raise ValueError(expected)
+        return value.rstrip("/")
+
     @model_validator(mode="after")
     def _fill_defaults(self) -> Settings:
         self.root = self.root.resolve()
@@ -122,6 +170,22 @@ class Settings(BaseSettings):
         self.dictionary_dir = (self.dictionary_dir or self.root / "dictionary").resolve()
         if self.metadata_url is None:
             self.metadata_url = f"sqlite:///{self.home / 'metadata.db'}"
+        if self.lake_warehouse is None:
+            self.lake_warehouse = str(self.home / "lake" / "warehouse")
+        elif not self.lake_on_s3:
+            local = Path(self.lake_warehouse.removeprefix("file://"))
+            self.lake_warehouse = str(local.expanduser().resolve())
+        if self.lake_on_s3:
+            missing = [
+                variable(setting)
+                for setting in ("s3_endpoint", "s3_access_key", "s3_secret_key")
+                if not _given(getattr(self, setting))
+            ]
+            if missing:  # raised as it is (no ValueError): the variables to set are the missing ones
+                raise ConfigError(
+                    f"required when {variable('lake_warehouse')} is an s3:// URL ({self.lake_warehouse})",
+                    path=", ".join(missing),
+                )
         return self
 
     # Paths derived from home: declared once here.
@@ -141,6 +205,11 @@ class Settings(BaseSettings):
     @property
     def lake_dir(self) -> Path:
         return self.var / "lake"
+
+    @property
+    def lake_on_s3(self) -> bool:
+        """Whether the lake (warehouse and working layers) lives on S3-compatible object storage."""
+        return self.lake_warehouse is not None and self.lake_warehouse.startswith("s3://")
 
     @property
     def dagster_home(self) -> Path:
@@ -188,6 +257,12 @@ class Settings(BaseSettings):
     def ensure_dirs(self) -> None:
         for path in (self.var, self.landing_dir, self.lake_dir, self.dagster_home):
             path.mkdir(parents=True, exist_ok=True)
+
+
+def _given(value: str | SecretStr | None) -> bool:
+    if isinstance(value, SecretStr):
+        value = value.get_secret_value()
+    return bool(value)
 
 
 def derive_key(secret: bytes, context: bytes) -> bytes:
@@ -244,8 +319,9 @@ def settings_error(exc: ValidationError) -> ConfigError:
     return ConfigError("; ".join(f"{where}: {message}" if where else message for where, message in problems))
 
 
-HOLD_SECRETS = frozenset({"metadata_url"})
-"""Settings that are no SecretStr but may hold one (a database password): never repeated either."""
+HOLD_SECRETS = frozenset({"metadata_url", "s3_access_key", "s3_secret_key"})
+"""Settings whose value is never repeated besides the plain SecretStr ones: a database URL (it may hold a
+password) and the optional S3 keys."""
 
 NOT_SETTINGS = frozenset({"DATAHUB_CRASH_AT", "DATAHUB_DELAY_AT"})
 """Variables of the prefix that are not settings: the fault injection of datahub.faults."""

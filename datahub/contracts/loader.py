@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from datahub.contracts.model import (
     Delivery,
     DeliveryFormat,
     Desensitise,
+    PartitionField,
     PublishMode,
     SharingClass,
     custom_property_problems,
@@ -170,6 +172,46 @@ def _ignored_columns(value: Any, columns: tuple[Column, ...], file: str, where: 
     return tuple(dict.fromkeys(value))
 
 
+_TRANSFORM = re.compile(r"identity|year|month|day|hour|(?:bucket|truncate)\[[1-9]\d*\]")
+_TIME_TRANSFORMS = {"year": _TEMPORAL, "month": _TEMPORAL, "day": _TEMPORAL, "hour": (ElementType.timestamp,)}
+
+
+def _partitioning(
+    value: Any, columns: tuple[Column, ...], file: str, where: str
+) -> tuple[PartitionField, ...]:
+    """The ``partitioning`` of a schema object: ``[{column, transform}]``, each a declared column and an
+    Iceberg transform its type allows."""
+    path = f"{where}.customProperties.partitioning"
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not value:
+        raise ContractError("partitioning must be a list of {column, transform}", file=file, path=path)
+    by_name = {c.name: c for c in columns}
+    fields = []
+    for i, item in enumerate(value):
+        if not isinstance(item, dict) or set(item) != {"column", "transform"}:
+            raise ContractError("each partition field is {column, transform}", file=file, path=f"{path}[{i}]")
+        name, transform = item["column"], str(item["transform"])
+        column = by_name.get(name) if isinstance(name, str) else None
+        if column is None:
+            raise ContractError(f"unknown column '{name}'", file=file, path=f"{path}[{i}]")
+        if not _TRANSFORM.fullmatch(transform):
+            allowed = "identity, year, month, day, hour, bucket[N], truncate[W]"
+            raise ContractError(
+                f"unknown transform '{transform}' ({allowed})", file=file, path=f"{path}[{i}]"
+            )
+        if column.type not in _TIME_TRANSFORMS.get(transform, (column.type,)):
+            raise ContractError(
+                f"transform '{transform}' needs a date or timestamp column, {column.name} is {column.type}",
+                file=file,
+                path=f"{path}[{i}]",
+            )
+        fields.append(PartitionField(column.name, transform))
+    if len(set(fields)) < len(fields):
+        raise ContractError("a partition field is given twice", file=file, path=path)
+    return tuple(fields)
+
+
 def load_contract(path: Path, dictionary: Dictionary) -> list[Dataset]:
     """One Dataset per schema object of the contract at ``path``."""
     try:
@@ -232,6 +274,7 @@ def contract_datasets(raw: Any, path: Path, dictionary: Dictionary) -> list[Data
             for j, prop in enumerate(obj.properties or [])
         )
         ignored = _ignored_columns(object_custom.get("ignoredColumns"), columns, file, f"schema[{i}]")
+        partitioning = _partitioning(object_custom.get("partitioning"), columns, file, f"schema[{i}]")
         if not columns:
             raise ContractError("schema object has no properties", file=file, path=f"schema[{i}]")
         if not obj.name:
@@ -251,6 +294,7 @@ def contract_datasets(raw: Any, path: Path, dictionary: Dictionary) -> list[Data
                 raw=raw,
                 k_anonymity=k,
                 ignored_columns=ignored,
+                partitioning=partitioning,
             )
         )
     return datasets

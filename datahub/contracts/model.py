@@ -5,7 +5,8 @@ goes into ``customProperties`` (documented in docs/contracts.md):
 
 contract level   ownerDepartment, sharingClass, channel, delivery {format, encoding, publishMode, sheet},
                  kAnonymity (the k its quasi-identifiers must reach when shared; default 5)
-schema object    ignoredColumns (delivered columns dropped unread: not refused as undeclared)
+schema object    ignoredColumns (delivered columns dropped unread: not refused as undeclared),
+                 partitioning (the lake table's partition spec: [{column, transform}])
 property level   dictionaryElement, crosswalk, personalClass, desensitise
 
 These are declared once here (``CUSTOM_PROPERTIES``) for the loader and lint: any other custom property is
@@ -93,7 +94,7 @@ def parse_code(kind: type[Code], value: Any) -> Code:
 DELIVERY_KEYS = ("format", "encoding", "publishMode", "sheet")
 CUSTOM_PROPERTIES: dict[str, tuple[str, ...]] = {
     "contract": ("ownerDepartment", "sharingClass", "channel", "delivery", "kAnonymity"),
-    "schema object": ("ignoredColumns",),
+    "schema object": ("ignoredColumns", "partitioning"),
     "property": ("dictionaryElement", "crosswalk", "personalClass", "desensitise"),
 }
 """The custom properties the platform reads, by where they are written."""
@@ -200,6 +201,15 @@ class Column:
 
 
 @dataclass(frozen=True)
+class PartitionField:
+    """One field of the lake table's partition spec: a column and an Iceberg transform (``identity``,
+    ``year``, ``month``, ``day``, ``hour``, ``bucket[N]``, ``truncate[W]``)."""
+
+    column: str
+    transform: str
+
+
+@dataclass(frozen=True)
 class Dataset:
     name: str
     title: str
@@ -215,6 +225,7 @@ class Dataset:
     k_anonymity: int = DEFAULT_K
     # Delivered columns (or JSON objects, with every field nested in them) dropped before anything is kept.
     ignored_columns: tuple[str, ...] = ()
+    partitioning: tuple[PartitionField, ...] = ()
 
     @property
     def key_columns(self) -> tuple[str, ...]:
