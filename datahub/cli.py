@@ -54,6 +54,10 @@ pii_app = typer.Typer(
     help="Personal data (个人信息): find it in texts, audit what is published.", no_args_is_help=True
 )
 app.add_typer(pii_app, name="pii")
+lake_app = typer.Typer(
+    help="The lake's Iceberg tables (数据湖): the catalog other engines attach to.", no_args_is_help=True
+)
+app.add_typer(lake_app, name="lake")
 # Wide enough for the tables when output goes to a file or CI log rather than a terminal.
 console = Console(width=None if sys.stdout.isatty() else 160)
 err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
@@ -1756,6 +1760,137 @@ def audit_list(
             _text(r.get("purpose")),
         )
     console.print(table)
+
+
+@lake_app.command("info")
+def lake_info(as_json: Annotated[bool, typer.Option("--json", help="Print it as JSON.")] = False) -> None:
+    """The Iceberg catalog (type, name, URI without its password, warehouse, S3 endpoint) and every
+    table with its current snapshot and rows: what Spark, Trino or Flink attach to (docs/lake.md)."""
+    from datahub.lake.info import lake_info as info_of
+
+    try:
+        info = info_of(Settings())
+    except DatahubError as exc:
+        raise _fail(exc, as_json) from None
+    if as_json:
+        print(json.dumps(info, ensure_ascii=False, indent=2))
+        return
+    catalog = info["catalog"]
+    for label, key in (
+        ("catalog", "name"),
+        ("type", "type"),
+        ("uri", "uri"),
+        ("jdbc uri", "jdbc_uri"),
+        ("jdbc user", "jdbc_user"),
+        ("warehouse", "warehouse"),
+        ("s3 endpoint", "s3_endpoint"),
+        ("s3 region", "s3_region"),
+    ):
+        if catalog[key] is not None:
+            console.print(f"{label + ':':<12} {_text(catalog[key])}", highlight=False)
+    count = len(info["tables"])
+    table = Table(title=f"{count} table{'' if count == 1 else 's'} (湖表)")
+    for header in (
+        "table",
+        "snapshot",
+        "committed (UTC)",
+        "rows",
+        "delivery",
+        "contract",
+        "snapshots",
+        "partitioned by",
+        "location",
+    ):
+        table.add_column(header, overflow="fold")
+    for t in info["tables"]:
+        table.add_row(
+            t["table"],
+            str(t["snapshot_id"] or "-"),
+            (t["committed_at"] or "-")[:19].replace("T", " "),
+            f"{t['rows']:,}",
+            _text(t["delivery_id"] or "-"),
+            _text(t["contract_version"] or "-"),
+            str(t["snapshots"]),
+            ", ".join(t["partition_spec"]) or "-",
+            _text(t["location"]),
+        )
+    console.print(table)
+
+
+@lake_app.command("migrate")
+def lake_migrate(as_json: Annotated[bool, typer.Option("--json", help="Print it as JSON.")] = False) -> None:
+    """Turn the home's published snapshots in the earlier layout (parts, manifests, CURRENT) into
+    Iceberg tables, one snapshot per delivery, checked row for row and key for key; again is a no-op."""
+    from datahub.lake.migrate import migrate
+    from datahub.lake.tables import TableStore
+    from datahub.views import view_contracts
+
+    platform = Platform()
+    try:
+        store = TableStore.for_settings(platform.settings)
+        try:
+            done = migrate(
+                platform.lake, store, {d.name: d for d in platform.catalog}, view_contracts(platform)
+            )
+        finally:
+            store.close()
+    except DatahubError as exc:
+        raise _fail(exc, as_json) from None
+    if as_json:
+        print(json.dumps([asdict(m) for m in done], ensure_ascii=False, indent=2))
+        return
+    table = Table(title="迁移为 Iceberg 表 migrated to Iceberg tables")
+    for header in ("table", "deliveries", "committed now", "rows", "restricted rows"):
+        table.add_column(header)
+    for m in done:
+        table.add_row(
+            f"{m.namespace}.{m.name}",
+            str(m.deliveries),
+            str(m.committed),
+            f"{m.rows:,}",
+            "-" if m.restricted_rows is None else f"{m.restricted_rows:,}",
+        )
+    console.print(table)
+    console.print(f"{len(done)} tables checked: rows and keys equal the published parts", highlight=False)
+
+
+@lake_app.command("maintain")
+def lake_maintain(
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Report what would be done; change nothing.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Expire snapshots beyond each contract's retention, remove orphan files, compact small files
+    (docs/lake.md, "Maintenance"). Exit 1 when a table could not be maintained."""
+    from datahub.lake.maintenance import maintain_platform
+
+    try:
+        report = maintain_platform(Platform(Settings()), dry_run=dry_run)
+    except DatahubError as exc:
+        raise _fail(exc, as_json) from None
+    if as_json:
+        print(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        title = "Lake maintenance" + (" (dry run: nothing was changed)" if dry_run else "")
+        table = Table(title=title)
+        for header in ("table", "retention", "snapshots", "expired", "orphans", "orphan bytes", "files"):
+            table.add_column(header, overflow="fold")
+        for t in report.tables:
+            kept = f"{t.retention.days:,} d" if t.retention is not None else "all"
+            files = f"{t.files_before} → {t.files_after}"
+            table.add_row(
+                t.table,
+                kept,
+                str(t.snapshots_before),
+                str(t.snapshots_expired),
+                str(t.orphan_files_removed),
+                f"{t.orphan_bytes_removed:,}",
+                files if t.error is None else f"error: {_text(t.error)}",
+            )
+        console.print(table)
+    if report.failed:
+        raise typer.Exit(code=1)
 
 
 def _database_error(exc: OperationalError) -> DatahubError:

@@ -58,6 +58,7 @@ from pyiceberg.types import (
     FloatType,
     IcebergType,
     IntegerType,
+    ListType,
     LongType,
     NestedField,
     StringType,
@@ -71,6 +72,7 @@ from sqlalchemy.exc import OperationalError
 from datahub.contracts.model import Dataset
 from datahub.dictionary import ElementType
 from datahub.errors import Conflict, DatabaseUnavailable, InputError, NotFound
+from datahub.lake.storage import pyiceberg_properties
 from datahub.metadata.store import _sqlite_pragmas
 
 if TYPE_CHECKING:
@@ -130,8 +132,9 @@ class TableSnapshot:
 
 
 def default_warehouse(settings: Settings) -> str:
-    """The warehouse of a home: ``file://<home>/lake/warehouse``."""
-    return (settings.lake_dir / "warehouse").as_uri()
+    """The warehouse of a home as configured (``lake_warehouse``; ``file://<home>/lake/warehouse`` by
+    default), as a URL."""
+    return pyiceberg_properties(settings)["warehouse"]
 
 
 class TableStore:
@@ -163,7 +166,12 @@ class TableStore:
     def for_settings(
         cls, settings: Settings, warehouse: str | None = None, properties: Mapping[str, str] | None = None
     ) -> TableStore:
-        return cls(settings.database_url, warehouse or default_warehouse(settings), properties)
+        """The home's store: the metadata database as catalog, the warehouse and its S3 properties from
+        the settings (``lake_warehouse``, ``s3_*``) unless given."""
+        configured = pyiceberg_properties(settings)
+        where = warehouse or configured.pop("warehouse")
+        configured.pop("warehouse", None)
+        return cls(settings.database_url, where, {**configured, **(properties or {})})
 
     def close(self) -> None:
         self.catalog.close()
@@ -338,8 +346,11 @@ def _commit_once(
                 update.add_column(f.name, iceberg_type(f.type, f.name), doc=_doc(dataset, f.name))
     metadata = transaction.table_metadata
     data = _as_table_schema(rows, metadata.schema(), dataset)
-    files = list(
-        _dataframe_to_data_files(table_metadata=metadata, df=data, io=table.io, write_uuid=uuid.uuid4())
+    # An empty delivery (a view with no rows yet) is a snapshot without files: it is still recorded.
+    files = (
+        list(_dataframe_to_data_files(table_metadata=metadata, df=data, io=table.io, write_uuid=uuid.uuid4()))
+        if data.num_rows
+        else []
     )
     try:
         snapshot_update = transaction.update_snapshot(snapshot_properties=summary)
@@ -393,8 +404,10 @@ def storable(frame: pa.Table | pl.DataFrame, dataset: Dataset) -> pa.Table:
             kind = kind.value_type
         if pa.types.is_null(kind):
             kind = _CONTRACT_TYPES[declared.get(f.name, ElementType.string)]
-        elif pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_string_view(kind):
+        elif _is_text(kind):
             kind = pa.large_string()
+        elif (pa.types.is_list(kind) or pa.types.is_large_list(kind)) and _is_text(kind.value_type):
+            kind = pa.large_list(pa.large_string())  # a view's list of source records
         elif pa.types.is_timestamp(kind):
             kind = pa.timestamp("us", kind.tz)
         elif kind in (pa.uint8(), pa.uint16()):
@@ -406,8 +419,19 @@ def storable(frame: pa.Table | pl.DataFrame, dataset: Dataset) -> pa.Table:
     return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
 
 
-def iceberg_type(kind: pa.DataType, column: str) -> IcebergType:
-    """The Iceberg type of an Arrow type (as :func:`storable` leaves it)."""
+def _is_text(kind: pa.DataType) -> bool:
+    return bool(pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_string_view(kind))
+
+
+def iceberg_type(kind: pa.DataType, column: str, element_id: int = 0) -> IcebergType:
+    """The Iceberg type of an Arrow type (as :func:`storable` leaves it); a list's element takes
+    ``element_id`` (catalogs assign fresh ids when a table is created or a column added)."""
+    if pa.types.is_large_list(kind) or pa.types.is_list(kind):
+        return ListType(
+            element_id=element_id,
+            element_type=iceberg_type(kind.value_type, column),
+            element_required=False,
+        )
     simple: dict[pa.DataType, IcebergType] = {
         pa.large_string(): StringType(),
         pa.bool_(): BooleanType(),
@@ -441,7 +465,7 @@ def table_schema(dataset: Dataset, columns: pa.Schema) -> Schema:
         NestedField(
             field_id=i,
             name=f.name,
-            field_type=iceberg_type(f.type, f.name),
+            field_type=iceberg_type(f.type, f.name, element_id=len(columns) + i),
             required=f.name in keys,
             doc=_doc(dataset, f.name),
         )
