@@ -25,6 +25,7 @@ from datahub.contracts import Dataset
 from datahub.platform import Platform
 from datahub.settings import Settings
 from pipelines.assets import STATUS_KEY, dataset_assets, status_asset
+from pipelines.lake import LAKE_GROUP, lake_maintenance_asset
 from pipelines.registry import registry_sensor
 from pipelines.reports import REPORTS_GROUP, monthly_report_asset
 from pipelines.resources import PlatformResource
@@ -33,6 +34,7 @@ from pipelines.views import VIEWS_GROUP, views_asset
 DAILY_JOB = "governance_daily"
 VIEWS_JOB = "event_views"
 REPORT_JOB = "monthly_report"
+LAKE_JOB = "lake_maintenance"
 
 
 def dataset_job_name(dataset: Dataset) -> str:
@@ -65,11 +67,13 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
     assets.append(status_asset(datasets))
     assets.append(views_asset(datasets))
     assets.append(monthly_report_asset(platform.settings.reports_start))
+    assets.append(lake_maintenance_asset())
     jobs = [define_asset_job(dataset_job_name(d), selection=AssetSelection.groups(d.name)) for d in datasets]
     jobs.append(define_asset_job(DAILY_JOB, selection=AssetSelection.assets(STATUS_KEY)))
     jobs.append(define_asset_job(VIEWS_JOB, selection=AssetSelection.groups(VIEWS_GROUP)))
     report_job = define_asset_job(REPORT_JOB, selection=AssetSelection.groups(REPORTS_GROUP))
     jobs.append(report_job)
+    jobs.append(define_asset_job(LAKE_JOB, selection=AssetSelection.groups(LAKE_GROUP)))
     return Definitions(
         assets=assets,
         jobs=jobs,
@@ -91,6 +95,15 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
                 default_status=DefaultScheduleStatus.RUNNING,
                 description="Every hour: the event-ready views from the current snapshots (a no-op when "
                 "no dataset published a new version).",
+            ),
+            ScheduleDefinition(
+                name="lake_maintenance_schedule",
+                job_name=LAKE_JOB,
+                cron_schedule="30 3 * * *",
+                execution_timezone=CITY_ZONE.key,
+                default_status=DefaultScheduleStatus.RUNNING,
+                description="Every night: the lake's tables maintained (expiry by retention, orphan files, "
+                "compaction).",
             ),
             build_schedule_from_partitioned_job(
                 report_job,
