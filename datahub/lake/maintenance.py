@@ -51,7 +51,15 @@ from pyiceberg.transforms import IdentityTransform
 from datahub.contracts.model import Dataset
 from datahub.contracts.sla import sla_duration
 from datahub.errors import Conflict, InputError, StorageUnavailable
-from datahub.lake.tables import COMMIT_ATTEMPTS, PUBLISHED, RESTRICTED, RETRY_WAIT, VIEWS, TableStore
+from datahub.lake.tables import (
+    COMMIT_ATTEMPTS,
+    PUBLISHED,
+    RESTRICTED,
+    RETRY_WAIT,
+    VIEWS,
+    TableStore,
+    commit_files,
+)
 
 if TYPE_CHECKING:
     from datahub.platform import Platform
@@ -408,35 +416,21 @@ def _rewrite(table: Table, groups: list[list[FileScanTask]], target_bytes: int) 
     )
     write_uuid, counter = uuid.uuid4(), itertools.count()
     written: list[DataFile] = []
-    try:
-        for group in groups:
-            rows = _sorted(
-                ArrowScan(metadata, table.io, metadata.schema(), AlwaysTrue()).to_table(group), metadata
+    for group in groups:
+        rows = _sorted(
+            ArrowScan(metadata, table.io, metadata.schema(), AlwaysTrue()).to_table(group), metadata
+        )
+        per_file = math.ceil(rows.num_rows / _files_needed(group, target_bytes))
+        for start in range(0, rows.num_rows, per_file):
+            written += _dataframe_to_data_files(
+                table_metadata=one_file,
+                df=rows.slice(start, per_file),
+                io=table.io,
+                write_uuid=write_uuid,
+                counter=counter,
             )
-            per_file = math.ceil(rows.num_rows / _files_needed(group, target_bytes))
-            for start in range(0, rows.num_rows, per_file):
-                written += _dataframe_to_data_files(
-                    table_metadata=one_file,
-                    df=rows.slice(start, per_file),
-                    io=table.io,
-                    write_uuid=write_uuid,
-                    counter=counter,
-                )
-        snapshot_update = transaction.update_snapshot(snapshot_properties={MAINTENANCE: "compaction"})
-        with snapshot_update.overwrite() as overwrite:
-            for group in groups:
-                for task in group:
-                    overwrite.delete_data_file(task.file)
-            for data_file in written:
-                overwrite.append_data_file(data_file)
-        committed = transaction.commit_transaction()
-    except CommitFailedException:
-        for data_file in written:
-            table.io.delete(data_file.file_path)
-        raise
-    snapshot = committed.current_snapshot()
-    assert snapshot is not None
-    return snapshot.snapshot_id
+    replaced = [task.file for group in groups for task in group]
+    return commit_files(table, transaction, {MAINTENANCE: "compaction"}, written, replaced).snapshot_id
 
 
 def _sorted(rows: pa.Table, metadata: TableMetadata) -> pa.Table:

@@ -42,10 +42,11 @@ from pyiceberg.exceptions import (
 )
 from pyiceberg.expressions import AlwaysTrue, BooleanExpression
 from pyiceberg.io.pyarrow import _dataframe_to_data_files, schema_to_pyarrow
+from pyiceberg.manifest import DataFile
 from pyiceberg.partitioning import PartitionField as IcebergPartitionField
 from pyiceberg.partitioning import PartitionSpec
 from pyiceberg.schema import Schema
-from pyiceberg.table import Table, TableProperties
+from pyiceberg.table import Table, TableProperties, Transaction
 from pyiceberg.table.snapshots import Snapshot
 from pyiceberg.table.sorting import NullOrder, SortDirection, SortField, SortOrder
 from pyiceberg.transforms import IdentityTransform, parse_transform
@@ -352,26 +353,40 @@ def _commit_once(
         if data.num_rows
         else []
     )
+    removed = [task.file for task in table.scan().plan_files()] if replace else None
+    return TableSnapshot.of(commit_files(table, transaction, summary, files, removed))
+
+
+def commit_files(
+    table: Table,
+    transaction: Transaction,
+    summary: dict[str, str],
+    added: list[DataFile],
+    removed: list[DataFile] | None = None,
+) -> Snapshot:
+    """Commit one snapshot of ``transaction`` adding ``added`` (a fast append) or, when ``removed`` is
+    given, replacing those files with them (an overwrite). On CommitFailedException (another commit got
+    there first) the added files are deleted before it is raised again."""
     try:
         snapshot_update = transaction.update_snapshot(snapshot_properties=summary)
-        if replace:
+        if removed is not None:
             with snapshot_update.overwrite() as overwrite:
-                for task in table.scan().plan_files():
-                    overwrite.delete_data_file(task.file)
-                for data_file in files:
+                for data_file in removed:
+                    overwrite.delete_data_file(data_file)
+                for data_file in added:
                     overwrite.append_data_file(data_file)
         else:
             with snapshot_update.fast_append() as append:
-                for data_file in files:
+                for data_file in added:
                     append.append_data_file(data_file)
         committed = transaction.commit_transaction()
     except CommitFailedException:
-        for data_file in files:
+        for data_file in added:
             table.io.delete(data_file.file_path)
         raise
     snapshot = committed.current_snapshot()
     assert snapshot is not None
-    return TableSnapshot.of(snapshot)
+    return snapshot
 
 
 def _as_table_schema(rows: pa.Table, schema: Schema, dataset: Dataset) -> pa.Table:
