@@ -45,7 +45,7 @@ import polars as pl
 
 ROOT = Path(__file__).resolve().parents[1]
 VIEW = "events_unified"
-PREP_VERSION = 1
+PREP_VERSION = 2  # 2: the lake holds Iceberg tables
 TARGET_RPS = 1000.0
 TARGET_P99_MS = 100.0
 TARGET_EXPORT_S = 3.0
@@ -112,12 +112,16 @@ def prepare(home: Path, n: int) -> None:
     wanted = {"events": n, "version": PREP_VERSION}
     if marker.is_file() and json.loads(marker.read_text()) == wanted:
         return
-    from datahub.lake import Lake
+    from datahub.lake.tables import VIEWS
+    from datahub.platform import Platform
+    from datahub.settings import Settings
+    from datahub.views import view_contracts
 
     started = time.perf_counter()
     frame = _events(n)
-    lake = Lake(home / "var" / "lake")
-    lake.publish(VIEW, "bench", frame, append=False, contract_version="1.0.0")
+    platform = Platform(Settings(home=home / "var", demo_mode=True))
+    platform.lake.publish(view_contracts(platform)[VIEW], "bench", frame, append=False, namespace=VIEWS)
+    platform.metadata.dispose()
     marker.write_text(json.dumps(wanted))
     print(f"prepared {n:,} events in {time.perf_counter() - started:.1f} s")
 

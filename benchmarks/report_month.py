@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from api_load import _events as synthetic_events  # noqa: E402 (the one generator of synthetic events)
 
 MONTH = "2026-10"
-PREP_VERSION = 1
+PREP_VERSION = 2  # 2: the lake holds Iceberg tables
 TARGET_S = 30.0
 AUDIT_READS = 100_000
 
@@ -117,11 +117,14 @@ def _sharing(home: Path) -> None:
 
 
 def _events(home: Path, n: int) -> None:
-    from datahub.lake import Lake
+    from datahub.lake.tables import VIEWS
+    from datahub.platform import Platform
+    from datahub.views import view_contracts
 
-    Lake(home / "var" / "lake").publish(
-        "events_unified", "bench", synthetic_events(n), append=False, contract_version="1.0.0"
-    )
+    platform = Platform(_settings(home))
+    view = view_contracts(platform)["events_unified"]
+    platform.lake.publish(view, "bench", synthetic_events(n), append=False, namespace=VIEWS)
+    platform.metadata.dispose()
 
 
 def prepare(home: Path, events: int, rows_per_day: int) -> None:

@@ -1821,19 +1821,10 @@ def lake_info(as_json: Annotated[bool, typer.Option("--json", help="Print it as 
 def lake_migrate(as_json: Annotated[bool, typer.Option("--json", help="Print it as JSON.")] = False) -> None:
     """Turn the home's published snapshots in the earlier layout (parts, manifests, CURRENT) into
     Iceberg tables, one snapshot per delivery, checked row for row and key for key; again is a no-op."""
-    from datahub.lake.migrate import migrate
-    from datahub.lake.tables import TableStore
-    from datahub.views import view_contracts
+    from datahub.lake.migrate import migrate_platform
 
-    platform = Platform()
     try:
-        store = TableStore.for_settings(platform.settings)
-        try:
-            done = migrate(
-                platform.lake, store, {d.name: d for d in platform.catalog}, view_contracts(platform)
-            )
-        finally:
-            store.close()
+        done = migrate_platform(Platform())
     except DatahubError as exc:
         raise _fail(exc, as_json) from None
     if as_json:

@@ -313,11 +313,11 @@ def summarise_views(platform: Platform) -> list[dict[str, Any]]:
     from datahub.views import build_views
 
     rows = []
-    for name, manifest in build_views(platform).items():
+    for name, version in build_views(platform).items():
         note = "-"
         if name == "events_unified":
             linked = (
-                pl.scan_parquet([platform.lake.published_dir(name) / part for part in manifest.parts])
+                pl.scan_pyarrow_dataset(platform.lake.rows(version))
                 .filter(pl.col("source_count") > 1)
                 .select(pl.len())
                 .collect()
@@ -328,8 +328,8 @@ def summarise_views(platform: Platform) -> list[dict[str, Any]]:
             {
                 "dataset": f"view:{name}",
                 "deliveries": 1,
-                "rows_in": manifest.rows,
-                "rows_published": manifest.rows,
+                "rows_in": version.rows,
+                "rows_published": version.rows,
                 "rows_quarantined": 0,
                 "reconciled": True,
                 "top_reasons": note,

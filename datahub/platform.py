@@ -76,4 +76,4 @@ class Platform:
 
     @cached_property
     def lake(self) -> Lake:
-        return Lake(self.settings.lake_dir)
+        return Lake.for_settings(self.settings)

@@ -37,23 +37,24 @@ def views_asset(datasets: list[Dataset]) -> AssetsDefinition:
             deps=sources,
             group_name=VIEWS_GROUP,
             description=DESCRIPTIONS[name],
-            kinds={"parquet", "polars"},
+            kinds={"iceberg", "polars"},
         )
         for name in VIEWS
     ]
 
     @multi_asset(specs=specs, name="views__build")
     def _views(platform: PlatformResource) -> Iterator[MaterializeResult]:
-        manifests = build_views(platform.platform)
+        versions = build_views(platform.platform)
         for name in VIEWS:
-            manifest = manifests[name]
+            version = versions[name]
             yield MaterializeResult(
                 asset_key=view_key(name),
                 metadata={
-                    "rows": manifest.rows,
-                    "snapshot_version": manifest.version,
-                    "build": manifest.delivery_id or "",
-                    "columns": MetadataValue.json(list(manifest.schema)),
+                    "rows": version.rows,
+                    "snapshot_version": version.version,
+                    "table": version.table,
+                    "build": version.delivery_id or "",
+                    "columns": MetadataValue.json(list(version.schema)),
                 },
             )
 

@@ -73,7 +73,7 @@ def test_ingesting_the_same_file_twice_publishes_nothing_twice(platform: Platfor
     assert again.earlier and again.delivery_id == first.delivery_id
     assert (again.status, again.rows_published) == ("published", 20)
     assert renamed.status == "duplicate" and renamed.duplicate_of == first.delivery_id
-    manifest = platform.lake.current_manifest("hotline_12345")
+    manifest = platform.lake.current_version("hotline_12345")
     assert manifest is not None and manifest.rows == 20 and len(manifest.parts) == 1
 
 
@@ -87,7 +87,7 @@ def test_a_second_delivery_appends_and_rejects_republished_keys(platform: Platfo
     )
     assert (second.rows_in, second.rows_published, second.rows_quarantined) == (8, 5, 3)
     assert second.reasons == [{"reason": "duplicate_key", "column": "work_order_id", "rows": 3}]
-    manifest = platform.lake.current_manifest("hotline_12345")
+    manifest = platform.lake.current_version("hotline_12345")
     assert manifest is not None and manifest.rows == 15
 
 
@@ -98,7 +98,7 @@ def test_unreadable_file_is_rejected_and_recorded(platform: Platform, tmp_path: 
     assert summary.status == "rejected"
     assert "binary" in (summary.error or "")
     assert summary.rows_published == 0 and summary.reconciled is True
-    assert platform.lake.current_manifest("hotline_12345") is None
+    assert platform.lake.current_version("hotline_12345") is None
     with platform.metadata.session() as s:
         assert s.get(Delivery, summary.delivery_id) is not None
 

@@ -319,7 +319,11 @@ class ViewSchemaPublic(BaseModel):
 
 class PagePublic(BaseModel):
     view: str
-    version: str = Field(description="The snapshot version every row of this page comes from.")
+    version: str = Field(
+        description="The snapshot every row of this page comes from (its Iceberg snapshot id; pass it as "
+        "`snapshot` to read the same data again)."
+    )
+    snapshot_time: str | None = Field(default=None, description="When that snapshot was committed (UTC).")
     columns: list[str]
     data: list[dict[str, Any]]
     count: int

@@ -1,5 +1,5 @@
-"""The lake: layers as Parquet files and immutable published snapshots with an atomic current pointer."""
+"""The lake: working layers as Parquet files, published datasets and views as Iceberg tables."""
 
-from datahub.lake.store import Lake, SnapshotManifest, write_parquet
+from datahub.lake.store import Lake, PublishedVersion, write_parquet
 
-__all__ = ["Lake", "SnapshotManifest", "write_parquet"]
+__all__ = ["Lake", "PublishedVersion", "write_parquet"]

@@ -7,22 +7,52 @@ order, carrying the delivery id and the contract version its own manifest record
 single part of a dataset published by replacement, an overwrite). Restricted parts go to the
 ``restricted`` namespace, views to ``views``. Migrating again commits nothing twice (the store finds each
 delivery in its snapshot summaries). Every table is then checked against its manifest: the same number of
-rows and the same set of keys, or the migration fails naming the table.
+rows and the same set of keys, or the migration fails naming the table. :func:`migrate_platform` then
+records each table's current snapshot as the dataset's current version in the metadata database.
+
+This module is the only reader of the earlier layout left; its files may be deleted once migrated.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
+from sqlalchemy import update
 
 from datahub.contracts.model import Dataset, PublishMode
 from datahub.errors import InputError, NotFound
-from datahub.lake.store import Lake, SnapshotManifest
 from datahub.lake.tables import PUBLISHED, RESTRICTED, VIEWS, TableStore
+
+if TYPE_CHECKING:
+    from datahub.platform import Platform
+
+
+@dataclass(frozen=True)
+class _Manifest:
+    """A version in the earlier layout: ``published/<name>/versions/<version>.json``."""
+
+    version: str
+    contract_version: str
+    parts: list[str]
+    rows: int
+    delivery_id: str | None = None
+    restricted_parts: list[str] = field(default_factory=list)
+
+    @classmethod
+    def current(cls, directory: Path) -> _Manifest | None:
+        """The version ``CURRENT`` names in a dataset's directory, None without one."""
+        pointer = directory / "CURRENT"
+        if not pointer.is_file():
+            return None
+        version = pointer.read_text(encoding="utf-8").strip()
+        data = json.loads((directory / "versions" / f"{version}.json").read_text(encoding="utf-8"))
+        known = {"version", "contract_version", "parts", "rows", "delivery_id", "restricted_parts"}
+        return cls(**{k: v for k, v in data.items() if k in known})
 
 
 @dataclass(frozen=True)
@@ -37,10 +67,10 @@ class Migrated:
     restricted_rows: int | None
 
 
-def _delivery_versions(lake: Lake, name: str) -> dict[str, str]:
+def _delivery_versions(directory: Path) -> dict[str, str]:
     """The contract version each delivery was published under, from every manifest of the dataset."""
     versions: dict[str, str] = {}
-    for path in sorted((lake.published_dir(name) / "versions").glob("*.json")):
+    for path in sorted((directory / "versions").glob("*.json")):
         manifest = json.loads(path.read_text(encoding="utf-8"))
         if manifest.get("delivery_id"):
             versions[str(manifest["delivery_id"])] = str(manifest["contract_version"])
@@ -53,7 +83,7 @@ def _commit_parts(
     dataset: Dataset,
     base: Path,
     parts: list[str],
-    manifest: SnapshotManifest,
+    manifest: _Manifest,
     versions: Mapping[str, str],
 ) -> int:
     replace = dataset.delivery.publish_mode is PublishMode.replace
@@ -100,13 +130,14 @@ def _check(store: TableStore, namespace: str, dataset: Dataset, files: list[Path
 
 
 def migrate(
-    lake: Lake, store: TableStore, datasets: Mapping[str, Dataset], views: Mapping[str, Dataset]
+    root: Path, store: TableStore, datasets: Mapping[str, Dataset], views: Mapping[str, Dataset]
 ) -> list[Migrated]:
-    """Every published dataset and view of ``lake`` into ``store``; checked, in name order."""
+    """Every published dataset and view in the earlier layout under ``root`` (a home's lake directory)
+    into ``store``; checked, in name order."""
     done = []
-    for directory in sorted(p for p in (lake.root / "published").glob("*") if p.is_dir()):
+    for directory in sorted(p for p in (root / "published").glob("*") if p.is_dir()):
         name = directory.name
-        manifest = lake.current_manifest(name)
+        manifest = _Manifest.current(directory)
         if manifest is None or not manifest.parts:
             continue
         dataset = views.get(name) or datasets.get(name)
@@ -116,12 +147,12 @@ def migrate(
                 file=str(directory),
             )
         namespace = VIEWS if name in views else PUBLISHED
-        versions = _delivery_versions(lake, name)
+        versions = _delivery_versions(directory)
         committed = _commit_parts(store, namespace, dataset, directory, manifest.parts, manifest, versions)
         rows = _check(store, namespace, dataset, [directory / p for p in manifest.parts], manifest.rows)
         restricted_rows = None
         if manifest.restricted_parts:
-            secret = lake.restricted_dir(name)
+            secret = root / "restricted" / name
             committed += _commit_parts(
                 store, RESTRICTED, dataset, secret, manifest.restricted_parts, manifest, versions
             )
@@ -131,4 +162,22 @@ def migrate(
             )
         deliveries = len(store.snapshots(namespace, name))
         done.append(Migrated(namespace, name, deliveries, committed, rows, restricted_rows))
+    return done
+
+
+def migrate_platform(platform: Platform) -> list[Migrated]:
+    """:func:`migrate` the platform's lake into its tables, then make each table's current snapshot the
+    current version of its dataset or view in the metadata database (what the API and status show)."""
+    from datahub.metadata import Snapshot
+    from datahub.views import view_contracts
+
+    lake = platform.lake
+    done = migrate(lake.root, lake.tables, {d.name: d for d in platform.catalog}, view_contracts(platform))
+    with platform.metadata.session() as s:
+        for m in done:
+            version = lake.current_version(m.name)
+            if version is None:
+                continue
+            s.execute(update(Snapshot).where(Snapshot.dataset == m.name).values(is_current=False))
+            Snapshot.record(s, version, None).is_current = True
     return done

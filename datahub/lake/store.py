@@ -1,64 +1,53 @@
-"""The lake: Parquet files per layer and immutable published snapshots.
+"""The lake: working layers as Parquet files, and the published datasets and views as Iceberg tables.
 
-Layout under ``settings.lake_dir``::
+Working layers, under ``settings.lake_dir``::
 
     raw/<dataset>/<delivery>.parquet          the delivery as text, with lineage columns
     conformed/<dataset>/<delivery>.parquet    unified names, types and codes (valid rows only)
     quarantine/<dataset>/<delivery>.parquet   rows that failed, raw values plus their reasons
     refused/<dataset>/<delivery>.parquet      records the reader refused, shaped as quarantine rows
                                               (the conformed stage adds them to the quarantine)
-    published/<dataset>/parts/<delivery>.parquet   desensitised rows, never rewritten
-    published/<dataset>/versions/<version>.json    a manifest: which parts make up this version
-    published/<dataset>/CURRENT                     the current version, switched atomically
-    restricted/<dataset>/parts/<delivery>.parquet  the raw values of the personal columns of the
-                                                   published rows, by key; read only for a grant
-                                                   that names a column and states a legal basis
 
-A published version lists its parts, so an append delivery publishes one new part and a new manifest
-without copying earlier data; readers holding an older manifest keep a consistent view.
+What is published is a table of the lake's Iceberg catalog (:mod:`datahub.lake.tables`): a dataset in
+namespace ``published``, a view in ``views``, and the raw values of a dataset's personal columns, by key,
+in ``restricted`` (read only for a grant that names a column and states a legal basis). Each delivery is
+one snapshot; a :class:`PublishedVersion` names it. Only this package knows that format: the rest of the
+platform publishes and reads through :class:`Lake`.
 
-What survives a crash: every file is written under a temporary name, flushed to disk (fsync) and then
-renamed, so a reader sees a whole file or none; the pointer ``CURRENT`` moves last, so a version is
-served only once all its files are whole. Publications of one dataset are serialised by a lock file
-(``.locks/<dataset>.publish.lock``, ``flock``: released by the kernel when its holder dies), so two
-publishers can never both build on the same previous manifest and lose a part. Temporary files a
-killed writer left behind are removed by :meth:`Lake.sweep`.
+What survives a crash: a working file is written under a temporary name, flushed to disk (fsync) and
+renamed, so a reader sees a whole file or none; a table's snapshot is committed in one step of the
+catalog after its files are written. Publications of one dataset are serialised by a lock file
+(``.locks/<dataset>.publish.lock``, ``flock``: released by the kernel when its holder dies), so the
+snapshot and its record in the metadata database go together; the catalog's optimistic commit keeps
+publishers on other machines from losing each other's rows. Temporary files a killed writer left behind
+are removed by :meth:`Lake.sweep`.
 """
 
 from __future__ import annotations
 
 import fcntl
-import json
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
+import pyarrow.dataset as ds
 
+from datahub.contracts.model import Dataset
+from datahub.errors import NotFound
 from datahub.faults import crash_point
-from datahub.files import commit_file, temporary_name, write_whole
+from datahub.files import commit_file, temporary_name
+from datahub.lake.tables import PUBLISHED, RESTRICTED, TableSnapshot, TableStore
 
-
-@dataclass(frozen=True)
-class SnapshotManifest:
-    dataset: str
-    version: str
-    created_at: str
-    contract_version: str
-    parts: list[str]
-    rows: int
-    delivery_id: str | None
-    schema: dict[str, str]
-    restricted_parts: list[str] = field(default_factory=list)  # under restricted/<dataset>/
-
-    @classmethod
-    def read(cls, path: Path) -> SnapshotManifest:
-        return cls(**json.loads(path.read_text(encoding="utf-8")))
+if TYPE_CHECKING:
+    from datahub.settings import Settings
 
 
 def _process_alive(pid: int) -> bool:
@@ -160,20 +149,55 @@ def layer_of(path: Path) -> str:
     return path.parent.name
 
 
-LAYERS = ("raw", "refused", "conformed", "quarantine", "flags", "published", "restricted")
+LAYERS = ("raw", "refused", "conformed", "quarantine", "flags")
+
+
+@dataclass(frozen=True)
+class PublishedVersion:
+    """One published version of a dataset or view: a snapshot of its table."""
+
+    dataset: str
+    namespace: str  # published | views
+    snapshot_id: int
+    created_at: datetime  # UTC
+    contract_version: str
+    rows: int  # rows in the version
+    delivery_id: str | None  # the delivery (or view build) that made it
+    schema: dict[str, str]  # column -> Iceberg type
+
+    @property
+    def version(self) -> str:
+        """The version's name, as the API and the metadata database give it: the snapshot id."""
+        return str(self.snapshot_id)
+
+    @property
+    def table(self) -> str:
+        """The table, as an engine attached to the catalog names it (``published.hotline_12345``)."""
+        return f"{self.namespace}.{self.dataset}"
 
 
 class Lake:
-    def __init__(self, root: Path) -> None:
+    """The working layers under ``root`` and the published tables of ``tables`` (opened on first use)."""
+
+    def __init__(self, root: Path, tables: Callable[[], TableStore]) -> None:
         self.root = Path(root)
+        self._open_tables = tables
+        self._namespaces: dict[str, str] = {}  # a published name -> its namespace (names never move)
+
+    @classmethod
+    def for_settings(cls, settings: Settings) -> Lake:
+        return cls(settings.lake_dir, lambda: TableStore.for_settings(settings))
+
+    @cached_property
+    def tables(self) -> TableStore:
+        return self._open_tables()
 
     def layer_path(self, layer: str, dataset: str, delivery_id: str) -> Path:
         return self.root / layer / dataset / f"{delivery_id}.parquet"
 
     def lock(self, dataset: str, purpose: str = "publish") -> _FileLock:
-        """The dataset's lock for ``purpose``: ``publish`` (read the current manifest, write the next,
-        switch the pointer, record it) or ``keys`` (check a delivery's keys against every accepted
-        row and accept its own)."""
+        """The dataset's lock for ``purpose``: ``publish`` (commit the snapshot and record it) or
+        ``keys`` (check a delivery's keys against every accepted row and accept its own)."""
         return file_lock(self.root / ".locks" / f"{dataset}.{purpose}.lock")
 
     def sweep(self, dataset: str) -> list[Path]:
@@ -186,102 +210,120 @@ class Lake:
     def write_layer(self, layer: str, dataset: str, delivery_id: str, frame: pl.DataFrame) -> Path:
         return write_parquet(frame, self.layer_path(layer, dataset, delivery_id))
 
-    def published_dir(self, dataset: str) -> Path:
-        return self.root / "published" / dataset
+    # ------------------------------------------------------------------ published tables
 
-    def restricted_dir(self, dataset: str) -> Path:
-        return self.root / "restricted" / dataset
+    def namespace_of(self, name: str) -> str | None:
+        """Where ``name`` is published (``published`` or ``views``), None before its first publication."""
+        if name not in self._namespaces:
+            for namespace, table in self.tables.locations():
+                if namespace != RESTRICTED:
+                    self._namespaces[table] = namespace
+        return self._namespaces.get(name)
 
-    def current_manifest(self, dataset: str) -> SnapshotManifest | None:
-        pointer = self.published_dir(dataset) / "CURRENT"
-        if not pointer.is_file():
+    def pointer(self, name: str) -> str | None:
+        """A token that changes with every commit to ``name``'s table (its metadata file): one query of
+        the catalog, for readers that look for a new version often."""
+        namespace = self.namespace_of(name)
+        if namespace is None:
             return None
-        version = pointer.read_text(encoding="utf-8").strip()
-        return SnapshotManifest.read(self.published_dir(dataset) / "versions" / f"{version}.json")
+        return self.tables.locations().get((namespace, name))
 
-    def current_parts(self, dataset: str) -> list[Path]:
-        """The Parquet files of the dataset's current snapshot (none before its first publication)."""
-        manifest = self.current_manifest(dataset)
-        if manifest is None:
-            return []
-        return [self.published_dir(dataset) / part for part in manifest.parts]
-
-    def version_of(self, dataset: str, delivery_id: str) -> SnapshotManifest | None:
-        """The version that published this delivery, if it is current or (for append) its part is in
-        the current version; None when the delivery's rows are not served (never published, or its
-        manifest was written but the pointer never reached it)."""
-        current = self.current_manifest(dataset)
-        part = f"parts/{delivery_id}.parquet"
-        if current is None or part not in current.parts:
+    def _version(self, name: str, namespace: str, seen: TableSnapshot | None) -> PublishedVersion | None:
+        if seen is None:
             return None
-        if current.delivery_id == delivery_id:
-            return current
-        for path in sorted((self.published_dir(dataset) / "versions").glob(f"*-{delivery_id[:8]}.json")):
-            manifest = SnapshotManifest.read(path)
-            if manifest.delivery_id == delivery_id and manifest.parts[-1:] == [part]:
-                return manifest
-        return None
+        table = self.tables.table(namespace, name)
+        snapshot = table.snapshot_by_id(seen.snapshot_id)
+        schemas = table.schemas()
+        schema = (
+            schemas.get(snapshot.schema_id, table.schema())
+            if snapshot and snapshot.schema_id is not None
+            else table.schema()
+        )
+        return PublishedVersion(
+            dataset=name,
+            namespace=namespace,
+            snapshot_id=seen.snapshot_id,
+            created_at=seen.committed_at,
+            contract_version=seen.contract_version or "",
+            rows=seen.rows,
+            delivery_id=seen.delivery_id,
+            schema={f.name: str(f.field_type) for f in schema.fields},
+        )
 
-    def scan_current(self, dataset: str) -> pl.LazyFrame | None:
-        manifest = self.current_manifest(dataset)
-        if manifest is None or not manifest.parts:
+    def current_version(
+        self, name: str, *, as_of: datetime | None = None, snapshot: int | None = None
+    ) -> PublishedVersion | None:
+        """The version of ``name`` read now (or at ``as_of``, or by ``snapshot`` id); None before its
+        first publication. NotFound when there is no such snapshot."""
+        namespace = self.namespace_of(name)
+        if namespace is None:
+            if as_of is not None or snapshot is not None:
+                raise NotFound(f"{name} has never been published")
             return None
-        base = self.published_dir(dataset)
-        return pl.scan_parquet([base / part for part in manifest.parts])
+        seen = self.tables.resolve(namespace, name, as_of=as_of, snapshot=snapshot)
+        return self._version(name, namespace, seen)
+
+    def version_of(self, name: str, delivery_id: str) -> PublishedVersion | None:
+        """The version that published this delivery; None when it was never published."""
+        namespace = self.namespace_of(name)
+        if namespace is None:
+            return None
+        return self._version(name, namespace, self.tables.snapshot_of(namespace, name, delivery_id))
+
+    def rows(self, version: PublishedVersion) -> ds.Dataset:
+        """The rows of a version, to be read lazily (DuckDB registers it; ``pl.scan_pyarrow_dataset``)."""
+        return self.tables.dataset(version.namespace, version.dataset, version.snapshot_id)
+
+    def restricted_rows(self, version: PublishedVersion) -> ds.Dataset | None:
+        """The key and the raw personal values of a dataset's version (as of its commit), None when the
+        dataset keeps none. Only a grant with a legal basis reads them: the consumer path never calls this."""
+        if (RESTRICTED, version.dataset) not in self.tables.locations():
+            return None
+        seen = self.tables.resolve(RESTRICTED, version.dataset, as_of=version.created_at)
+        if seen is None:
+            return None
+        return self.tables.dataset(RESTRICTED, version.dataset, seen.snapshot_id)
+
+    def scan_current(self, name: str) -> pl.LazyFrame | None:
+        """The current version's rows as a polars LazyFrame, None before its first publication."""
+        version = self.current_version(name)
+        if version is None:
+            return None
+        return pl.scan_pyarrow_dataset(self.rows(version))
 
     def publish(
         self,
-        dataset: str,
+        dataset: Dataset,
         delivery_id: str,
         frame: pl.DataFrame,
         *,
         append: bool,
-        contract_version: str,
         restricted: pl.DataFrame | None = None,
-    ) -> SnapshotManifest:
-        """Write the delivery's part (and its ``restricted`` part: key columns and the raw values of
-        personal columns of the same rows), then a manifest naming every part, then switch CURRENT.
-        Holds the dataset's publish lock (callers that record the version elsewhere hold it around
-        both); a delivery already served is not published twice: its version is returned."""
-        with self.lock(dataset).held():
-            done = self.version_of(dataset, delivery_id)
-            if done is not None:
-                return done
-            return self._publish_new(dataset, delivery_id, frame, append, contract_version, restricted)
-
-    def _publish_new(
-        self,
-        dataset: str,
-        delivery_id: str,
-        frame: pl.DataFrame,
-        append: bool,
-        contract_version: str,
-        restricted: pl.DataFrame | None,
-    ) -> SnapshotManifest:
-        base = self.published_dir(dataset)
-        part = f"parts/{delivery_id}.parquet"
-        write_parquet(frame, base / part)
-        previous = self.current_manifest(dataset) if append else None
-        crash_point("read:manifest")
-        parts = [*(previous.parts if previous else []), part]
-        restricted_parts = list(previous.restricted_parts if previous else [])
-        if restricted is not None:
-            write_parquet(restricted, self.restricted_dir(dataset) / part)
-            restricted_parts.append(part)
-        now = datetime.now(UTC)
-        manifest = SnapshotManifest(
-            dataset=dataset,
-            version=f"{now:%Y%m%dT%H%M%S%fZ}-{delivery_id[:8]}",
-            created_at=now.isoformat(),
-            contract_version=contract_version,
-            parts=parts,
-            rows=(previous.rows if previous else 0) + frame.height,
-            delivery_id=delivery_id,
-            schema={name: str(dtype) for name, dtype in frame.schema.items()},
-            restricted_parts=restricted_parts,
-        )
-        body = json.dumps(asdict(manifest), ensure_ascii=False, indent=2).encode("utf-8")
-        write_whole(base / "versions" / f"{manifest.version}.json", body)
-        write_whole(base / "CURRENT", manifest.version.encode("utf-8"))
-        crash_point("published:pointer")
-        return manifest
+        namespace: str = PUBLISHED,
+    ) -> PublishedVersion:
+        """Commit the delivery as one snapshot of the dataset's table (append, or replace everything),
+        after its ``restricted`` values (key columns and the raw values of personal columns of the same
+        rows) as a snapshot of its restricted table. Holds the dataset's publish lock (callers that
+        record the version elsewhere hold it around both). A delivery committed before is not committed
+        again: its version is returned."""
+        with self.lock(dataset.name).held():
+            if restricted is not None:
+                crash_point(f"write:{RESTRICTED}")
+                self.tables.commit(
+                    RESTRICTED,
+                    dataset,
+                    delivery_id,
+                    restricted,
+                    replace=not append,
+                    contract_version=dataset.version,
+                )
+            crash_point("written:restricted")
+            crash_point(f"write:{namespace}")
+            seen = self.tables.commit(
+                namespace, dataset, delivery_id, frame, replace=not append, contract_version=dataset.version
+            )
+            self._namespaces[dataset.name] = namespace
+            crash_point("published:pointer")
+            version = self._version(dataset.name, namespace, seen)
+            assert version is not None
+            return version

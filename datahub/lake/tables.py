@@ -34,14 +34,15 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 import pyarrow as pa
-from pyiceberg.catalog.sql import SqlCatalog
+import pyarrow.dataset as ds
+from pyiceberg.catalog.sql import IcebergTables, SqlCatalog
 from pyiceberg.exceptions import (
     CommitFailedException,
     NoSuchTableError,
     TableAlreadyExistsError,
 )
 from pyiceberg.expressions import AlwaysTrue, BooleanExpression
-from pyiceberg.io.pyarrow import _dataframe_to_data_files, schema_to_pyarrow
+from pyiceberg.io.pyarrow import PyArrowFileIO, _dataframe_to_data_files, schema_to_pyarrow
 from pyiceberg.manifest import DataFile
 from pyiceberg.partitioning import PartitionField as IcebergPartitionField
 from pyiceberg.partitioning import PartitionSpec
@@ -67,8 +68,9 @@ from pyiceberg.types import (
     TimestamptzType,
     TimeType,
 )
-from sqlalchemy import event
+from sqlalchemy import event, select
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
 
 from datahub.contracts.model import Dataset
 from datahub.dictionary import ElementType
@@ -296,6 +298,33 @@ class TableStore:
         table = self.table(namespace, name)
         seen = self._resolve(table, as_of, snapshot)
         return pl.scan_iceberg(table, snapshot_id=seen.snapshot_id if seen is not None else None)
+
+    def locations(self) -> dict[tuple[str, str], str]:
+        """Every table's current metadata file, by ``(namespace, name)``: one query of the catalog, whose
+        answer changes with each commit (a reader's cheap check for a new snapshot)."""
+        rows = select(
+            IcebergTables.table_namespace, IcebergTables.table_name, IcebergTables.metadata_location
+        )
+        with Session(self.catalog.engine) as session:
+            found = session.execute(rows.where(IcebergTables.catalog_name == CATALOG_NAME)).all()
+        return {(namespace, name): location or "" for namespace, name, location in found}
+
+    def dataset(self, namespace: str, name: str, snapshot: int | None = None) -> ds.Dataset:
+        """The rows of a snapshot (the current one by default) as a ``pyarrow.dataset.Dataset`` over the
+        snapshot's data files, in the snapshot's schema: engines read it lazily, columns and row groups
+        pruned (DuckDB registers it, polars scans it). Every commit adds or replaces whole files and
+        none deletes rows inside a file, so the files are the snapshot."""
+        table = self.table(namespace, name)
+        scan = table.scan(snapshot_id=snapshot)
+        schema = schema_to_pyarrow(scan.projection(), include_field_ids=False)
+        paths = [task.file.file_path for task in scan.plan_files()] if table.current_snapshot() else []
+        if not paths:
+            return ds.dataset(schema.empty_table())
+        scheme, netloc, _ = PyArrowFileIO.parse_location(paths[0])
+        assert isinstance(table.io, PyArrowFileIO)
+        filesystem = table.io.fs_by_scheme(scheme, netloc)
+        files = [PyArrowFileIO.parse_location(path)[2] for path in paths]
+        return ds.dataset(files, schema=schema, format="parquet", filesystem=filesystem)
 
     @staticmethod
     def _resolve(table: Table, as_of: datetime | None, snapshot: int | None) -> TableSnapshot | None:

@@ -6,6 +6,7 @@ dashboard's sessions."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import (
     JSON,
@@ -19,7 +20,10 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
+
+if TYPE_CHECKING:
+    from datahub.lake import PublishedVersion
 
 
 class Base(DeclarativeBase):
@@ -194,6 +198,24 @@ class Snapshot(Base):
     manifest_path: Mapped[str] = mapped_column(Text)
     delivery_id: Mapped[str | None] = mapped_column(ForeignKey("deliveries.id"))
     is_current: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    @classmethod
+    def record(cls, s: Session, version: PublishedVersion, delivery_id: str | None) -> Snapshot:
+        """The lake's version as its row (added once; not current until the caller says so)."""
+        found = s.get(cls, version.version)
+        if found is None:
+            found = cls(
+                version=version.version,
+                dataset=version.dataset,
+                created_at=version.created_at.replace(tzinfo=None),
+                rows=version.rows,
+                manifest_path=f"{version.table}@{version.snapshot_id}",  # the table and its snapshot
+                delivery_id=delivery_id,
+                is_current=False,
+            )
+            s.add(found)
+            s.flush()
+        return found
 
 
 class VersionState:

@@ -429,39 +429,24 @@ def to_published(platform: Platform, dataset: Dataset, delivery_id: str, holder:
         )
         return
     lake = platform.lake
-    # The pointer switch and its record in the metadata database are one step under the dataset's
-    # publish lock: a run that takes over a delivery killed between the two finds its version served
+    # The snapshot and its record in the metadata database are one step under the dataset's publish
+    # lock: a run that takes over a delivery killed between the two finds its snapshot committed
     # (Lake.publish returns it) and records it, instead of publishing the rows twice.
     with lake.lock(dataset.name).held():
         if not _holds(platform, delivery_id, holder):
             raise LostClaim(delivery_id)
         with _timed(timings, "publish"):
-            manifest = lake.publish(
-                dataset.name,
+            version = lake.publish(
+                dataset,
                 delivery_id,
                 shared,
                 append=dataset.delivery.publish_mode is PublishMode.append,
-                contract_version=dataset.version,
                 restricted=restricted_values(conformed, dataset, result.withheld),
             )
-        current = lake.current_manifest(dataset.name)
+        current = lake.current_version(dataset.name)
         rows_in = delivery.rows_in or 0
         with platform.metadata.session() as s:
-            if s.get(Snapshot, manifest.version) is None:
-                s.add(
-                    Snapshot(
-                        version=manifest.version,
-                        dataset=dataset.name,
-                        created_at=_now(),
-                        rows=manifest.rows,
-                        manifest_path=str(
-                            lake.published_dir(dataset.name) / "versions" / f"{manifest.version}.json"
-                        ),
-                        delivery_id=delivery_id,
-                        is_current=False,
-                    )
-                )
-                s.flush()
+            Snapshot.record(s, version, delivery_id)
             s.execute(
                 update(Snapshot)
                 .where(Snapshot.dataset == dataset.name)
@@ -476,7 +461,7 @@ def to_published(platform: Platform, dataset: Dataset, delivery_id: str, holder:
                 rows_quarantined=rows_quarantined,
                 rows_withheld=rows_withheld,
                 reconciled=rows_in == shared.height + rows_quarantined,
-                snapshot_version=manifest.version,
+                snapshot_version=version.version,
                 finished_at=_now(),
                 timings=timings,
                 desensitised=result.counts,

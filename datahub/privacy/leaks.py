@@ -196,16 +196,17 @@ def audit_published(platform: Platform, datasets: list[Dataset]) -> list[Audit]:
     that of the largest column); a dataset with nothing published is reported with no rows."""
     audits = []
     for dataset in datasets:
-        snapshot = platform.lake.scan_current(dataset.name)
-        if snapshot is None:
+        published = platform.lake.current_version(dataset.name)
+        if published is None:
             audits.append(Audit(dataset.name, None, 0, []))
             continue
+        snapshot = pl.scan_pyarrow_dataset(platform.lake.rows(published))
         rows = snapshot.select(pl.len()).collect().item()
         schema = snapshot.collect_schema()
         leaks: list[Leak] = []
         for name in scanned_columns(pl.DataFrame(schema=schema), dataset):
             leaks += find_leaks(snapshot.select(name).collect(), dataset)
-        manifest = platform.lake.current_manifest(dataset.name)
-        version = manifest.version if manifest is not None else None
-        audits.append(Audit(dataset.name, version, rows, sorted(leaks, key=lambda leak: -leak.rows)))
+        audits.append(
+            Audit(dataset.name, published.version, rows, sorted(leaks, key=lambda leak: -leak.rows))
+        )
     return audits

@@ -16,12 +16,13 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
+import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 from sqlalchemy import select
 
 from datahub.citytime import city_time
 from datahub.contracts import Dataset
-from datahub.lake.store import write_parquet
+from datahub.lake.store import Lake, write_parquet
 from datahub.metadata import Delivery, QualityRun, QualityScore, RuleResult
 from datahub.platform import Platform
 from datahub.privacy.policy import mask_for_quarantine
@@ -147,6 +148,12 @@ def hold(
     write_parquet(pl.concat([quarantine, held], how="vertical_relaxed"), quarantine_path)
 
 
+def _current_rows(lake: Lake, name: str) -> list[ds.Dataset]:
+    """The current version's rows of ``name`` (none before its first publication)."""
+    version = lake.current_version(name)
+    return [lake.rows(version)] if version is not None else []
+
+
 def check_delivery(
     platform: Platform, dataset: Dataset, delivery: Delivery, earlier_conformed: list[Path]
 ) -> CheckOutcome:
@@ -158,9 +165,12 @@ def check_delivery(
     reads = sorted({name for rule in rules for name in rule.reads})
     engine = Engine(
         conformed,
-        published=[*lake.current_parts(dataset.name), *earlier_conformed],
+        published=[*_current_rows(lake, dataset.name), *earlier_conformed],
         datasets={
-            name: (lake.current_parts(name), [c.name for c in platform.catalog.get(name).columns])
+            name: (
+                next(iter(_current_rows(lake, name)), None),
+                [c.name for c in platform.catalog.get(name).columns],
+            )
             for name in reads
         },
         code_tables=platform.settings.dictionary_path / "code_tables",

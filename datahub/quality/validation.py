@@ -22,6 +22,7 @@ from typing import Any
 
 import duckdb
 import great_expectations as gx
+import pyarrow.dataset as ds
 from great_expectations.core import ExpectationSuiteValidationResult
 from great_expectations.core.expectation_validation_result import ExpectationValidationResult
 from great_expectations.validator.validation_statistics import calc_validation_statistics
@@ -98,19 +99,25 @@ def predicate(kind: str, kw: dict[str, Any]) -> str | None:
 
 
 class Engine:
-    """One DuckDB session over a delivery's conformed rows and the published datasets rules read."""
+    """One DuckDB session over a delivery's conformed rows and the published datasets rules read.
+
+    ``published``: what the delivery's own dataset holds already (its current version from the lake, as
+    a ``pyarrow.dataset.Dataset``, and conformed files waiting for publication), as the view
+    ``published``; ``datasets``: other datasets' current versions by name, with the contract's columns
+    for one never published."""
 
     def __init__(
         self,
         conformed: Path,
         *,
-        published: list[Path] | None = None,
-        datasets: dict[str, tuple[list[Path], list[str]]] | None = None,
+        published: list[Path | ds.Dataset] | None = None,
+        datasets: dict[str, tuple[ds.Dataset | None, list[str]]] | None = None,
         code_tables: Path | None = None,
         threads: int = 2,
         memory_limit: str = "1GB",
     ) -> None:
         self.con = duckdb.connect()
+        self._registered: list[str] = []
         self._tmp = tempfile.TemporaryDirectory(prefix="datahub-duckdb-")
         self.con.execute(f"SET threads={int(threads)}")
         self.con.execute(f"SET memory_limit={sql.literal(memory_limit)}")
@@ -122,9 +129,9 @@ class Engine:
             f"CREATE VIEW batch_rows AS SELECT * FROM read_parquet({source}, file_row_number=true)"
         )
         self.con.execute(f"CREATE VIEW published AS {self._scan(published, 'batch')}")
-        for name, (parts, columns) in (datasets or {}).items():
-            if parts:
-                self.con.execute(f"CREATE VIEW {sql.name(name)} AS {self._scan(parts, 'batch')}")
+        for name, (rows, columns) in (datasets or {}).items():
+            if rows is not None:
+                self.con.execute(f"CREATE VIEW {sql.name(name)} AS {self._scan([rows], 'batch')}")
             else:  # not published yet: no rows, but the contract's columns
                 empty = ", ".join(f"NULL::VARCHAR AS {sql.name(c)}" for c in columns) or "NULL AS missing"
                 self.con.execute(f"CREATE VIEW {sql.name(name)} AS SELECT {empty} WHERE false")
@@ -136,10 +143,16 @@ class Engine:
                     f"SELECT * FROM read_csv({sql.literal(str(table))}, header=true)"
                 )
 
-    @staticmethod
-    def _scan(parts: list[Path] | None, empty_like: str) -> str:
-        if parts:
-            return f"SELECT * FROM read_parquet([{_values([str(p) for p in parts])}], union_by_name=true)"
+    def _scan(self, parts: list[Path | ds.Dataset] | None, empty_like: str) -> str:
+        files = [str(p) for p in parts or [] if isinstance(p, Path)]
+        selects = [f"SELECT * FROM read_parquet([{_values(files)}], union_by_name=true)"] if files else []
+        for rows in (p for p in parts or [] if not isinstance(p, Path)):
+            registered = f"_rows_{len(self._registered)}"
+            self.con.register(registered, rows)
+            self._registered.append(registered)
+            selects.append(f"SELECT * FROM {registered}")
+        if selects:
+            return " UNION ALL BY NAME ".join(selects)
         # Nothing published yet: an empty relation (with the batch's columns when it has to match them).
         return (
             f"SELECT * FROM {empty_like} WHERE false" if empty_like else "SELECT NULL AS missing WHERE false"

@@ -1563,8 +1563,8 @@ def fingerprint(platform: Platform, month: str) -> str:
                 select(func.count(), func.max(Delivery.finished_at)).where(Delivery.corrects.is_not(None))
             ).one(),
         ]
-    manifest = platform.lake.current_manifest("events_unified")
-    text = repr([month, [tuple(p) for p in parts], manifest.version if manifest else None])
+    published = platform.lake.current_version("events_unified")
+    text = repr([month, [tuple(p) for p in parts], published.version if published else None])
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 

@@ -28,11 +28,12 @@ from datahub.access.return_flow import ReturnFlow
 from datahub.audit import AuditEntry, AuditWriter, open_audit_log
 from datahub.contracts import Dataset
 from datahub.errors import DatahubError, Forbidden, NotFound
+from datahub.lake import PublishedVersion
 from datahub.platform import CATALOG_RECHECK_SECONDS, Platform
 from datahub.serving import query
 from datahub.serving.catalog import Served, get_served, logical_types, served
 from datahub.serving.notices import Notice, for_reader, upcoming
-from datahub.serving.snapshots import Snapshots, Version, iso_times
+from datahub.serving.snapshots import Moment, Snapshots, Version, iso_times
 from datahub.settings import derive_key
 
 DATA_READS = ("read", "export", "open311")
@@ -53,6 +54,7 @@ class Page:
     count: int
     rows_json: bytes  # the rows as a JSON array of objects (timestamps and dates as ISO 8601 text)
     next_cursor: str | None
+    snapshot_time: datetime | None = None  # when the version read was committed (UTC)
 
     def records(self) -> list[dict[str, Any]]:
         """The rows as JSON-ready dicts."""
@@ -277,9 +279,10 @@ class Service:
         return _by_key(view, decision, filter, keys)
 
     @contextmanager
-    def _published(self, view: Dataset) -> Iterator[Version]:
-        """The current version of ``view`` for the length of the block; not found before it is published."""
-        with self.snapshots.lease(view.name, view.key_columns) as version:
+    def _published(self, view: Dataset, at: Moment | None = None) -> Iterator[Version]:
+        """The current version of ``view`` (or the snapshot ``at`` names) for the length of the block;
+        not found before it is published."""
+        with self.snapshots.lease(view.name, view.key_columns, at) as version:
             if version is None:
                 raise NotFound(f"'{view.name}' has not been published yet")
             yield version
@@ -354,6 +357,7 @@ class Service:
         cursor: str | None = None,
         purpose: str | None = None,
         action: str = "read",
+        at: Moment | None = None,
     ) -> Page:
         """A page of rows, returned once its audit record is committed; raises
         :class:`~datahub.audit.AuditWriteError` when the record cannot be written (the page is then
@@ -368,6 +372,7 @@ class Service:
             cursor=cursor,
             purpose=purpose,
             action=action,
+            at=at,
         )
         recorded.result()
         return page
@@ -384,13 +389,14 @@ class Service:
         cursor: str | None = None,
         purpose: str | None = None,
         action: str = "read",
+        at: Moment | None = None,
     ) -> tuple[Page, Future[int]]:
         """:meth:`rows` for a caller on an event loop: the page and the commit of its audit record (a
         future of the record's seq). Send the page only once the future is done without an error
-        (``await asyncio.wrap_future(recorded)``)."""
+        (``await asyncio.wrap_future(recorded)``). ``at``: an earlier snapshot instead of the current one."""
         served_view, decision = self.readable(principal, name)
         view = served_view.contract
-        with self._published(view) as version:
+        with self._published(view, at) as version:
             relation, compiled = self._compile(
                 served_view,
                 decision,
@@ -420,10 +426,13 @@ class Service:
             filter=filter,
             rows=count,
             purpose=purpose or decision.purpose,
-            detail=self._detail(version, decision, order=order, cursor=cursor is not None),
+            detail=self._detail(version, decision, order=order, cursor=cursor is not None, as_of=_when(at)),
         )
         recorded = self.audit_writer.submit(entry)
-        return Page(name, version.version, compiled.columns, count, rows_json, next_cursor), recorded
+        page = Page(
+            name, version.version, compiled.columns, count, rows_json, next_cursor, version.snapshot_time
+        )
+        return page, recorded
 
     def _page_by_key(
         self, version: Version, compiled: query.CompiledQuery, cursor: str | None
@@ -465,9 +474,11 @@ class Service:
         order: str | None = None,
         purpose: str | None = None,
         batch_rows: int | None = None,
-    ) -> tuple[list[str], str, Iterator[Any]]:
-        """The column names, the snapshot version and a generator of Arrow record batches of every row
-        the caller may read (``batch_rows`` a batch, by default ``export_batch_rows``).
+        at: Moment | None = None,
+    ) -> tuple[list[str], PublishedVersion, Iterator[Any]]:
+        """The column names, the version read (the current one or the snapshot ``at`` names) and a
+        generator of Arrow record batches of every row the caller may read (``batch_rows`` a batch, by
+        default ``export_batch_rows``).
 
         The export is in the audit log before this returns (``export.start``, committed; raises
         :class:`~datahub.audit.AuditWriteError` when it cannot be). When the generator ends (exhausted,
@@ -476,7 +487,7 @@ class Service:
         once the consumer has asked for the next one, i.e. once it has been passed on."""
         served_view, decision = self.readable(principal, name)
         view = served_view.contract
-        lease = self._published(view)
+        lease = self._published(view, at)
         version = lease.__enter__()
         con = None
         try:
@@ -495,7 +506,7 @@ class Service:
             reader: Any = con.sql(statement.sql, params=statement.params).to_arrow_reader(
                 batch_rows or self.export_batch_rows
             )
-            detail = self._detail(version, decision, order=order, export=uuid.uuid4().hex)
+            detail = self._detail(version, decision, order=order, export=uuid.uuid4().hex, as_of=_when(at))
             purpose = purpose or decision.purpose
 
             def entry(action: str, **more: Any) -> AuditEntry:
@@ -528,7 +539,7 @@ class Service:
                 # is closed (the API closes it in a worker thread, but a caller may on an event loop).
                 self.audit_writer.record(entry("export", rows=sent, detail={**detail, "outcome": outcome}))
 
-        return compiled.columns, version.version, batches()
+        return compiled.columns, version.published, batches()
 
     # ------------------------------------------------------------------------------------- audit
 
@@ -575,3 +586,12 @@ class Service:
         """Audit records, newest first; everything recorded before this call is included."""
         self.audit_writer.flush()
         return self.audit.query(**filters)
+
+
+def _when(at: Moment | None) -> str | None:
+    """What an earlier read asked for, for its audit record."""
+    if at is None:
+        return None
+    return (
+        f"snapshot {at.snapshot}" if at.snapshot is not None else at.as_of.isoformat() if at.as_of else None
+    )

@@ -1,10 +1,11 @@
-"""The current published versions, held in one in-memory DuckDB database for the API to query.
+"""The published versions the API serves, held in one in-memory DuckDB database.
 
-Pipelines publish immutable Parquet parts and switch a ``CURRENT`` pointer (datahub.lake). The API
-never opens a DuckDB file a pipeline writes: on the first request for a version it reads that
-version's parts into an in-memory table (sorted by the key, so keyset pages skip what they do not
-need), and every request works on one table, i.e. one version, from start to end. A request holds a
-lease on its version; a version superseded by a newer one is dropped when its last lease ends.
+Pipelines commit snapshots of the lake's tables (datahub.lake). On the first request for a version the
+API reads that snapshot's rows into an in-memory table (sorted by the key, so keyset pages skip what they
+do not need), and every request works on one table, i.e. one version, from start to end. A request
+holds a lease on its version; a version superseded by a newer one is dropped when its last lease ends.
+A request may ask for an earlier snapshot (by id, or the one current at a time): a few such versions
+are kept, the least recently used dropped once no request holds them.
 
 The raw values of personal columns (the restricted store) are loaded only when a grant asks for them.
 Each version is also kept as a polars frame in key order: a page in key order with no filter (a
@@ -14,22 +15,29 @@ consuming system walking a whole view) is then a binary search and a slice, not 
 from __future__ import annotations
 
 import bisect
-import os
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
+from datetime import datetime
 from typing import Any
 
 import duckdb
 import polars as pl
 
-from datahub.lake import Lake
-from datahub.lake.store import SnapshotManifest
+from datahub.errors import NotFound
+from datahub.lake import Lake, PublishedVersion
 from datahub.quality import sql
+
+
+@dataclass(frozen=True)
+class Moment:
+    """Which snapshot a read asks for: ``snapshot`` by id, or the one current at ``as_of``."""
+
+    as_of: datetime | None = None
+    snapshot: int | None = None
 
 
 @dataclass
@@ -38,7 +46,7 @@ class Version:
 
     name: str
     version: str
-    manifest: SnapshotManifest
+    published: PublishedVersion
     table: str
     keys: tuple[str, ...]
     frame: pl.DataFrame  # the same rows in key order, times as ISO 8601 text: pages read straight by key
@@ -53,7 +61,11 @@ class Version:
 
     @property
     def rows(self) -> int:
-        return self.manifest.rows
+        return self.published.rows
+
+    @property
+    def snapshot_time(self) -> datetime:
+        return self.published.created_at
 
     def key_list(self) -> list[Any]:
         """The (single) key column as a list, in order (made on first use)."""
@@ -92,7 +104,8 @@ class Version:
         return rows
 
 
-POINTER_SECONDS = 0.1  # how often a view's CURRENT pointer is looked at
+POINTER_SECONDS = 0.1  # how often a view's table is looked at for a new snapshot
+EARLIER_VERSIONS = 4  # earlier snapshots (time travel) kept loaded
 JSON_BLOCK = 4096  # rows encoded as JSON together
 JSON_BLOCKS = 512  # blocks kept per version (2M rows of one column set)
 ISO = {pl.Datetime: "%Y-%m-%dT%H:%M:%S%.f", pl.Date: "%Y-%m-%d"}  # as Python's isoformat() writes them
@@ -102,10 +115,6 @@ def iso_times(frame: pl.DataFrame) -> pl.DataFrame:
     """Timestamps and dates as ISO 8601 text, ready for JSON (other columns are shared, not copied)."""
     texts = [pl.col(n).dt.to_string(ISO[t.__class__]) for n, t in frame.schema.items() if t.__class__ in ISO]
     return frame.with_columns(texts) if texts else frame
-
-
-def _paths(base: Path, parts: list[str]) -> str:
-    return "[" + ", ".join(sql.literal(str(base / p)) for p in parts) + "]"
 
 
 class Snapshots:
@@ -118,9 +127,9 @@ class Snapshots:
             config["memory_limit"] = memory_limit
         self.con = duckdb.connect(":memory:", config=config)
         self._versions: dict[str, Version] = {}  # name -> the newest loaded version
-        # name -> (the pointer file's identity, the version it names, when it was looked at)
-        self._pointers: dict[str, tuple[tuple[int, int, int], str | None, float]] = {}
-        self._manifests: dict[str, SnapshotManifest] = {}  # name -> the current manifest, for listings
+        self._earlier: OrderedDict[tuple[str, str], Version] = OrderedDict()  # time travel, by use
+        # name -> (the table's pointer, its version, when it was looked at)
+        self._pointers: dict[str, tuple[str | None, PublishedVersion | None, float]] = {}
         self._loading: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
         self._counter = 0
@@ -132,29 +141,25 @@ class Snapshots:
         """A connection of its own for one request (DuckDB connections are not shared across threads)."""
         return self.con.cursor()
 
-    def _current_version(self, name: str) -> str | None:
-        """The version ``CURRENT`` names. The pointer file is looked at again at most every
-        ``POINTER_SECONDS`` and read again only when it was replaced (a publication writes a new file
-        and renames it over the old one: a new inode), so a new version is served within that time."""
+    def manifest(self, name: str) -> PublishedVersion | None:
+        """The current version of ``name``, without loading its rows. The table is looked at again at
+        most every ``POINTER_SECONDS`` (one query of the catalog) and its snapshot read again only when
+        it changed, so a new version is served within that time."""
         now = time.monotonic()
         cached = self._pointers.get(name)
         if cached is not None and now - cached[2] < POINTER_SECONDS:
             return cached[1]
-        pointer = self.lake.published_dir(name) / "CURRENT"
-        try:
-            stat = os.stat(pointer)
-        except FileNotFoundError:
-            return None
-        seen = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
-        if cached is not None and cached[0] == seen:
-            self._pointers[name] = (seen, cached[1], now)
+        pointer = self.lake.pointer(name)
+        if cached is not None and cached[0] == pointer:
+            self._pointers[name] = (pointer, cached[1], now)
             return cached[1]
-        try:
-            version = pointer.read_text(encoding="utf-8").strip() or None
-        except FileNotFoundError:
-            return None
-        self._pointers[name] = (seen, version, now)
+        version = self.lake.current_version(name) if pointer is not None else None
+        self._pointers[name] = (pointer, version, now)
         return version
+
+    def _current_version(self, name: str) -> str | None:
+        version = self.manifest(name)
+        return version.version if version is not None else None
 
     def loaded(self, name: str) -> bool:
         """Whether the current version of ``name`` is in memory already."""
@@ -163,37 +168,56 @@ class Snapshots:
             loaded = self._versions.get(name)
         return version is not None and loaded is not None and loaded.version == version
 
-    def manifest(self, name: str) -> SnapshotManifest | None:
-        """The current version's manifest, without loading its rows."""
-        version = self._current_version(name)
-        if version is None:
-            return None
-        with self._lock:
-            loaded = self._versions.get(name)
-            if loaded is not None and loaded.version == version:
-                return loaded.manifest
-            cached = self._manifests.get(name)
-            if cached is not None and cached.version == version:
-                return cached
-        manifest = SnapshotManifest.read(self.lake.published_dir(name) / "versions" / f"{version}.json")
-        with self._lock:
-            self._manifests[name] = manifest
-        return manifest
-
     @contextmanager
-    def lease(self, name: str, keys: tuple[str, ...]) -> Iterator[Version | None]:
-        """The current version of ``name`` for the length of the block (None before its first publication)."""
-        version = self._acquire(name, keys)
+    def lease(self, name: str, keys: tuple[str, ...], at: Moment | None = None) -> Iterator[Version | None]:
+        """The current version of ``name`` (or the one ``at`` names) for the length of the block (None
+        before its first publication; NotFound when there is no such snapshot)."""
+        version = self._acquire(name, keys) if at is None else self._acquire_earlier(name, keys, at)
         try:
             yield version
         finally:
             if version is not None:
                 self._release(version)
 
+    def _acquire_earlier(self, name: str, keys: tuple[str, ...], at: Moment) -> Version:
+        published = self.lake.current_version(name, as_of=at.as_of, snapshot=at.snapshot)
+        if published is None:  # a table with no snapshot at all is never asked about by time
+            raise NotFound(f"'{name}' has not been published yet")
+        current = self.manifest(name)
+        if current is not None and current.version == published.version:
+            current_version = self._acquire(name, keys)
+            if current_version is not None and current_version.version == published.version:
+                return current_version
+            if current_version is not None:
+                self._release(current_version)
+        wanted = (name, published.version)
+        with self._lock:
+            loaded = self._earlier.get(wanted)
+            if loaded is not None:
+                self._earlier.move_to_end(wanted)
+                loaded.leases += 1
+                return loaded
+        fresh = self._load(published, keys)
+        with self._lock:
+            loaded = self._earlier.get(wanted)
+            if loaded is not None:  # another request loaded it meanwhile
+                self._drop(fresh)
+                loaded.leases += 1
+                return loaded
+            self._earlier[wanted] = fresh
+            fresh.leases += 1
+            while len(self._earlier) > EARLIER_VERSIONS:
+                _, old = self._earlier.popitem(last=False)
+                old.superseded = True
+                if old.leases == 0:
+                    self._drop(old)
+        return fresh
+
     def _acquire(self, name: str, keys: tuple[str, ...]) -> Version | None:
-        wanted = self._current_version(name)
-        if wanted is None:
+        published = self.manifest(name)
+        if published is None:
             return None
+        wanted = published.version
         with self._lock:
             loaded = self._versions.get(name)
             if loaded is not None and loaded.version == wanted:
@@ -206,7 +230,7 @@ class Snapshots:
                 if loaded is not None and loaded.version == wanted:
                     loaded.leases += 1
                     return loaded
-            fresh = self._load(name, wanted, keys)
+            fresh = self._load(published, keys)
             with self._lock:
                 previous = self._versions.get(name)
                 self._versions[name] = fresh
@@ -228,38 +252,32 @@ class Snapshots:
             self._counter += 1
             return f"{prefix}{self._counter}"
 
-    def _load(self, name: str, version: str, keys: tuple[str, ...]) -> Version:
-        manifest = SnapshotManifest.read(self.lake.published_dir(name) / "versions" / f"{version}.json")
+    def _load(self, published: PublishedVersion, keys: tuple[str, ...]) -> Version:
         table = self._table_name("v")
         con = self.cursor()
         try:
-            if manifest.parts:
-                order = f" ORDER BY {', '.join(sql.name(k) for k in keys)}" if keys else ""
-                source = _paths(self.lake.published_dir(name), manifest.parts)
-                scan = f"SELECT * FROM read_parquet({source}, union_by_name = true)"
-                con.execute(f"CREATE TABLE {table} AS {scan}{order}")
-            else:  # a published version with no rows: an empty table of the manifest's schema
-                con.execute(
-                    f"CREATE TABLE {table} ({', '.join(sql.name(c) + ' VARCHAR' for c in manifest.schema)})"
-                )
+            con.register("source", self.lake.rows(published))
+            order = f" ORDER BY {', '.join(sql.name(k) for k in keys)}" if keys else ""
+            con.execute(f"CREATE TABLE {table} AS SELECT * FROM source{order}")
+            con.unregister("source")
             frame = iso_times(con.sql(f"SELECT * FROM {table}").pl())
         finally:
             con.close()
-        return Version(name, version, manifest, table, keys, frame)
+        return Version(published.dataset, published.version, published, table, keys, frame)
 
     def restricted(self, version: Version) -> str | None:
         """The table of raw personal values for ``version`` (loaded on first use), None when it has none."""
-        if not version.manifest.restricted_parts:
-            return None
         with version.lock:
             if version.restricted is None:
+                rows = self.lake.restricted_rows(version.published)
+                if rows is None:
+                    return None
                 table = self._table_name("r")
-                source = _paths(self.lake.restricted_dir(version.name), version.manifest.restricted_parts)
                 con = self.cursor()
                 try:
-                    con.execute(
-                        f"CREATE TABLE {table} AS SELECT * FROM read_parquet({source}, union_by_name = true)"
-                    )
+                    con.register("source", rows)
+                    con.execute(f"CREATE TABLE {table} AS SELECT * FROM source")
+                    con.unregister("source")
                 finally:
                     con.close()
                 version.restricted = table

@@ -1,6 +1,6 @@
 """Build and publish the views from the current published snapshots (the only I/O of the package).
 
-Each view is published like a dataset: an immutable Parquet part and a manifest in the lake
+Each view is published like a dataset: a snapshot of its table in the lake's ``views`` namespace
 (``Lake.publish`` in replace mode) and a current ``Snapshot`` row in the metadata database. The build is
 named by a hash of the source versions and the view contracts' versions, so building again from the
 same sources publishes nothing new.
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import UTC, datetime
 from pathlib import Path
 
 import polars as pl
@@ -19,7 +18,8 @@ from sqlalchemy import update
 from datahub.contracts import Dataset, load_contract
 from datahub.dictionary import Dictionary
 from datahub.errors import ContractError
-from datahub.lake.store import SnapshotManifest
+from datahub.lake import PublishedVersion
+from datahub.lake.tables import VIEWS as VIEW_TABLES
 from datahub.metadata import Snapshot
 from datahub.platform import Platform
 from datahub.views.codes import ViewCodes
@@ -76,8 +76,8 @@ def build_frames(
 def _build_id(platform: Platform, contracts: dict[str, Dataset]) -> str:
     versions: dict[str, str | None] = {}
     for name in SOURCE_SCHEMAS:
-        manifest = platform.lake.current_manifest(name)
-        versions[name] = manifest.version if manifest else None
+        version = platform.lake.current_version(name)
+        versions[name] = version.version if version else None
     state = {
         "sources": versions,
         "contracts": {name: contracts[name].version for name in sorted(contracts)},
@@ -86,25 +86,14 @@ def _build_id(platform: Platform, contracts: dict[str, Dataset]) -> str:
     return hashlib.sha256(json.dumps(state, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def _record(platform: Platform, name: str, manifest: SnapshotManifest) -> None:
+def _record(platform: Platform, version: PublishedVersion) -> None:
     """The view's new version as its one current ``Snapshot`` (as the pipeline records a dataset's)."""
-    path = platform.lake.published_dir(name) / "versions" / f"{manifest.version}.json"
     with platform.metadata.session() as s:
-        s.execute(update(Snapshot).where(Snapshot.dataset == name).values(is_current=False))
-        s.add(
-            Snapshot(
-                version=manifest.version,
-                dataset=name,
-                created_at=datetime.now(UTC).replace(tzinfo=None),
-                rows=manifest.rows,
-                manifest_path=str(path),
-                delivery_id=None,
-                is_current=True,
-            )
-        )
+        s.execute(update(Snapshot).where(Snapshot.dataset == version.dataset).values(is_current=False))
+        Snapshot.record(s, version, None).is_current = True
 
 
-def build_views(platform: Platform) -> dict[str, SnapshotManifest]:
+def build_views(platform: Platform) -> dict[str, PublishedVersion]:
     """Read the current snapshots, build the four views and publish each (unless this very build is
     already current); the current manifest of every view."""
     contracts = view_contracts(platform)
@@ -112,19 +101,19 @@ def build_views(platform: Platform) -> dict[str, SnapshotManifest]:
     if missing:
         raise ContractError(f"no contract for view(s) {', '.join(missing)}", file=str(VIEW_CONTRACTS_DIR))
     build_id = _build_id(platform, contracts)
-    current = {name: platform.lake.current_manifest(name) for name in VIEWS}
+    current = {name: platform.lake.current_version(name) for name in VIEWS}
     if all(m is not None and m.delivery_id == build_id for m in current.values()):
         return {name: m for name, m in current.items() if m is not None}
     frames = build_frames(read_sources(platform), platform.dictionary)
-    out: dict[str, SnapshotManifest] = {}
+    out: dict[str, PublishedVersion] = {}
     for name in VIEWS:
         existing = current[name]
         if existing is not None and existing.delivery_id == build_id:
             out[name] = existing
             continue
-        manifest = platform.lake.publish(
-            name, build_id, frames[name], append=False, contract_version=contracts[name].version
+        version = platform.lake.publish(
+            contracts[name], build_id, frames[name], append=False, namespace=VIEW_TABLES
         )
-        _record(platform, name, manifest)
-        out[name] = manifest
+        _record(platform, version)
+        out[name] = version
     return out

@@ -9,30 +9,38 @@ import sys
 from multiprocessing.synchronize import Event
 from pathlib import Path
 
-import polars as pl
 import pytest
 
+from datahub.contracts import Catalog
+from datahub.dictionary import load_dictionary
 from datahub.faults import DELAY_ENV
-from datahub.lake.store import Lake
+from datahub.lake import Lake
+from datahub.lake.tables import TableStore
 from datahub.platform import Platform
+from tests.conftest import ROOT
 from tests.faults.world import DATASET, assert_converged, cli_env, home_settings, hotline_file
+from tests.lake.test_tables import published
 
 PUBLICATIONS = 12  # per process
 
 
 def _publish_many(root: str, tag: str, start: Event) -> None:
-    lake = Lake(Path(root))
+    """One publisher process: its own lake and catalog connection over the same home."""
+    dataset = Catalog.load(ROOT / "contracts", load_dictionary(ROOT / "dictionary")).get(DATASET)
+    url, warehouse = f"sqlite:///{Path(root) / 'metadata.db'}", (Path(root) / "warehouse").as_uri()
+    lake = Lake(Path(root) / "lake", lambda: TableStore(url, warehouse))
+    first = 0 if tag == "a" else 100_000
     start.wait()
     for i in range(PUBLICATIONS):
-        frame = pl.DataFrame({"id": [f"{tag}-{i}-{j}" for j in range(50)], "n": list(range(50))})
-        lake.publish("shared", f"{tag}{i:04d}" + "0" * 24, frame, append=True, contract_version="1.0.0")
+        frame = published(dataset, range(first + i * 50, first + (i + 1) * 50))
+        lake.publish(dataset, f"{tag}{i:04d}" + "0" * 24, frame, append=True)
 
 
-def test_two_processes_publishing_one_dataset_lose_no_part(
+def test_two_processes_publishing_one_dataset_lose_no_delivery(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Each publisher waits a little between reading the current manifest and writing the next one.
-    monkeypatch.setenv(DELAY_ENV, "read:manifest=0.05")
+    # Each publisher waits a little after its restricted commit, inside the publish lock.
+    monkeypatch.setenv(DELAY_ENV, "written:restricted=0.05")
     context = multiprocessing.get_context("spawn")
     start = context.Event()
     workers = [context.Process(target=_publish_many, args=(str(tmp_path), tag, start)) for tag in ("a", "b")]
@@ -40,15 +48,17 @@ def test_two_processes_publishing_one_dataset_lose_no_part(
         worker.start()
     start.set()
     for worker in workers:
-        worker.join(120)
+        worker.join(180)
         assert worker.exitcode == 0
-    lake = Lake(tmp_path)
-    manifest = lake.current_manifest("shared")
-    assert manifest is not None
-    assert len(manifest.parts) == len(set(manifest.parts)) == 2 * PUBLICATIONS
-    scanned = lake.scan_current("shared")
-    assert scanned is not None
-    assert scanned.select(pl.len()).collect().item() == manifest.rows == 2 * PUBLICATIONS * 50
+    store = TableStore(f"sqlite:///{tmp_path / 'metadata.db'}", (tmp_path / "warehouse").as_uri())
+    lake = Lake(tmp_path / "lake", lambda: store)
+    version = lake.current_version(DATASET)
+    assert version is not None and version.rows == 2 * PUBLICATIONS * 50
+    committed = [s.delivery_id for s in store.snapshots(version.namespace, DATASET)]
+    assert len(committed) == len(set(committed)) == 2 * PUBLICATIONS
+    rows = lake.rows(version).to_table(columns=["work_order_id"])
+    assert rows.num_rows == len(set(rows.column("work_order_id").to_pylist())) == 2 * PUBLICATIONS * 50
+    store.close()
 
 
 def _start_ingest(home: Path, file: Path, **env: str) -> subprocess.Popen[str]:

@@ -36,7 +36,7 @@ def test_a_full_disk_fails_cleanly_and_keeps_the_version_served(
     first = pipeline.ingest_file(
         platform, DATASET, hotline_file(platform, tmp_path / "in" / "a.csv", 1, ROWS)
     )
-    served = platform.lake.current_manifest(DATASET)
+    served = platform.lake.current_version(DATASET)
     assert first.status == "published" and served is not None
 
     second = hotline_file(platform, tmp_path / "in" / "b.csv", ROWS + 1, ROWS)
@@ -46,7 +46,7 @@ def test_a_full_disk_fails_cleanly_and_keeps_the_version_served(
     assert "Traceback" not in failed.stderr, failed.stderr
     assert "[stage_failed]" in failed.stderr, failed.stderr  # naming what failed, and the way out
     assert "retry" in failed.stderr or "could not be landed" in failed.stderr, failed.stderr
-    assert platform.lake.current_manifest(DATASET) == served  # the previous version is still the one served
+    assert platform.lake.current_version(DATASET) == served  # the previous version is still the one served
     assert platform.lake.scan_current(DATASET) is not None
 
     filler.unlink()

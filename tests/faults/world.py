@@ -64,8 +64,8 @@ def leftovers(platform: Platform) -> list[Path]:
 
 
 def assert_converged(platform: Platform, *, dataset: str = DATASET) -> pl.DataFrame:
-    """Every delivery finished and reconciled; the current version lists only whole files, each
-    delivery's part once; metadata and lake agree; keys unique; the audit chain verifies. Returns
+    """Every delivery finished and reconciled; the current version reads whole, each delivery
+    committed once; metadata and lake agree; keys unique; the audit chain verifies. Returns
     the published rows."""
     lake = platform.lake
     with platform.metadata.session() as s:
@@ -83,19 +83,19 @@ def assert_converged(platform: Platform, *, dataset: str = DATASET) -> pl.DataFr
         if d.status != DeliveryStatus.rejected:
             quarantined = pl.read_parquet(lake.layer_path("quarantine", dataset, d.id)).height
             assert quarantined == d.rows_quarantined, (d.source_file, quarantined, d.rows_quarantined)
-    manifest = lake.current_manifest(dataset)
+    manifest = lake.current_version(dataset)
     published = {d.id: d for d in deliveries if d.status == DeliveryStatus.published}
     if manifest is None:
         assert not published and not current
         return pl.DataFrame()
     assert [snap.version for snap in current] == [manifest.version]
-    assert len(set(manifest.parts)) == len(manifest.parts)
-    base = lake.published_dir(dataset)
-    frames = [pl.read_parquet(base / part) for part in manifest.parts]  # every part whole and readable
-    rows = pl.concat(frames) if frames else pl.DataFrame()
+    rows = pl.from_arrow(lake.rows(manifest).to_table())  # every data file whole and readable
+    assert isinstance(rows, pl.DataFrame)
     assert rows.height == manifest.rows
-    in_parts = {Path(part).stem for part in manifest.parts}
-    assert in_parts == set(published), (in_parts, set(published))
+    snapshots = lake.tables.snapshots(manifest.namespace, dataset)
+    committed = [snap.delivery_id for snap in snapshots]
+    assert len(committed) == len(set(committed)), committed  # each delivery committed once
+    assert set(committed) == set(published), (committed, set(published))
     assert sum(d.rows_published or 0 for d in published.values()) == manifest.rows
     key = platform.catalog.get(dataset).key_columns
     assert rows.select(key).is_duplicated().sum() == 0

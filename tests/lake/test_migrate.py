@@ -41,7 +41,7 @@ def test_a_published_home_becomes_iceberg_tables_with_the_same_rows_and_keys(pub
     try:
         done = {(m.namespace, m.name): m for m in migrate(lake, store, datasets, views)}
         hotline = done[(PUBLISHED, "hotline_12345")]
-        manifest = lake.current_manifest("hotline_12345")
+        manifest = lake.current_version("hotline_12345")
         assert manifest is not None and len(manifest.parts) == 2
         assert (hotline.deliveries, hotline.committed, hotline.rows) == (
             2,
@@ -54,7 +54,7 @@ def test_a_published_home_becomes_iceberg_tables_with_the_same_rows_and_keys(pub
         assert all(s.contract_version == "1.0.0" for s in history)
         assert store.current(RESTRICTED, "hotline_12345") is not None
         for name in views:
-            view_manifest = lake.current_manifest(name)
+            view_manifest = lake.current_version(name)
             assert view_manifest is not None
             assert done[(VIEWS, name)].rows == view_manifest.rows
         # What is published equals what the table holds, key for key.
@@ -101,7 +101,7 @@ def test_the_migrate_command_prints_every_table_checked(
     first = CliRunner().invoke(app, ["lake", "migrate", "--json"])
     assert first.exit_code == 0, first.output
     rows = {(m["namespace"], m["name"]): m for m in json.loads(first.stdout)}
-    manifest = published.lake.current_manifest("hotline_12345")
+    manifest = published.lake.current_version("hotline_12345")
     assert manifest is not None and rows[(PUBLISHED, "hotline_12345")]["rows"] == manifest.rows
     again = CliRunner().invoke(app, ["lake", "migrate"])
     assert again.exit_code == 0 and "rows and keys equal the published parts" in again.output

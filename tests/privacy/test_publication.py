@@ -53,14 +53,14 @@ def test_a_leak_blocks_publication_and_the_published_snapshot_stays(tmp_path: Pa
         row["诉求内容"] = "反映夜间施工噪音扰民。"  # nothing personal: publishes
     first = pipeline.ingest_file(platform, hotline.name, write_hotline(tmp_path / "a.csv", clean, hotline))
     assert first.status == "published"
-    current = platform.lake.current_manifest(hotline.name)
+    current = platform.lake.current_version(hotline.name)
     second = pipeline.ingest_file(
         platform, hotline.name, write_hotline(tmp_path / "b.csv", _rows(platform, 100, 8), hotline)
     )
     assert second.status == "blocked"
     assert (second.rows_in, second.rows_published, second.rows_quarantined) == (8, 0, 8)
     assert second.reconciled is True
-    assert platform.lake.current_manifest(hotline.name) == current  # the earlier snapshot stays
+    assert platform.lake.current_version(hotline.name) == current  # the earlier snapshot stays
     with platform.metadata.session() as s:
         delivery = s.get(Delivery, second.delivery_id)
         assert delivery is not None and delivery.error is not None
@@ -91,7 +91,7 @@ def test_rows_withheld_for_k_anonymity_are_quarantined_and_reconciled(
     # Every row withheld: the status says so, and no empty version is made.
     assert (summary.status, summary.rows_withheld, summary.snapshot_version) == ("withheld", 3, None)
     assert "withheld for k-anonymity" in (summary.error or "")
-    assert platform.lake.current_manifest(hotline.name) is None
+    assert platform.lake.current_version(hotline.name) is None
     quarantine = pl.read_parquet(platform.lake.layer_path("quarantine", hotline.name, summary.delivery_id))
     assert [r[0]["reason"] for r in quarantine["_reasons"]] == ["k_anonymity"] * 3
     with platform.metadata.session() as s:

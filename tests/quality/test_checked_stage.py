@@ -52,7 +52,7 @@ def test_blocking_failure_keeps_the_previous_snapshot_and_a_warning_does_not(
     ]
     assert (summary.rows_in, summary.rows_published, summary.rows_quarantined) == (30, 0, 30)
     assert summary.reconciled is True
-    assert platform.lake.current_manifest("hotline_12345").version == version  # type: ignore[union-attr]
+    assert platform.lake.current_version("hotline_12345").version == version  # type: ignore[union-attr]
     held = pl.read_parquet(platform.lake.layer_path("quarantine", "hotline_12345", summary.delivery_id))
     reasons = held.explode("_reasons").unnest("_reasons")
     assert held.height == 30
@@ -68,7 +68,7 @@ def test_blocking_failure_keeps_the_previous_snapshot_and_a_warning_does_not(
         ("street_completeness", 15)
     ]
     assert summary.quality["pass_rate"] == 50.0
-    assert platform.lake.current_manifest("hotline_12345").rows == 60  # type: ignore[union-attr]
+    assert platform.lake.current_version("hotline_12345").rows == 60  # type: ignore[union-attr]
 
     with platform.metadata.session() as s:
         runs = s.scalars(select(QualityRun).order_by(QualityRun.id)).all()

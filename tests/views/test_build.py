@@ -176,7 +176,7 @@ def test_views_are_published_and_readable(run: Run) -> None:
     sources = read_sources(run.platform)
     built = build_frames(sources, run.platform.dictionary)
     for name in VIEWS:
-        manifest = run.platform.lake.current_manifest(name)
+        manifest = run.platform.lake.current_version(name)
         assert manifest is not None and manifest.version == run.manifests[name].version
         frame = run.view(name)
         assert frame.schema == pl.Schema(VIEW_SCHEMAS[name]), name

@@ -11,6 +11,7 @@ import functools
 import io
 import json
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 import polars as pl
@@ -24,8 +25,9 @@ from fastapi.responses import Response, StreamingResponse
 
 from datahub.api.deps import CurrentPrincipal, ServiceDep, get_principal
 from datahub.api.models import ErrorPublic, PagePublic, ViewSchemaPublic, ViewsPublic
-from datahub.errors import NotFound
+from datahub.errors import InputError, NotFound
 from datahub.serving.neutralise import neutralise_formulas
+from datahub.serving.snapshots import Moment
 
 router = APIRouter(
     tags=["views"],
@@ -78,6 +80,37 @@ Purpose = Annotated[
 ]
 
 
+AsOf = Annotated[
+    datetime | None,
+    Query(
+        description="Read the snapshot that was current at this time (ISO 8601; without a zone: UTC). "
+        "Default: the current snapshot.",
+        examples=["2026-11-30T16:00:00Z"],
+    ),
+]
+SnapshotId = Annotated[
+    int | None,
+    Query(
+        ge=0,
+        description="Read this snapshot (the `version` of an earlier response) instead of the current one.",
+    ),
+]
+
+
+def _moment(as_of: datetime | None, snapshot: int | None) -> Moment | None:
+    if as_of is not None and snapshot is not None:
+        raise InputError("give as_of or snapshot, not both", path="as_of")
+    return Moment(as_of=as_of, snapshot=snapshot) if as_of is not None or snapshot is not None else None
+
+
+def _snapshot_headers(version: str, committed: datetime | None) -> dict[str, str]:
+    """The headers that name the snapshot a response read."""
+    headers = {"X-Datahub-Version": version, "X-Datahub-Snapshot": version}
+    if committed is not None:
+        headers["X-Datahub-Snapshot-Time"] = committed.isoformat()
+    return headers
+
+
 @router.get("/views", response_model=ViewsPublic, summary="Views you may read or request")
 def list_views(principal: CurrentPrincipal, service: ServiceDep) -> dict[str, Any]:
     views = service.views(principal)
@@ -103,7 +136,10 @@ async def view_rows(
         str | None, Query(max_length=4000, description="`next_cursor` of the previous page.")
     ] = None,
     purpose: Purpose = None,
+    as_of: AsOf = None,
+    snapshot: SnapshotId = None,
 ) -> Response:
+    at = _moment(as_of, snapshot)
     read = functools.partial(
         service.read_page,
         principal,
@@ -114,9 +150,10 @@ async def view_rows(
         limit=limit,
         cursor=cursor,
         purpose=purpose,
+        at=at,
     )
     # A page read by key from memory costs less than handing it to a thread; a query runs in one.
-    if service.answers_at_once(principal, name, filter=filter, order=order):
+    if at is None and service.answers_at_once(principal, name, filter=filter, order=order):
         page, recorded = read()
     else:
         page, recorded = await run_in_threadpool(read)
@@ -129,13 +166,16 @@ async def view_rows(
     head = {
         "view": page.view,
         "version": page.version,
+        "snapshot_time": page.snapshot_time.isoformat() if page.snapshot_time else None,
         "columns": page.columns,
         "count": page.count,
         "next_cursor": page.next_cursor,
         "next": next_url,
     }
     envelope = json.dumps(head, ensure_ascii=False).encode("utf-8")
-    return Response(envelope[:-1] + b', "data": ' + page.rows_json + b"}", media_type="application/json")
+    body = envelope[:-1] + b', "data": ' + page.rows_json + b"}"
+    headers = _snapshot_headers(page.version, page.snapshot_time)
+    return Response(body, media_type="application/json", headers=headers)
 
 
 class _Chunks(io.RawIOBase):
@@ -239,15 +279,26 @@ def view_export(
     filter: Filter = None,
     order: Order = None,
     purpose: Purpose = None,
+    as_of: AsOf = None,
+    snapshot: SnapshotId = None,
 ) -> StreamingResponse:
     _, version, batches = service.export(
-        principal, name, fields=fields, filter=filter, order=order, purpose=purpose
+        principal,
+        name,
+        fields=fields,
+        filter=filter,
+        order=order,
+        purpose=purpose,
+        at=_moment(as_of, snapshot),
     )
     body = _stream(format, batches)
     if format == "csv":
         body = _with_bom(body)
     filename = f"{name}.{format}"
-    headers = {"Content-Disposition": f'attachment; filename="{filename}"', "X-Datahub-Version": version}
+    headers = {
+        "Content-Disposition": f'attachment; filename="{filename}"',
+        **_snapshot_headers(version.version, version.created_at),
+    }
     return _ClosingStream(body, media_type=MEDIA[format], headers=headers)
 
 
