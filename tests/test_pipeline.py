@@ -74,7 +74,10 @@ def test_ingesting_the_same_file_twice_publishes_nothing_twice(platform: Platfor
     assert (again.status, again.rows_published) == ("published", 20)
     assert renamed.status == "duplicate" and renamed.duplicate_of == first.delivery_id
     manifest = platform.lake.current_version("hotline_12345")
-    assert manifest is not None and manifest.rows == 20 and len(manifest.parts) == 1
+    assert manifest is not None and manifest.rows == 20 and manifest.delivery_id == first.delivery_id
+    assert [s.delivery_id for s in platform.lake.tables.snapshots("published", "hotline_12345")] == [
+        first.delivery_id
+    ]  # committed once
 
 
 def test_a_second_delivery_appends_and_rejects_republished_keys(platform: Platform, tmp_path: Path) -> None:

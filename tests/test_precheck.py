@@ -42,7 +42,7 @@ def test_check_lists_every_failing_row_and_publishes_nothing(
     }
     phone = next(p["value"] for p in body["problems"] if p["column"] == "caller_phone")
     assert phone != "1381234567" and phone.endswith("4567")
-    assert not (tmp_path / "var" / "lake" / "published").exists()
+    assert not (tmp_path / "var" / "lake" / "warehouse").exists()  # nothing published
 
 
 def test_check_text_output(tmp_path: Path, dictionary: Dictionary, catalog: Catalog) -> None:

@@ -29,12 +29,14 @@ import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from io import BytesIO
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
 import pyarrow as pa
 import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 from pyiceberg.catalog.sql import IcebergTables, SqlCatalog
 from pyiceberg.exceptions import (
     CommitFailedException,
@@ -42,15 +44,26 @@ from pyiceberg.exceptions import (
     TableAlreadyExistsError,
 )
 from pyiceberg.expressions import AlwaysTrue, BooleanExpression
-from pyiceberg.io.pyarrow import PyArrowFileIO, _dataframe_to_data_files, schema_to_pyarrow
-from pyiceberg.manifest import DataFile
+from pyiceberg.io import FileIO
+from pyiceberg.io.pyarrow import (
+    PyArrowFileIO,
+    _dataframe_to_data_files,
+    compute_statistics_plan,
+    data_file_statistics_from_parquet_metadata,
+    parquet_path_to_id_mapping,
+    schema_to_pyarrow,
+)
+from pyiceberg.manifest import DataFile, DataFileContent, FileFormat
 from pyiceberg.partitioning import PartitionField as IcebergPartitionField
 from pyiceberg.partitioning import PartitionSpec
-from pyiceberg.schema import Schema
+from pyiceberg.schema import Schema, sanitize_column_names
 from pyiceberg.table import Table, TableProperties, Transaction
+from pyiceberg.table.locations import load_location_provider
+from pyiceberg.table.metadata import TableMetadata
 from pyiceberg.table.snapshots import Snapshot
 from pyiceberg.table.sorting import NullOrder, SortDirection, SortField, SortOrder
 from pyiceberg.transforms import IdentityTransform, parse_transform
+from pyiceberg.typedef import Record
 from pyiceberg.types import (
     BinaryType,
     BooleanType,
@@ -230,15 +243,16 @@ class TableStore:
         """Commit the delivery's rows as one snapshot of the dataset's table (created on first use): an
         append, or with ``replace`` an overwrite of the whole table. A delivery already committed is
         not committed again: its snapshot is returned. Columns the table lacks are added."""
-        rows = storable(frame, dataset)
-        table = self._table_for(namespace, dataset, rows.schema)
+        columns = storable_schema(frame, dataset)
+        rows = frame if isinstance(frame, pl.DataFrame) else pl.DataFrame(frame)
+        table = self._table_for(namespace, dataset, columns)
         for attempt in range(COMMIT_ATTEMPTS):
             done = _snapshot_of(table, delivery_id)
             if done is not None:
                 return done
-            summary = {DELIVERY_ID: delivery_id, CONTRACT_VERSION: contract_version, ROWS: str(rows.num_rows)}
+            summary = {DELIVERY_ID: delivery_id, CONTRACT_VERSION: contract_version, ROWS: str(rows.height)}
             try:
-                return _commit_once(table, dataset, rows, replace, summary)
+                return _commit_once(table, dataset, rows, columns, replace, summary)
             except CommitFailedException:
                 first, most = RETRY_WAIT
                 wait = min(first * 2**attempt, most)
@@ -362,26 +376,27 @@ def _snapshot_of(table: Table, delivery_id: str) -> TableSnapshot | None:
 
 
 def _commit_once(
-    table: Table, dataset: Dataset, rows: pa.Table, replace: bool, summary: dict[str, str]
+    table: Table,
+    dataset: Dataset,
+    rows: pl.DataFrame,
+    columns: pa.Schema,
+    replace: bool,
+    summary: dict[str, str],
 ) -> TableSnapshot:
     """One attempt: add the columns the table lacks, write the data files, commit one snapshot on the
     table as loaded. CommitFailedException when another commit got there first (the files written for
     this attempt are removed)."""
     transaction = table.transaction()
     have = set(table.schema().column_names)
-    added = [f for f in rows.schema if f.name not in have]
+    added = [f for f in columns if f.name not in have]
     if added:
         with transaction.update_schema() as update:
             for f in added:
                 update.add_column(f.name, iceberg_type(f.type, f.name), doc=_doc(dataset, f.name))
     metadata = transaction.table_metadata
-    data = _as_table_schema(rows, metadata.schema(), dataset)
+    data, target = _as_table_schema(rows, metadata.schema(), dataset)
     # An empty delivery (a view with no rows yet) is a snapshot without files: it is still recorded.
-    files = (
-        list(_dataframe_to_data_files(table_metadata=metadata, df=data, io=table.io, write_uuid=uuid.uuid4()))
-        if data.num_rows
-        else []
-    )
+    files = _write_data_files(table.io, metadata, data, target) if data.height else []
     removed = [task.file for task in table.scan().plan_files()] if replace else None
     return TableSnapshot.of(commit_files(table, transaction, summary, files, removed))
 
@@ -418,31 +433,114 @@ def commit_files(
     return snapshot
 
 
-def _as_table_schema(rows: pa.Table, schema: Schema, dataset: Dataset) -> pa.Table:
-    """``rows`` with the table's types and nullability (the key columns required), in its field order;
-    columns the frame does not have are left out (they read as null)."""
-    target = schema_to_pyarrow(schema, include_field_ids=False)
-    fields = [f for f in target if f.name in rows.column_names]
-    for f in fields:
-        if not f.nullable and rows.column(f.name).null_count:
+def _as_table_schema(rows: pl.DataFrame, schema: Schema, dataset: Dataset) -> tuple[pl.DataFrame, pa.Schema]:
+    """``rows`` with the table's types (cast by polars, without leaving it), in its field order, and
+    the Arrow schema of the file that holds them: the table's types, nullability (the key columns
+    required) and field ids. Columns the frame does not have are left out (they read as null)."""
+    target = pa.schema(
+        [f for f in schema_to_pyarrow(schema, include_field_ids=True) if f.name in rows.columns]
+    )
+    for f in target:
+        if not f.nullable and (empty := rows.get_column(f.name).null_count()):
             raise InputError(
-                f"{dataset.name}: key column {f.name} has {rows.column(f.name).null_count} empty values; "
-                "a table's key is never empty"
+                f"{dataset.name}: key column {f.name} has {empty} empty values; a table's key is never empty"
             )
-    arrays = [rows.column(f.name).cast(f.type) for f in fields]
-    return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
+    types = pl.DataFrame(target.empty_table()).schema
+    return rows.select(pl.col(name).cast(kind) for name, kind in types.items()), target
+
+
+def _write_data_files(
+    io: FileIO, metadata: TableMetadata, data: pl.DataFrame, target: pa.Schema
+) -> list[DataFile]:
+    """Write ``data`` (in the table's types; ``target``: the file schema) as the table's data files:
+    polars writes an unpartitioned table of plain types (the platform's), pyiceberg the others (a
+    partitioned table, decimals, times)."""
+    schema = metadata.schema()
+    plain = all(_written_by_polars(f.type) for f in target)
+    if plain and metadata.spec().is_unpartitioned() and sanitize_column_names(schema) == schema:
+        return [_polars_data_file(io, metadata, data, target)]
+    arrow = data.to_arrow()
+    table = pa.Table.from_arrays([arrow.column(f.name).cast(f.type) for f in target], schema=target)
+    return list(_dataframe_to_data_files(table_metadata=metadata, df=table, io=io, write_uuid=uuid.uuid4()))
+
+
+def _polars_data_file(io: FileIO, metadata: TableMetadata, data: pl.DataFrame, target: pa.Schema) -> DataFile:
+    """One Parquet file written by polars (on every core, from its own columns: pyiceberg's writer,
+    single-threaded on Arrow after a copy of every string, took twice as long) and registered from
+    its footer as pyiceberg registers the files it writes. The file carries the field ids of
+    ``target``; it takes the table's codec, level and row-group limit (``write.parquet.*``) and
+    statistics of every column, of which the data file keeps the metrics the table asks for
+    (``write.metadata.metrics.*``; by default counts and bounds of every column, text truncated to
+    16 characters)."""
+    properties = metadata.properties
+    codec: Any = properties.get(
+        TableProperties.PARQUET_COMPRESSION, TableProperties.PARQUET_COMPRESSION_DEFAULT
+    )
+    level = properties.get(TableProperties.PARQUET_COMPRESSION_LEVEL)
+    row_group = properties.get(
+        TableProperties.PARQUET_ROW_GROUP_LIMIT, TableProperties.PARQUET_ROW_GROUP_LIMIT_DEFAULT
+    )
+    buffer = BytesIO()
+    data.write_parquet(
+        buffer,
+        compression=codec,  # Iceberg's names of codecs are polars' names
+        compression_level=int(level) if level is not None else None,
+        statistics=True,
+        row_group_size=int(row_group),
+        arrow_schema=target,
+    )
+    content = buffer.getvalue()
+    path = load_location_provider(metadata.location, properties).new_data_location(
+        f"00000-0-{uuid.uuid4()}.parquet"
+    )
+    with io.new_output(path).create(overwrite=False) as stream:
+        stream.write(content)
+    statistics = data_file_statistics_from_parquet_metadata(
+        parquet_metadata=pq.read_metadata(pa.BufferReader(content)),
+        stats_columns=compute_statistics_plan(metadata.schema(), properties),
+        parquet_column_mapping=parquet_path_to_id_mapping(metadata.schema()),
+    )
+    return DataFile.from_args(
+        content=DataFileContent.DATA,
+        file_path=path,
+        file_format=FileFormat.PARQUET,
+        partition=Record(),
+        file_size_in_bytes=len(content),
+        sort_order_id=None,
+        spec_id=metadata.default_spec_id,
+        equality_ids=None,
+        key_metadata=None,
+        **statistics.to_serialized_dict(),
+    )
+
+
+def _written_by_polars(kind: pa.DataType) -> bool:
+    """Whether polars writes a column of this (table) type as Iceberg reads it: not decimals (their
+    physical type), not times (polars holds nanoseconds)."""
+    if pa.types.is_large_list(kind) or pa.types.is_list(kind):
+        return _written_by_polars(kind.value_type)
+    return bool(
+        _is_text(kind)
+        or pa.types.is_integer(kind)
+        or pa.types.is_floating(kind)
+        or pa.types.is_boolean(kind)
+        or pa.types.is_date32(kind)
+        or pa.types.is_timestamp(kind)
+        or pa.types.is_large_binary(kind)
+    )
 
 
 # ---------------------------------------------------------------------- schemas
 
 
-def storable(frame: pa.Table | pl.DataFrame, dataset: Dataset) -> pa.Table:
-    """The frame as Arrow with types an Iceberg table holds: text as strings (categoricals too),
-    timestamps in microseconds, unsigned integers widened; a column of nulls takes the contract's type."""
-    rows = frame.to_arrow() if isinstance(frame, pl.DataFrame) else frame
+def storable_schema(frame: pa.Table | pl.DataFrame, dataset: Dataset) -> pa.Schema:
+    """The Arrow schema of the frame with types an Iceberg table holds: text as strings (categoricals
+    too), timestamps in microseconds, unsigned integers widened; a column of nulls takes the contract's
+    type. (The schema only: the rows are cast to the table's types when they are written.)"""
+    columns = frame.head(0).to_arrow().schema if isinstance(frame, pl.DataFrame) else frame.schema
     declared = {c.name: c.type for c in dataset.columns}
-    arrays, fields = [], []
-    for f, column in zip(rows.schema, rows.columns, strict=True):
+    fields = []
+    for f in columns:
         kind = f.type
         if pa.types.is_dictionary(kind):
             kind = kind.value_type
@@ -458,9 +556,8 @@ def storable(frame: pa.Table | pl.DataFrame, dataset: Dataset) -> pa.Table:
             kind = pa.int32()
         elif kind == pa.uint32():
             kind = pa.int64()
-        arrays.append(column.cast(kind) if kind != column.type else column)
         fields.append(pa.field(f.name, kind))
-    return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
+    return pa.schema(fields)
 
 
 def _is_text(kind: pa.DataType) -> bool:
@@ -468,7 +565,7 @@ def _is_text(kind: pa.DataType) -> bool:
 
 
 def iceberg_type(kind: pa.DataType, column: str, element_id: int = 0) -> IcebergType:
-    """The Iceberg type of an Arrow type (as :func:`storable` leaves it); a list's element takes
+    """The Iceberg type of an Arrow type (as :func:`storable_schema` leaves it); a list's element takes
     ``element_id`` (catalogs assign fresh ids when a table is created or a column added)."""
     if pa.types.is_large_list(kind) or pa.types.is_list(kind):
         return ListType(

@@ -11,7 +11,6 @@ import pyarrow as pa
 
 from datahub import pipeline
 from datahub.api import create_app
-from datahub.lake.store import SnapshotManifest
 from datahub.platform import Platform
 from datahub.settings import Settings
 from tests.api.conftest import serve
@@ -37,7 +36,6 @@ def test_reads_during_publication_are_consistent(tmp_path: Path) -> None:
     app = create_app(settings)
     key = app.state.clients.create("watcher", "steward").api_key
     headers = {"Authorization": f"Bearer {key}"}
-    versions = platform.lake.published_dir("hotline_12345") / "versions"
     seen: list[tuple[str, str, int]] = []
     failures: list[str] = []
     stop = threading.Event()
@@ -67,7 +65,8 @@ def test_reads_during_publication_are_consistent(tmp_path: Path) -> None:
         for thread in readers:
             thread.join(timeout=120)
     assert not failures, failures[:3]
-    published = {p.stem: SnapshotManifest.read(p).rows for p in versions.glob("*.json")}
+    history = platform.lake.tables.snapshots("published", "hotline_12345")
+    published = {str(snapshot.snapshot_id): snapshot.rows for snapshot in history}
     assert len(published) == DELIVERIES + 1
     for kind, version, rows in seen:
         expected = published[version] if kind == "export" else min(1000, published[version])

@@ -360,8 +360,7 @@ def test_exports_hold_every_row_the_caller_may_read(world: World, http: httpx.Cl
     assert frame.columns == ["event_id", "category", "report_time"]
     assert sorted(frame["event_id"].to_list()) == sorted(events["event_id"].to_list())
     assert (
-        response.headers["X-Datahub-Version"]
-        == world.platform.lake.current_version("events_unified").version
+        response.headers["X-Datahub-Version"] == world.platform.lake.current_version("events_unified").version
     )
 
 

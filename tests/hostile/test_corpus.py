@@ -199,10 +199,14 @@ def _summary(result: Result) -> dict[str, Any]:
 
 
 def _published(home: Path, dataset: str) -> pl.DataFrame:
-    from datahub.lake import Lake
+    from datahub.platform import Platform
+    from datahub.settings import Settings
 
-    scan = Lake(home / "lake").scan_current(dataset)
-    return pl.DataFrame() if scan is None else scan.collect()
+    platform = Platform(Settings(home=home, demo_mode=True))
+    scan = platform.lake.scan_current(dataset)
+    rows = pl.DataFrame() if scan is None else scan.collect()
+    platform.metadata.dispose()
+    return rows
 
 
 def _check_publication(case: Case, home: Path) -> None:

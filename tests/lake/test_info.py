@@ -273,3 +273,34 @@ def test_on_object_storage_the_endpoint_is_shown_never_a_key(
     attached = SqlCatalog("datahub", uri=info["catalog"]["uri"], warehouse=info["catalog"]["warehouse"], **s3)
     assert attached.load_table(table["table"]).scan().to_arrow().num_rows == table["rows"] == 6
     attached.close()
+
+
+def test_after_the_pipeline_every_dataset_and_view_is_a_table_with_the_rows_status_shows(
+    home: Path, tmp_path: Path
+) -> None:
+    from datahub import pipeline
+    from datahub.platform import Platform
+    from datahub.status import dataset_status
+    from datahub.views import build_views
+    from datahub.views.schemas import VIEWS as VIEW_NAMES
+    from tests.hotline_rows import valid_row, write_hotline
+
+    platform = Platform(Settings())
+    hotline = platform.catalog.get("hotline_12345")
+    for first in (1, 31):
+        rows = [valid_row(platform.dictionary, i) for i in range(first, first + 30)]
+        file = write_hotline(tmp_path / "in" / f"h{first}.csv", rows, hotline)
+        assert pipeline.ingest_file(platform, hotline.name, file).status == "published"
+    build_views(platform)
+    result = runner.invoke(app, ["lake", "info", "--json"])
+    assert result.exit_code == 0, result.output
+    tables = {t["table"]: t for t in json.loads(result.output)["tables"]}
+    shown = {s.dataset: s for s in dataset_status(platform) if s.current_version is not None}
+    assert set(shown) == {"hotline_12345"}
+    for name, status in shown.items():
+        assert tables[f"published.{name}"]["rows"] == status.rows_current == 60
+        assert str(tables[f"published.{name}"]["snapshot_id"]) == status.current_version
+    assert tables["restricted.hotline_12345"]["rows"] == 60
+    assert {f"views.{v}" for v in VIEW_NAMES} <= set(tables)
+    assert tables["views.events_unified"]["rows"] == 60
+    platform.metadata.dispose()

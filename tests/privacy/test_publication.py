@@ -137,9 +137,12 @@ def test_a_canary_is_masked_everywhere_it_lands(platform: Platform, tmp_path: Pa
     quarantine = pl.read_parquet(lake.layer_path("quarantine", hotline.name, summary.delivery_id))
     reasons = json.dumps(quarantine["_reasons"].to_list(), ensure_ascii=False)
     assert "*******" in reasons  # the failing phone is shown, masked
-    restricted = pl.read_parquet(
-        lake.restricted_dir(hotline.name) / "parts" / f"{summary.delivery_id}.parquet"
-    )
+    version = lake.version_of(hotline.name, summary.delivery_id)
+    assert version is not None
+    secret = lake.restricted_rows(version)
+    assert secret is not None
+    restricted = pl.from_arrow(secret.to_table())
+    assert isinstance(restricted, pl.DataFrame)
     assert restricted.columns == [
         "work_order_id",
         "caller_name",
@@ -150,8 +153,10 @@ def test_a_canary_is_masked_everywhere_it_lands(platform: Platform, tmp_path: Pa
     ]
     assert restricted.height == summary.rows_published
     assert restricted.filter(pl.col("caller_phone") == CANARY_PHONE).height == 6
-    layers = ("raw", "conformed", "quarantine", "restricted")
-    as_delivered = (platform.settings.landing_dir, *(lake.root / layer for layer in layers))
+    layers = ("raw", "conformed", "quarantine")
+    restricted_table = Path(lake.tables.table("restricted", hotline.name).location().removeprefix("file://"))
+    assert restricted_table.is_dir()
+    as_delivered = (platform.settings.landing_dir, restricted_table, *(lake.root / layer for layer in layers))
     outside = _all_text(platform.settings.var, skip=as_delivered) + reasons
     for canary in (CANARY_PHONE, CANARY_ID, CANARY_ID.lower()):
         assert canary not in outside, canary
@@ -196,7 +201,7 @@ def test_pii_audit_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, leak
     )
     if leak:  # a snapshot published past the gate, as an old platform might have left it
         frame = pl.DataFrame({"complaint_text": [f"电话{VALID_PHONE}"], "caller_phone": ["x"]})
-        platform.lake.publish("gov_app_reports", "d-leak", frame, append=True, contract_version="1.0.0")
+        platform.lake.publish(platform.catalog.get("gov_app_reports"), "d-leak", frame, append=True)
     platform.metadata.dispose()
     result = runner.invoke(app, ["pii", "audit", "--json"])
     audits = {a["dataset"]: a for a in json.loads(result.stdout)}
@@ -235,7 +240,7 @@ def test_pii_audit_fails_on_a_name_the_masking_pass_missed(
     frame = pl.DataFrame(
         {"complaint_text": ["反映夜间施工噪音扰民。", MISSED_NAME], "caller_phone": ["x", "y"]}
     )
-    platform.lake.publish("gov_app_reports", "d-name", frame, append=True, contract_version="1.0.0")
+    platform.lake.publish(platform.catalog.get("gov_app_reports"), "d-name", frame, append=True)
     platform.metadata.dispose()
     result = runner.invoke(app, ["pii", "audit", "gov_app_reports", "--json"])
     assert result.exit_code == 1, result.output

@@ -191,15 +191,20 @@ def test_sharing_counts_the_month_only(october: MonthFigures) -> None:
 
 def test_event_kpis_equal_the_published_daily_view(world: ReportWorld, october: MonthFigures) -> None:
     lake = world.platform.lake
-    kpis = [str(p) for p in lake.current_parts("event_kpis_daily")]
-    events = [str(p) for p in lake.current_parts("events_unified")]
+    kpis_version, events_version = (
+        lake.current_version("event_kpis_daily"),
+        lake.current_version("events_unified"),
+    )
+    assert kpis_version is not None and events_version is not None
+    kpis, events = lake.rows(kpis_version), lake.rows(events_version)
     con = duckdb.connect()
+    con.register("kpis", kpis)
+    con.register("events", events)
     row = con.execute(
         "SELECT SUM(events), SUM(closed_events), SUM(resolved_events), SUM(resolution_known), "
         "SUM(satisfied_events), SUM(rated_events), SUM(repeat_events), SUM(reporter_events), "
-        "SUM(response_overdue), SUM(handling_overdue) FROM read_parquet(?) "
-        "WHERE date >= DATE '2026-10-01' AND date < DATE '2026-11-01'",
-        [kpis],
+        "SUM(response_overdue), SUM(handling_overdue) FROM kpis "
+        "WHERE date >= DATE '2026-10-01' AND date < DATE '2026-11-01'"
     ).fetchone()
     assert row is not None
     e = october.events
@@ -209,18 +214,16 @@ def test_event_kpis_equal_the_published_daily_view(world: ReportWorld, october: 
     assert e.closure_rate == pytest.approx(100 * row[1] / row[0], abs=0.01)
     by_level = dict(
         con.execute(
-            "SELECT response_level, COUNT(*) FROM read_parquet(?) "
-            "WHERE report_time >= TIMESTAMP '2026-10-01' AND report_time < TIMESTAMP '2026-11-01' GROUP BY 1",
-            [events],
+            "SELECT response_level, COUNT(*) FROM events "
+            "WHERE report_time >= TIMESTAMP '2026-10-01' AND report_time < TIMESTAMP '2026-11-01' GROUP BY 1"
         ).fetchall()
     )
     assert {lv.level: lv.events for lv in e.by_level if lv.events} == by_level
     assert sum(c.events for c in e.by_category) == e.events > 0
     p50 = con.execute(
         "SELECT quantile_cont(date_diff('microsecond', report_time, dispatch_time) / 60e6, 0.5) "
-        "FROM read_parquet(?) WHERE response_level = 'red' AND report_time >= TIMESTAMP '2026-10-01' "
-        "AND report_time < TIMESTAMP '2026-11-01'",
-        [events],
+        "FROM events WHERE response_level = 'red' AND report_time >= TIMESTAMP '2026-10-01' "
+        "AND report_time < TIMESTAMP '2026-11-01'"
     ).fetchone()
     red = next(lv for lv in e.by_level if lv.level == "red")
     assert red.response_p50 == pytest.approx(p50[0], abs=0.05)  # type: ignore[index]

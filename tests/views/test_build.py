@@ -12,7 +12,7 @@ import pytest
 from dagster import DagsterInstance, materialize
 from sqlalchemy import select
 
-from datahub.lake.store import SnapshotManifest
+from datahub.lake import PublishedVersion
 from datahub.metadata import Snapshot
 from datahub.pipeline import process
 from datahub.platform import Platform
@@ -44,7 +44,7 @@ SOURCES = (
 class Run:
     platform: Platform
     synth: SynthResult
-    manifests: dict[str, SnapshotManifest]
+    manifests: dict[str, PublishedVersion]
 
     def view(self, name: str) -> pl.DataFrame:
         """The current snapshot of a view or a dataset."""
