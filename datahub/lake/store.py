@@ -38,15 +38,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import polars as pl
-import pyarrow.dataset as ds
 
 from datahub.contracts.model import Dataset
 from datahub.errors import NotFound
 from datahub.faults import crash_point
 from datahub.files import commit_file, temporary_name
-from datahub.lake.tables import PUBLISHED, RESTRICTED, TableSnapshot, TableStore
+from datahub.lake.namespaces import PUBLISHED, RESTRICTED
 
 if TYPE_CHECKING:
+    import pyarrow.dataset as ds
+
+    from datahub.lake.tables import TableSnapshot, TableStore
     from datahub.settings import Settings
 
 
@@ -186,7 +188,14 @@ class Lake:
 
     @classmethod
     def for_settings(cls, settings: Settings) -> Lake:
-        return cls(settings.lake_dir, lambda: TableStore.for_settings(settings))
+        def open_tables() -> TableStore:
+            # Imported on first use: pyiceberg's Arrow I/O reserves 1.4 GB of address space on import,
+            # which commands that never touch a table (check, --help) need not pay.
+            from datahub.lake.tables import TableStore
+
+            return TableStore.for_settings(settings)
+
+        return cls(settings.lake_dir, open_tables)
 
     @cached_property
     def tables(self) -> TableStore:

@@ -13,10 +13,9 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
-import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 from sqlalchemy import select
 
@@ -31,6 +30,9 @@ from datahub.quality.expectations import Rule, SuiteContext, build_suite
 from datahub.quality.reasons import REASON_DIMENSIONS, Reason
 from datahub.quality.scores import score_run
 from datahub.quality.validation import Engine, Validation, validate
+
+if TYPE_CHECKING:
+    import pyarrow.dataset as ds
 
 
 @dataclass(frozen=True)

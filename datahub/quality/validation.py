@@ -18,11 +18,10 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import great_expectations as gx
-import pyarrow.dataset as ds
 from great_expectations.core import ExpectationSuiteValidationResult
 from great_expectations.core.expectation_validation_result import ExpectationValidationResult
 from great_expectations.validator.validation_statistics import calc_validation_statistics
@@ -30,6 +29,9 @@ from great_expectations.validator.validation_statistics import calc_validation_s
 from datahub.quality import sql
 from datahub.quality.columns import differences
 from datahub.quality.expectations import Rule
+
+if TYPE_CHECKING:
+    import pyarrow.dataset as ds
 
 RESULT_FORMAT = {"result_format": "SUMMARY", "partial_unexpected_count": 20}
 SAMPLE = 20

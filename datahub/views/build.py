@@ -19,7 +19,7 @@ from datahub.contracts import Dataset, load_contract
 from datahub.dictionary import Dictionary
 from datahub.errors import ContractError
 from datahub.lake import PublishedVersion
-from datahub.lake.tables import VIEWS as VIEW_TABLES
+from datahub.lake.namespaces import VIEWS as VIEW_TABLES
 from datahub.metadata import Snapshot
 from datahub.platform import Platform
 from datahub.views.codes import ViewCodes

@@ -13,8 +13,10 @@ from typing import Any
 import duckdb
 import polars as pl
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from pyiceberg.catalog.sql import SqlCatalog
+from pyiceberg.conversions import from_bytes
 from pyiceberg.exceptions import CommitFailedException
 from pyiceberg.table.sorting import SortDirection
 from pyiceberg.transforms import MonthTransform
@@ -126,6 +128,31 @@ def test_a_table_takes_its_schema_from_the_contract_and_the_frame(
     assert by_key.source_id == key.field_id and by_key.direction == SortDirection.ASC
     assert table.spec().is_unpartitioned()
     assert table.properties["comment"].startswith("12345热线工单")
+
+
+def test_data_files_carry_field_ids_and_the_bounds_of_every_column(
+    store: TableStore, hotline: Dataset
+) -> None:
+    store.commit(
+        PUBLISHED, hotline, "d1", published(hotline, range(50)), replace=False, contract_version="1.0.0"
+    )
+    table = store.table(PUBLISHED, "hotline_12345")
+    assert table.properties["write.parquet.compression-level"] == "1"
+    schema = table.schema()
+    [task] = table.scan().plan_files()
+    footer = pq.read_metadata(task.file.file_path.removeprefix("file://"))
+    columns = footer.schema.to_arrow_schema()
+    ids = {f.name: int(f.metadata[b"PARQUET:field_id"]) for f in columns}
+    assert ids == {f.name: f.field_id for f in schema.fields}
+    assert footer.row_group(0).column(0).compression == "ZSTD"
+    assert set(task.file.lower_bounds) == set(task.file.upper_bounds) == set(ids.values())
+    key = schema.find_field("work_order_id")
+    low, high = task.file.lower_bounds[key.field_id], task.file.upper_bounds[key.field_id]
+    assert (from_bytes(key.field_type, low), from_bytes(key.field_type, high)) == ("K000000", "K000049")
+    assert task.file.null_value_counts[key.field_id] == 0 and task.file.record_count == 50
+    # A reader skips the file by those bounds.
+    assert not list(table.scan(row_filter="work_order_id = 'K000050'").plan_files())
+    assert not list(table.scan(row_filter="report_time < '2025-01-01T00:00:00'").plan_files())
 
 
 def test_decimal_and_date_columns_of_a_view(store: TableStore, dictionary: Dictionary) -> None:
