@@ -221,9 +221,10 @@ class TableStore:
         return sorted(found)
 
     def _table_for(self, namespace: str, dataset: Dataset, columns: pa.Schema) -> Table:
-        """The dataset's table, created from the contract and ``columns`` if there is none."""
+        """The dataset's table, created from the contract and ``columns`` if there is none; an existing
+        table takes the contract's partitioning if it changed (new files follow it, old ones stay)."""
         try:
-            return self.catalog.load_table((namespace, dataset.name))
+            return _with_partitioning(self.catalog.load_table((namespace, dataset.name)), dataset)
         except NoSuchTableError:
             pass
         schema = table_schema(dataset, columns)
@@ -657,6 +658,30 @@ def partition_spec(dataset: Dataset, schema: Schema) -> PartitionSpec:
             )
         )
     return PartitionSpec(*fields)
+
+
+def _with_partitioning(table: Table, dataset: Dataset) -> Table:
+    """``table`` with the contract's partitioning as its spec: the fields the contract no longer
+    declares removed, the new ones added (Iceberg's partition evolution: files written before keep the
+    spec they were written with, readers prune both). Another process evolving it at once wins."""
+    wanted = partition_spec(dataset, table.schema()).fields
+    have = table.spec().fields
+    signature = lambda f: (f.source_id, str(f.transform))  # noqa: E731
+    if {signature(f) for f in have} == {signature(f) for f in wanted}:
+        return table
+    try:
+        with table.update_spec() as update:
+            for field in have:
+                if signature(field) not in {signature(f) for f in wanted}:
+                    update.remove_field(field.name)
+            for field in wanted:
+                source = table.schema().find_column_name(field.source_id)
+                if source is not None and signature(field) not in {signature(f) for f in have}:
+                    update.add_field(source, field.transform, field.name)
+    except CommitFailedException:
+        pass
+    table.refresh()
+    return table
 
 
 def sort_order(dataset: Dataset, schema: Schema) -> SortOrder:

@@ -111,7 +111,7 @@ def test_lake_info_lists_the_catalog_and_every_table(settings: Settings, lake: T
     assert hotline["metadata_location"].startswith(hotline["location"] + "/metadata/")
     view = tables["views.events_unified"]
     assert (view["delivery_id"], view["contract_version"], view["snapshots"]) == ("v1", "2.0.0", 1)
-    assert view["partition_spec"] == []
+    assert view["partition_spec"] == ["month(report_time)"]  # as its contract declares
 
 
 def test_a_table_without_a_snapshot_has_no_rows(settings: Settings) -> None:
@@ -303,4 +303,7 @@ def test_after_the_pipeline_every_dataset_and_view_is_a_table_with_the_rows_stat
     assert tables["restricted.hotline_12345"]["rows"] == 60
     assert {f"views.{v}" for v in VIEW_NAMES} <= set(tables)
     assert tables["views.events_unified"]["rows"] == 60
+    # The views' contracts partition their tables by month.
+    spec = platform.lake.tables.table("views", "events_unified").spec()
+    assert [(f.name, str(f.transform)) for f in spec.fields] == [("report_time_month", "month")]
     platform.metadata.dispose()

@@ -413,3 +413,30 @@ def test_two_processes_committing_to_one_table_lose_nothing(
         Path(f.removeprefix("file://")) for f in table.inspect.files().column("file_path").to_pylist()
     }
     assert not orphans  # files written for a commit that lost the race were removed
+
+
+def test_a_changed_partitioning_applies_to_new_files_and_every_row_still_reads(
+    store: TableStore, hotline: Dataset
+) -> None:
+    store.commit(
+        PUBLISHED, hotline, "d1", published(hotline, range(0, 30)), replace=False, contract_version="1.0.0"
+    )
+    assert not store.table(PUBLISHED, "hotline_12345").spec().fields
+    by_month = replace(hotline, partitioning=(PartitionField("report_time", "month"),))
+    store.commit(
+        PUBLISHED, by_month, "d2", published(by_month, range(30, 90)), replace=False, contract_version="1.0.0"
+    )
+    table = store.table(PUBLISHED, "hotline_12345")
+    [field] = table.spec().fields
+    assert isinstance(field.transform, MonthTransform)
+    files = table.inspect.files().to_pylist()
+    assert sorted(f["spec_id"] for f in files)[0] == 0 and len({f["spec_id"] for f in files}) == 2
+    assert store.scan(PUBLISHED, "hotline_12345").num_rows == 90
+    march = store.scan(PUBLISHED, "hotline_12345", row_filter="report_time >= '2026-03-01T00:00:00'")
+    assert march.num_rows == sum(1 for n in range(90) if n >= 59)  # day n of 2026: March from day 59
+    # Declaring none again removes the field; what was written stays readable.
+    store.commit(
+        PUBLISHED, hotline, "d3", published(hotline, range(90, 95)), replace=False, contract_version="1.0.0"
+    )
+    assert not store.table(PUBLISHED, "hotline_12345").spec().fields
+    assert store.scan(PUBLISHED, "hotline_12345").num_rows == 95
