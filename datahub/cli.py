@@ -892,7 +892,8 @@ def demo(
         "HTTP\n               while the API ran; its breaking 2.0.0 awaits a steward: .venv/bin/datahub "
         "contract approve\n               urn:datahub:contract:construction_hotline_12319 2.0.0 --effective "
         "YYYY-MM-DD)\n"
-        f"  Published:   {settings.lake_dir / 'published'}/<dataset>/CURRENT\n"
+        "  Published:   Iceberg tables published.<dataset> and views.<view>: .venv/bin/datahub lake info\n"
+        "               (to attach Spark, Trino, Flink, StarRocks or Doris: docs/lake.md)\n"
         f"  Quarantine:  {settings.lake_dir / 'quarantine'}/<dataset>/\n"
     )
     if not all(r["reconciled"] for r in rows):
