@@ -112,6 +112,14 @@ class LakeStorage:
         keys = (info.path.removeprefix(f"{self.root}/") for info in infos if info.type == fs.FileType.File)
         return sorted(key for key in keys if not posixpath.basename(key).startswith("."))
 
+    def stamp(self, key: str) -> tuple[int, float] | None:
+        """A file's size and last change (seconds since the epoch), None when there is none."""
+        with self._errors("look up", key):
+            info = self.filesystem.get_file_info(self.path(key))
+        if info.type != fs.FileType.File or info.size is None or info.mtime is None:
+            return None
+        return info.size, info.mtime.timestamp()
+
     def exists(self, key: str) -> bool:
         """Whether a file is there (for a prefix, ask :meth:`list`: object storage may keep an empty
         folder after its files are deleted)."""

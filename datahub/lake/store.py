@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import posixpath
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -42,12 +43,13 @@ import polars as pl
 from datahub.contracts.model import Dataset
 from datahub.errors import NotFound
 from datahub.faults import crash_point
-from datahub.files import commit_file, temporary_name
+from datahub.files import commit_file, temporary_name, write_whole
 from datahub.lake.namespaces import PUBLISHED, RESTRICTED
 
 if TYPE_CHECKING:
     import pyarrow.dataset as ds
 
+    from datahub.lake.storage import LakeStorage
     from datahub.lake.tables import TableSnapshot, TableStore
     from datahub.settings import Settings
 
@@ -152,6 +154,8 @@ def layer_of(path: Path) -> str:
 
 
 LAYERS = ("raw", "refused", "conformed", "quarantine", "flags")
+KEPT = LAYERS
+"""The working layers kept in object storage when the lake is there."""
 
 
 @dataclass(frozen=True)
@@ -179,11 +183,18 @@ class PublishedVersion:
 
 
 class Lake:
-    """The working layers under ``root`` and the published tables of ``tables`` (opened on first use)."""
+    """The working layers under ``root`` (kept in object storage too when ``storage`` gives one) and the
+    published tables of ``tables`` (both opened on first use)."""
 
-    def __init__(self, root: Path, tables: Callable[[], TableStore]) -> None:
+    def __init__(
+        self,
+        root: Path,
+        tables: Callable[[], TableStore],
+        storage: Callable[[], LakeStorage | None] | None = None,
+    ) -> None:
         self.root = Path(root)
         self._open_tables = tables
+        self._open_storage = storage or (lambda: None)
         self._namespaces: dict[str, str] = {}  # a published name -> its namespace (names never move)
 
     @classmethod
@@ -195,11 +206,77 @@ class Lake:
 
             return TableStore.for_settings(settings)
 
-        return cls(settings.lake_dir, open_tables)
+        def open_storage() -> LakeStorage | None:
+            from datahub.lake.storage import lake_storage
+
+            return lake_storage(settings) if settings.lake_on_s3 else None
+
+        return cls(settings.lake_dir, open_tables, open_storage)
 
     @cached_property
     def tables(self) -> TableStore:
         return self._open_tables()
+
+    @cached_property
+    def storage(self) -> LakeStorage | None:
+        """The object storage the working layers are kept in (the warehouse's bucket), None when the
+        lake is on local disk."""
+        return self._open_storage()
+
+    # ------------------------------------------------------------------ working layers in object storage
+
+    def keep(self, dataset: str, delivery_id: str, layers: tuple[str, ...] = KEPT) -> list[str]:
+        """With the lake on object storage: upload the delivery's working files that the storage lacks or
+        holds older (the stages call this when one finishes); the keys uploaded. Local disk is the
+        working copy; the storage is where any machine finds them (:meth:`fetch`)."""
+        storage = self.storage
+        if storage is None:
+            return []
+        uploaded = []
+        for layer in layers:
+            path = self.layer_path(layer, dataset, delivery_id)
+            if not path.is_file():
+                continue
+            key = f"{layer}/{dataset}/{delivery_id}.parquet"
+            local = path.stat()
+            remote = storage.stamp(key)
+            if remote is not None and remote[0] == local.st_size and remote[1] >= local.st_mtime:
+                continue
+            storage.write_bytes(key, path.read_bytes())
+            uploaded.append(key)
+        return uploaded
+
+    def fetch(self, dataset: str, delivery_id: str, layers: tuple[str, ...] = KEPT) -> list[Path]:
+        """With the lake on object storage: download the delivery's working files this machine lacks or
+        holds older than the storage (a stage run on another machine wrote them); the files fetched."""
+        storage = self.storage
+        if storage is None:
+            return []
+        fetched = []
+        for layer in layers:
+            key = f"{layer}/{dataset}/{delivery_id}.parquet"
+            remote = storage.stamp(key)
+            if remote is None:
+                continue
+            path = self.layer_path(layer, dataset, delivery_id)
+            if path.is_file():
+                local = path.stat()
+                if local.st_size == remote[0] or local.st_mtime >= remote[1]:
+                    continue
+            write_whole(path, storage.read_bytes(key))
+            os.utime(path, (remote[1], remote[1]))  # as old as the kept copy: nothing to upload back
+            fetched.append(path)
+        return fetched
+
+    def deliveries_kept(self, layer: str, dataset: str) -> list[str]:
+        """The deliveries with a file in ``layer``, here or in object storage."""
+        found = {p.stem for p in (self.root / layer / dataset).glob("*.parquet")}
+        if self.storage is not None:
+            found |= {
+                posixpath.basename(k).removesuffix(".parquet")
+                for k in self.storage.list(f"{layer}/{dataset}")
+            }
+        return sorted(found)
 
     def layer_path(self, layer: str, dataset: str, delivery_id: str) -> Path:
         return self.root / layer / dataset / f"{delivery_id}.parquet"

@@ -316,10 +316,11 @@ def _accepted_before(platform: Platform, dataset: Dataset) -> pl.LazyFrame | Non
     current = platform.lake.scan_current(dataset.name)
     if current is not None:
         frames.append(current.select(columns))
-    frames += [
-        pl.scan_parquet(platform.lake.layer_path("conformed", dataset.name, delivery_id)).select(columns)
-        for delivery_id in _conformed_not_published(platform, dataset)
-    ]
+    for delivery_id in _conformed_not_published(platform, dataset):
+        platform.lake.fetch(dataset.name, delivery_id, ("conformed",))
+        frames.append(
+            pl.scan_parquet(platform.lake.layer_path("conformed", dataset.name, delivery_id)).select(columns)
+        )
     return pl.concat(frames, how="vertical_relaxed") if frames else None
 
 
@@ -547,6 +548,8 @@ def to_checked(platform: Platform, dataset: Dataset, delivery_id: str, holder: s
         s.execute(delete(QualityRun).where(QualityRun.delivery_id == delivery_id))
     waiting_ids = _conformed_not_published(platform, dataset)
     before = waiting_ids[: waiting_ids.index(delivery_id)] if delivery_id in waiting_ids else waiting_ids
+    for d in before:
+        platform.lake.fetch(dataset.name, d, ("conformed",))
     earlier = [platform.lake.layer_path("conformed", dataset.name, d) for d in before]
     with _timed(timings, "check"):
         outcome = check_delivery(platform, dataset, delivery, earlier)
@@ -598,7 +601,9 @@ def run_stage(platform: Platform, dataset: Dataset, stage: str) -> list[str]:
             crash_point(f"claimed:{stage}")
             handled.append(delivery_id)
             try:
+                platform.lake.fetch(dataset.name, delivery_id)  # written on another machine, if so
                 STAGE_FUNCTIONS[stage](platform, dataset, delivery_id, holder)
+                platform.lake.keep(dataset.name, delivery_id)  # where any machine finds them
             except LostClaim:
                 log.warning("%s: the %s stage's claim on %s was taken over", dataset.name, stage, delivery_id)
             except Exception as exc:

@@ -99,11 +99,11 @@ DELIVERY_COLUMN = "_delivery"
 def quarantined_rows(platform: Platform, dataset: Dataset, delivery_id: str | None = None) -> pl.DataFrame:
     """Quarantined rows of one delivery (or all) with their reasons and the delivery each came in
     (``_delivery``, the id `datahub quarantine export` takes); personal values are masked."""
-    files = (
-        [platform.lake.layer_path("quarantine", dataset.name, delivery_id)]
-        if delivery_id
-        else sorted((platform.lake.root / "quarantine" / dataset.name).glob("*.parquet"))
-    )
+    lake = platform.lake
+    wanted = [delivery_id] if delivery_id else lake.deliveries_kept("quarantine", dataset.name)
+    for d in wanted:
+        lake.fetch(dataset.name, d, ("quarantine",))
+    files = [lake.layer_path("quarantine", dataset.name, d) for d in wanted]
     files = [f for f in files if f.is_file()]
     if not files:
         raise NotFound(

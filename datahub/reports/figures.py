@@ -893,6 +893,8 @@ def _rule_problems(platform: Platform, ctx: _Context, start: datetime, end: date
 def _quarantine_examples(
     platform: Platform, dataset: str, delivery_ids: Sequence[str]
 ) -> dict[tuple[str, str], list[str]]:
+    for d in delivery_ids:
+        platform.lake.fetch(dataset, d, ("quarantine",))
     files = [platform.lake.layer_path("quarantine", dataset, d) for d in delivery_ids]
     files = [f for f in files if f.is_file()]
     if not files:

@@ -6,6 +6,7 @@ disk: only the settings differ."""
 from __future__ import annotations
 
 import io
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from pyiceberg.catalog.sql import SqlCatalog
 from datahub import pipeline
 from datahub.api import create_app
 from datahub.platform import Platform
+from datahub.quality.history import quarantined_rows
 from datahub.settings import Settings
 from datahub.views import build_views
 from tests.api.conftest import serve
@@ -39,8 +41,10 @@ def on_s3(tmp_path: Path, seaweedfs: SeaweedS3) -> Iterator[tuple[Platform, str]
     platform.metadata.dispose()
 
 
-def _delivery(platform: Platform, path: Path, numbers: range) -> Path:
+def _delivery(platform: Platform, path: Path, numbers: range, bad_phone: int | None = None) -> Path:
     rows = [valid_row(platform.dictionary, i) for i in numbers]
+    if bad_phone is not None:
+        rows[bad_phone] = rows[bad_phone] | {"联系电话": "123"}
     return write_hotline(path, rows, platform.catalog.get(DATASET))
 
 
@@ -115,3 +119,38 @@ def test_deliveries_to_published_tables_in_a_bucket_then_read_and_exported_throu
         assert old_export.headers["X-Datahub-Snapshot"] == earlier.version
         view = http.get(f"{API}/views/events_unified/rows", headers=auth)
         assert view.status_code == 200 and view.json()["count"] == 40
+
+
+def test_the_working_layers_are_kept_in_the_bucket_and_another_machine_carries_on_from_them(
+    tmp_path: Path, seaweedfs: SeaweedS3, on_s3: tuple[Platform, str]
+) -> None:
+    platform, bucket = on_s3
+    file = _delivery(platform, tmp_path / "in" / "a.csv", range(1, 21), bad_phone=4)
+    first = pipeline.ingest_file(platform, DATASET, file)
+    assert (first.rows_published, first.rows_quarantined, first.reconciled) == (19, 1, True)
+    keys = {
+        o.path.removeprefix(f"{bucket}/city/")
+        for o in seaweedfs.filesystem().get_file_info(fs.FileSelector(f"{bucket}/city", recursive=True))
+        if o.type == fs.FileType.File and not o.path.startswith(f"{bucket}/city/warehouse/")
+    }
+    assert {
+        f"{layer}/{DATASET}/{first.delivery_id}.parquet" for layer in ("raw", "conformed", "quarantine")
+    } <= keys
+
+    # Another machine: the same catalog database and bucket, none of the first machine's working files.
+    for layer in ("raw", "conformed", "quarantine", "refused", "flags"):
+        shutil.rmtree(platform.settings.lake_dir / layer, ignore_errors=True)
+    other = Platform(platform.settings)
+    held = quarantined_rows(other, other.catalog.get(DATASET))
+    assert held.height == 1 and held.get_column("_delivery").to_list() == [first.delivery_id]
+    # Its next delivery repeats two keys: they are found among the published rows and quarantined.
+    second = pipeline.ingest_file(other, DATASET, _delivery(other, tmp_path / "in" / "b.csv", range(19, 31)))
+    assert (second.rows_in, second.rows_published, second.rows_quarantined, second.reconciled) == (
+        12,
+        10,
+        2,
+        True,
+    )
+    current = other.lake.current_version(DATASET)
+    assert current is not None and current.rows == 29
+    other.metadata.dispose()
