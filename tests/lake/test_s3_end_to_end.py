@@ -106,6 +106,14 @@ def test_deliveries_to_published_tables_in_a_bucket_then_read_and_exported_throu
             f"{API}/views/{DATASET}/rows", params={"as_of": earlier.created_at.isoformat()}, headers=auth
         )
         assert at.status_code == 200 and at.json()["version"] == earlier.version
+        before = http.get(
+            f"{API}/views/{DATASET}/rows", params={"as_of": "2000-01-01T00:00:00Z"}, headers=auth
+        )
+        assert before.status_code == 404 and "had no snapshot" in before.text, before.text
+        both = {"as_of": "2026-01-01T00:00:00Z", "snapshot": earlier.version}
+        assert http.get(f"{API}/views/{DATASET}/rows", params=both, headers=auth).status_code == 422
+        unknown = http.get(f"{API}/views/{DATASET}/rows", params={"snapshot": 1}, headers=auth)
+        assert unknown.status_code == 404 and "no snapshot 1" in unknown.text
         exported = http.get(f"{API}/views/{DATASET}/export", params={"format": "parquet"}, headers=auth)
         assert exported.status_code == 200, exported.text
         assert exported.headers["X-Datahub-Snapshot"] == current.version
