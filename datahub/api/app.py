@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import datahub
-from datahub.api.deps import RateLimiter
+from datahub.access.rate_limits import SharedRateLimiter
 from datahub.api.errors import add_error_handlers
 from datahub.api.routes import api_router, open311
 from datahub.dashboard import DASHBOARD_PATH, create_dashboard
@@ -96,7 +96,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.platform = platform
     app.state.service = service
     app.state.clients = service.clients
-    app.state.rate_limiter = RateLimiter(platform.settings.api_workers)
+    app.state.rate_limiter = SharedRateLimiter(platform.metadata)  # one allowance for every process and host
     add_error_handlers(app)
     app.include_router(api_router, prefix=API_PREFIX)
     app.add_middleware(PendingVersion, service=service)

@@ -10,18 +10,16 @@ is stored). It also applies the client's rate limit (429 ``rate_limited`` with `
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from datahub.access import Clients, Grants, Principal, Role
+from datahub.access.rate_limits import SharedRateLimiter
 from datahub.contracts.registry import Caller, ContractRegistry
-from datahub.errors import Forbidden, RateLimited, Unauthenticated
+from datahub.errors import Forbidden, Unauthenticated
 from datahub.platform import Platform
 from datahub.serving.service import Service
 
@@ -50,41 +48,6 @@ async def get_registry(platform: PlatformDep) -> ContractRegistry:
 RegistryDep = Annotated[ContractRegistry, Depends(get_registry)]
 
 
-@dataclass
-class _Bucket:
-    tokens: float
-    at: float
-
-
-class RateLimiter:
-    """A token bucket per client: ``limit`` requests per second, bursts of up to ``limit``.
-
-    With ``processes`` server processes each counting on its own, each allows ``limit / processes``
-    (bursts likewise, at least one request), so that together they never allow more than ``limit``."""
-
-    def __init__(self, processes: int = 1) -> None:
-        self._buckets: dict[str, _Bucket] = {}
-        self._lock = threading.Lock()
-        self._processes = processes
-
-    def take(self, client_id: str, limit: int) -> None:
-        now = time.monotonic()
-        rate = limit / self._processes
-        burst = max(1.0, rate)
-        with self._lock:
-            bucket = self._buckets.get(client_id)
-            if bucket is None:
-                bucket = self._buckets[client_id] = _Bucket(burst, now)
-            bucket.tokens = min(burst, bucket.tokens + (now - bucket.at) * rate)
-            bucket.at = now
-            if bucket.tokens < 1.0:
-                wait = (1.0 - bucket.tokens) / rate
-                raise RateLimited(
-                    f"more than {limit} requests per second; retry in {wait:.2f} s", retry_after=wait
-                )
-            bucket.tokens -= 1.0
-
-
 _bearer = HTTPBearer(auto_error=False, description="An API key from `datahub client create`.")
 _api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="The same API key, as a header.")
 
@@ -101,7 +64,7 @@ async def get_principal(
     principal = clients.authenticate(key)
     if principal is None:
         raise Unauthenticated("unknown or disabled API key")
-    limiter: RateLimiter = request.app.state.rate_limiter
+    limiter: SharedRateLimiter = request.app.state.rate_limiter
     limiter.take(principal.client_id, principal.rate_limit)
     request.state.principal = principal
     return principal

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     Float,
@@ -216,6 +217,17 @@ class Snapshot(Base):
             s.add(found)
             s.flush()
         return found
+
+
+class RateWindow(Base):
+    """How many requests of a client's per-second allowance the API processes have taken in one second
+    (``datahub.access.rate_limits``); windows older than a minute are deleted."""
+
+    __tablename__ = "rate_windows"
+
+    client_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    window: Mapped[int] = mapped_column(BigInteger, primary_key=True)  # the second, since the epoch
+    used: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class VersionState:
