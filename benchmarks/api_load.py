@@ -57,7 +57,15 @@ def _dictionary() -> Any:
     return load_dictionary(ROOT / "dictionary")
 
 
-def _events(n: int, seed: int = 20261122) -> pl.DataFrame:
+def _events(
+    n: int,
+    seed: int = 20261122,
+    *,
+    first: int = 0,
+    start: datetime = datetime(2026, 10, 1),
+    seconds: int = 31 * 86_400,
+) -> pl.DataFrame:
+    """``n`` events numbered from ``first``, reported at random within ``seconds`` from ``start``."""
     from datahub.views.schemas import EVENTS_UNIFIED
 
     d = _dictionary()
@@ -66,15 +74,14 @@ def _events(n: int, seed: int = 20261122) -> pl.DataFrame:
     streets = list(d.codes("street").values())
     pick_c = rng.integers(0, len(categories), n)
     pick_s = rng.integers(0, len(streets), n)
-    start = datetime(2026, 10, 1)
-    report = np.datetime64(start) + (rng.integers(0, 31 * 86_400, n).astype("timedelta64[s]"))
+    report = np.datetime64(start) + (rng.integers(0, seconds, n).astype("timedelta64[s]"))
     minutes = rng.gamma(2.0, 25.0, (4, n)).astype("int64")
     open_after = rng.integers(0, 5, n)  # 0: still at dispatch … 4: evaluated
     stage = [report + np.cumsum(minutes[: i + 1], axis=0)[-1].astype("timedelta64[m]") for i in range(4)]
     channels = np.array(["hotline_12345", "gov_app", "grid_patrol", "police_110", "iot_sensor"])
     frame = pl.DataFrame(
         {
-            "event_id": [f"EV-{i:09d}" for i in range(n)],
+            "event_id": [f"EV-{i:09d}" for i in range(first, first + n)],
             "channel": channels[rng.integers(0, len(channels), n)],
             "category": [categories[i].code for i in pick_c],
             "major_category": [categories[i].parent for i in pick_c],
@@ -132,19 +139,24 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_server(home: Path, workers: int = 1) -> tuple[subprocess.Popen[bytes], str, str]:
-    env = {**os.environ, "DATAHUB_HOME": str(home / "var"), "DATAHUB_DEMO_MODE": "true"}
+def server_env(home: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of the server and the CLI over the prepared ``home`` (``extra``: e.g. PYTHONPATH)."""
+    return {**os.environ, "DATAHUB_HOME": str(home / "var"), "DATAHUB_DEMO_MODE": "true", **(extra or {})}
+
+
+def create_client(env: dict[str, str], role: str, rate_limit: int = 1_000_000) -> str:
+    """A new client of ``role`` (``datahub client create``) whose rate limit is out of the way; its key."""
     datahub = str(Path(sys.executable).with_name("datahub"))
     made = subprocess.run(
         [
             datahub,
             "client",
             "create",
-            f"load-{os.getpid()}-{time.time_ns()}",
+            f"load-{role}-{os.getpid()}-{time.time_ns()}",
             "--role",
-            "steward",
+            role,
             "--rate-limit",
-            "1000000",
+            str(rate_limit),
             "--json",
         ],
         env=env,
@@ -152,7 +164,16 @@ def start_server(home: Path, workers: int = 1) -> tuple[subprocess.Popen[bytes],
         capture_output=True,
         text=True,
     )
-    key = json.loads(made.stdout)["api_key"]
+    return str(json.loads(made.stdout)["api_key"])
+
+
+def start_server(
+    home: Path, workers: int = 1, env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen[bytes], str, str]:
+    """``datahub serve`` over ``home`` in its own process group, and a steward's key."""
+    env = env or server_env(home)
+    datahub = str(Path(sys.executable).with_name("datahub"))
+    key = create_client(env, "steward")
     port = _free_port()
     command = ["setsid", "env", "--default-signal=INT,TERM", datahub, "serve"]
     command += ["--port", str(port), "--workers", str(workers)]

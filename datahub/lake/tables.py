@@ -178,10 +178,14 @@ class TableStore:
         self.uri, self.warehouse = uri, warehouse
         settings = {**(properties or {}), "uri": uri, "warehouse": warehouse}
         try:
-            try:
-                self.catalog = SqlCatalog(CATALOG_NAME, **settings)
-            except OperationalError:  # another process created the catalog tables first: look again
-                self.catalog = SqlCatalog(CATALOG_NAME, **settings)
+            for attempt in range(10):
+                try:
+                    self.catalog = SqlCatalog(CATALOG_NAME, **settings)
+                    break
+                except OperationalError:  # another process is creating the catalog's tables: look again
+                    if attempt == 9:
+                        raise
+                    time.sleep(0.05 * (attempt + 1))
             if self.catalog.engine.dialect.name == "sqlite":
                 # As the platform's own connections: WAL, and waiting for a lock instead of failing.
                 event.listen(self.catalog.engine, "connect", _sqlite_pragmas)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,6 +23,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+CREATE_ATTEMPTS = 10
+
+
 class MetadataStore:
     def __init__(self, url: str) -> None:
         if url.startswith("sqlite:///"):
@@ -31,11 +35,16 @@ class MetadataStore:
         self.engine: Engine = create_engine(url, future=True, pool_size=20, max_overflow=40)
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
-        try:
-            Base.metadata.create_all(self.engine)
-        except OperationalError:
-            # Another process created the tables between our check and our CREATE: check again.
-            Base.metadata.create_all(self.engine)
+        for attempt in range(CREATE_ATTEMPTS):
+            try:
+                Base.metadata.create_all(self.engine)
+                break
+            except OperationalError:
+                # Another process is creating the tables, one by one, between our checks and our
+                # CREATEs: look again once it has gone further.
+                if attempt == CREATE_ATTEMPTS - 1:
+                    raise
+                time.sleep(0.05 * (attempt + 1))
         self._add_missing_columns()
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
